@@ -1,0 +1,217 @@
+import * as tf from "@tensorflow/tfjs";
+import { Conv1D, Dropout, Embedding, LayerNorm, Linear, Module, ModuleList, activation, crossEntropy } from "../nn/index.js";
+import { GPT2Config } from "./gpt2_config.js";
+import { toIdTensor, type TokenInput } from "./inputs.js";
+import { saveModelFolder, type SavePretrainedOptions } from "./checkpoint.js";
+import { checkGenerateOptions, pickToken, type GenerateOptions } from "./generation.js";
+
+/** Causal self-attention with GPT-2's fused QKV projection `c_attn`. */
+export class GPT2Attention extends Module {
+  c_attn: Conv1D;
+  c_proj: Conv1D;
+  readonly attn_dropout: Dropout;
+  readonly resid_dropout: Dropout;
+
+  constructor(readonly config: GPT2Config, readonly layerIdx: number) {
+    super();
+    const { nEmbd, initializerRange, nLayer } = config;
+    this.c_attn = this.registerModule("c_attn", new Conv1D(nEmbd, 3 * nEmbd, { initStd: initializerRange }));
+    // GPT-2 scales the residual projections by 1/sqrt(2 * n_layer) at init.
+    this.c_proj = this.registerModule("c_proj", new Conv1D(nEmbd, nEmbd, { initStd: initializerRange / Math.sqrt(2 * nLayer) }));
+    this.attn_dropout = this.registerModule("attn_dropout", new Dropout(config.attnPdrop));
+    this.resid_dropout = this.registerModule("resid_dropout", new Dropout(config.residPdrop));
+  }
+
+  forward(x: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => {
+      const [B, T, C] = x.shape as [number, number, number];
+      const nh = this.config.nHead;
+      const hs = C / nh;
+      const qkv = this.c_attn.forward(x); // [B, T, 3C]
+      const [q, k, v] = tf.split(qkv, 3, -1).map((t) => t.reshape([B, T, nh, hs]).transpose([0, 2, 1, 3])); // [B, nh, T, hs]
+      let scale = this.config.scaleAttnWeights ? 1 / Math.sqrt(hs) : 1;
+      if (this.config.scaleAttnByInverseLayerIdx) scale /= this.layerIdx + 1;
+      const scores = tf.matMul(q, k, false, true).mul(scale); // [B, nh, T, T]
+      const allowed = tf.linalg.bandPart(tf.ones([T, T]), -1, 0); // lower triangle: j <= i
+      // Masked scores take the float32 minimum, as Hugging Face does, so softmax gives them 0.
+      const masked = tf.where(allowed.cast("bool"), scores, tf.fill(scores.shape, -3.4028234663852886e38));
+      const att = this.attn_dropout.forward(tf.softmax(masked, -1));
+      const y = tf.matMul(att, v).transpose([0, 2, 1, 3]).reshape([B, T, C]); // [B, T, C]
+      return this.resid_dropout.forward(this.c_proj.forward(y));
+    });
+  }
+}
+
+export class GPT2MLP extends Module {
+  c_fc: Conv1D;
+  c_proj: Conv1D;
+  readonly dropout: Dropout;
+  private readonly act: (x: tf.Tensor) => tf.Tensor;
+
+  constructor(readonly config: GPT2Config) {
+    super();
+    const { nEmbd, innerDim, initializerRange, nLayer } = config;
+    this.c_fc = this.registerModule("c_fc", new Conv1D(nEmbd, innerDim, { initStd: initializerRange }));
+    this.c_proj = this.registerModule("c_proj", new Conv1D(innerDim, nEmbd, { initStd: initializerRange / Math.sqrt(2 * nLayer) }));
+    this.dropout = this.registerModule("dropout", new Dropout(config.residPdrop));
+    this.act = activation(config.activationFunction);
+  }
+
+  forward(x: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => this.dropout.forward(this.c_proj.forward(this.act(this.c_fc.forward(x)))));
+  }
+}
+
+/** One pre-LayerNorm transformer block: x + attn(ln_1(x)), then + mlp(ln_2(x)). */
+export class GPT2Block extends Module {
+  ln_1: LayerNorm;
+  attn: GPT2Attention;
+  ln_2: LayerNorm;
+  mlp: GPT2MLP;
+
+  constructor(config: GPT2Config, layerIdx: number) {
+    super();
+    this.ln_1 = this.registerModule("ln_1", new LayerNorm(config.nEmbd, config.layerNormEpsilon));
+    this.attn = this.registerModule("attn", new GPT2Attention(config, layerIdx));
+    this.ln_2 = this.registerModule("ln_2", new LayerNorm(config.nEmbd, config.layerNormEpsilon));
+    this.mlp = this.registerModule("mlp", new GPT2MLP(config));
+  }
+
+  forward(x: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => {
+      const h = x.add(this.attn.forward(this.ln_1.forward(x)));
+      return h.add(this.mlp.forward(this.ln_2.forward(h)));
+    });
+  }
+}
+
+/** The transformer trunk: embeddings, blocks, final LayerNorm (Hugging Face's GPT2Model). */
+export class GPT2Model extends Module {
+  wte: Embedding;
+  wpe: Embedding;
+  readonly drop: Dropout;
+  readonly h: ModuleList<GPT2Block>;
+  ln_f: LayerNorm;
+
+  constructor(readonly config: GPT2Config) {
+    super();
+    const std = config.initializerRange;
+    this.wte = this.registerModule("wte", new Embedding(config.vocabSize, config.nEmbd, { initStd: std }));
+    this.wpe = this.registerModule("wpe", new Embedding(config.nPositions, config.nEmbd, { initStd: std }));
+    this.drop = this.registerModule("drop", new Dropout(config.embdPdrop));
+    this.h = this.registerModule("h", new ModuleList(Array.from({ length: config.nLayer }, (_, i) => new GPT2Block(config, i))));
+    this.ln_f = this.registerModule("ln_f", new LayerNorm(config.nEmbd, config.layerNormEpsilon));
+  }
+
+  /** Hidden states [B, T, C] for int32 ids [B, T]. */
+  forward(ids: tf.Tensor2D): tf.Tensor {
+    return tf.tidy(() => {
+      const T = ids.shape[1];
+      if (T > this.config.nPositions) {
+        throw new Error(`sequence length ${T} exceeds the model's ${this.config.nPositions} positions (n_positions)`);
+      }
+      const pos = tf.range(0, T, 1, "int32");
+      let x = this.drop.forward(this.wte.forward(ids).add(this.wpe.forward(pos))); // [B, T, C]
+      for (const block of this.h) x = block.forward(x);
+      return this.ln_f.forward(x);
+    });
+  }
+}
+
+/** GPT-2 with its language-model head, as Hugging Face's GPT2LMHeadModel. */
+export class GPT2LMHeadModel extends Module {
+  readonly transformer: GPT2Model;
+  lm_head: Linear;
+
+  constructor(readonly config: GPT2Config = GPT2Config.preset("tiny")) {
+    super();
+    this.transformer = this.registerModule("transformer", new GPT2Model(config));
+    this.lm_head = this.registerModule(
+      "lm_head",
+      config.tieWordEmbeddings
+        ? new Linear(config.nEmbd, config.vocabSize, { bias: false, weight: this.transformer.wte.weight })
+        : new Linear(config.nEmbd, config.vocabSize, { bias: false, initStd: config.initializerRange }),
+    );
+  }
+
+  /** Hugging Face's config.json for this model. */
+  configJSON(): Record<string, unknown> {
+    return this.config.toJSON();
+  }
+
+  /** The LM head shares the token embedding unless the config unties them. */
+  tiedKeys(): string[] {
+    return this.config.tieWordEmbeddings ? ["lm_head.weight"] : [];
+  }
+
+  /** Writes config.json and model.safetensors as transformers does; `fromPretrained` reads them back. */
+  async savePretrained(dir: string, opts: SavePretrainedOptions = {}): Promise<void> {
+    await saveModelFolder(this, dir, opts);
+  }
+
+  /** Logits [B, T, vocab] for token ids [B, T] (or one sequence). */
+  forward(ids: TokenInput): tf.Tensor3D {
+    return tf.tidy(() => {
+      const x = toIdTensor(ids, this.config.vocabSize);
+      return this.lm_head.forward(this.transformer.forward(x)) as tf.Tensor3D;
+    });
+  }
+
+  /**
+   * Mean cross-entropy of the next-token prediction. `targets` are already aligned with the
+   * inputs (targets[t] is the token after ids[t]); negative targets are ignored.
+   */
+  loss(ids: TokenInput, targets: TokenInput): tf.Scalar {
+    return tf.tidy(() => {
+      const t = toIdTensor(targets, this.config.vocabSize, "targets", true);
+      const logits = this.forward(ids);
+      if (!tf.util.arraysEqual(logits.shape.slice(0, 2), t.shape)) {
+        throw new Error(`targets shape [${t.shape}] does not match input ids shape [${logits.shape.slice(0, 2)}]`);
+      }
+      return crossEntropy(logits, t);
+    });
+  }
+
+  /**
+   * Continues each sequence by `maxNewTokens` tokens, greedily at temperature 0, otherwise by
+   * seeded sampling (see `seed()`); the context is cropped to the last n_positions tokens.
+   * Returns the prompt followed by the new tokens, one array per sequence; a sequence that
+   * produced `eosTokenId` is padded with it while the others go on.
+   */
+  generate(ids: number[] | number[][], opts: GenerateOptions): number[][] {
+    checkGenerateOptions(opts);
+    const rows = (Array.isArray(ids[0]) ? (ids as number[][]) : [ids as number[]]).map((r) => [...r]);
+    toIdTensor(rows, this.config.vocabSize).dispose(); // validates the prompt
+    const eos = opts.eosTokenId;
+    const done = rows.map(() => false);
+    const wasTraining = this.training;
+    this.eval();
+    try {
+      for (let step = 0; step < opts.maxNewTokens && done.some((d) => !d); step++) {
+        const context = rows.map((r) => r.slice(-this.config.nPositions));
+        const last = tf.tidy(() => {
+          const logits = this.forward(context); // [B, T, V]
+          const T = logits.shape[1];
+          return logits.slice([0, T - 1, 0], [-1, 1, -1]).reshape([rows.length, this.config.vocabSize]);
+        });
+        const values = last.dataSync();
+        last.dispose();
+        const V = this.config.vocabSize;
+        rows.forEach((row, b) => {
+          // A finished sequence is padded with its end token so the batch stays rectangular.
+          const next = done[b] ? (eos as number) : pickToken(values.subarray(b * V, (b + 1) * V), opts);
+          row.push(next);
+          if (eos !== undefined && eos !== null && next === eos) done[b] = true;
+        });
+      }
+    } finally {
+      this.train(wasTraining);
+    }
+    return rows;
+  }
+}
+
+/** Builds a freshly initialised GPT-2 (seeded by `seed()`), a preset name or a config. */
+export function gpt2(config: GPT2Config | string = "tiny"): GPT2LMHeadModel {
+  return new GPT2LMHeadModel(typeof config === "string" ? GPT2Config.preset(config) : config);
+}

@@ -1,0 +1,141 @@
+import * as tf from "@tensorflow/tfjs";
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { readSafetensors, toFloat32, type SafeTensor } from "../io/index.js";
+import type { Module } from "../nn/index.js";
+import { GPT2Config } from "./gpt2_config.js";
+import { GPT2LMHeadModel } from "./gpt2.js";
+
+/** How one architecture is built from config.json and how checkpoint keys map onto it. */
+export interface Architecture {
+  build(config: Record<string, unknown>): Module;
+  /** Checkpoint key -> model key, or null to skip the tensor (buffers such as GPT-2's attn.bias). */
+  mapKey(key: string): string | null;
+  /** Model keys that may be absent from the file (tied weights). */
+  optionalKeys(model: Module): string[];
+}
+
+const gpt2Architecture: Architecture = {
+  build: (config) => new GPT2LMHeadModel(GPT2Config.fromJSON(config)),
+  mapKey(key) {
+    // The causal-mask buffers of older checkpoints are not parameters.
+    if (key.endsWith(".attn.bias") || key.endsWith(".attn.masked_bias")) return null;
+    // Checkpoints of the bare GPT2Model (the original "gpt2") have no "transformer." prefix.
+    if (key === "lm_head.weight" || key.startsWith("transformer.")) return key;
+    return `transformer.${key}`;
+  },
+  optionalKeys: (model) => ((model as GPT2LMHeadModel).config.tieWordEmbeddings ? ["lm_head.weight"] : []),
+};
+
+/** Architectures by config.json's model_type; other model families register here. */
+export const ARCHITECTURES = new Map<string, Architecture>([["gpt2", gpt2Architecture]]);
+
+export interface FromPretrainedOptions {
+  /** Git revision for hub downloads. Default "main". */
+  revision?: string;
+  /** Where hub downloads are cached (default: the Hugging Face cache). */
+  cacheDir?: string;
+  /** Access token for private hub repositories. */
+  accessToken?: string;
+  /** Custom fetch for hub downloads (proxies, tests). */
+  fetch?: typeof fetch;
+}
+
+const HUB_ID = /^[A-Za-z0-9][\w.-]*(\/[\w.-]+)?$/;
+
+/** Downloads a hub repository's model files into the cache and returns the snapshot folder. */
+async function downloadFromHub(id: string, opts: FromPretrainedOptions): Promise<string> {
+  const { downloadFileToCacheDir } = await import("@huggingface/hub");
+  const get = (path: string) =>
+    downloadFileToCacheDir({ repo: id, path, revision: opts.revision, cacheDir: opts.cacheDir, accessToken: opts.accessToken, fetch: opts.fetch });
+  const configPath = await get("config.json");
+  const folder = configPath.slice(0, -"config.json".length);
+  try {
+    await get("model.safetensors");
+  } catch {
+    const indexPath = await get("model.safetensors.index.json");
+    const index = JSON.parse(await readFile(indexPath, "utf8")) as { weight_map: Record<string, string> };
+    for (const shard of new Set(Object.values(index.weight_map))) await get(shard);
+  }
+  for (const optional of ["tokenizer.json", "tokenizer_config.json", "generation_config.json"]) {
+    await get(optional).catch(() => undefined);
+  }
+  return folder;
+}
+
+async function readJSON(path: string): Promise<Record<string, unknown>> {
+  try {
+    return JSON.parse(await readFile(path, "utf8")) as Record<string, unknown>;
+  } catch (err) {
+    throw new Error(`could not read ${path}: ${(err as Error).message}`);
+  }
+}
+
+/** Reads model.safetensors, or every shard named by model.safetensors.index.json. */
+async function readWeights(dir: string): Promise<Record<string, SafeTensor>> {
+  const single = join(dir, "model.safetensors");
+  if (existsSync(single)) return (await readSafetensors(single)).tensors;
+  const indexPath = join(dir, "model.safetensors.index.json");
+  if (existsSync(indexPath)) {
+    const index = (await readJSON(indexPath)) as { weight_map?: Record<string, string> };
+    if (!index.weight_map) throw new Error(`${indexPath} has no "weight_map"`);
+    const tensors: Record<string, SafeTensor> = {};
+    for (const shard of new Set(Object.values(index.weight_map))) Object.assign(tensors, (await readSafetensors(join(dir, shard))).tensors);
+    return tensors;
+  }
+  const present = readdirSync(dir).join(", ") || "(empty)";
+  throw new Error(
+    `no model.safetensors or model.safetensors.index.json in ${dir} (files: ${present}). ` +
+      `Only safetensors weights are read; convert a pytorch_model.bin with transformers' save_pretrained(safe_serialization=True).`,
+  );
+}
+
+/**
+ * Loads a Hugging Face model folder (config.json + safetensors) or, when online, a hub id such as
+ * "gpt2". The architecture comes from config.json's model_type.
+ */
+export async function fromPretrained<M extends Module = GPT2LMHeadModel>(dirOrHubId: string, opts: FromPretrainedOptions = {}): Promise<M> {
+  let dir = dirOrHubId;
+  if (!existsSync(dirOrHubId)) {
+    if (!HUB_ID.test(dirOrHubId)) throw new Error(`fromPretrained: "${dirOrHubId}" is neither an existing folder nor a hub id like "gpt2" or "org/name"`);
+    dir = await downloadFromHub(dirOrHubId, opts);
+  } else if (!statSync(dirOrHubId).isDirectory()) {
+    throw new Error(`fromPretrained: "${dirOrHubId}" is a file; pass the model folder that holds config.json`);
+  }
+  const configPath = join(dir, "config.json");
+  if (!existsSync(configPath)) throw new Error(`fromPretrained: no config.json in ${dir}`);
+  const config = await readJSON(configPath);
+  const type = String(config.model_type ?? "");
+  const arch = ARCHITECTURES.get(type);
+  if (!arch) throw new Error(`fromPretrained: model_type "${type}" in ${configPath} is not supported; supported: ${[...ARCHITECTURES.keys()].join(", ")}`);
+  const weights = await readWeights(dir);
+  const model = arch.build(config);
+  try {
+    const dict: Record<string, tf.Tensor> = {};
+    for (const [key, t] of Object.entries(weights)) {
+      const mapped = arch.mapKey(key);
+      if (mapped !== null) dict[mapped] = tf.tensor(toFloat32(t), t.shape, "float32");
+    }
+    const optional = new Set(arch.optionalKeys(model));
+    const { missingKeys, unexpectedKeys } = (() => {
+      try {
+        return model.loadStateDict(dict, { strict: false });
+      } finally {
+        tf.dispose(Object.values(dict));
+      }
+    })();
+    const missing = missingKeys.filter((k) => !optional.has(k));
+    if (missing.length || unexpectedKeys.length) {
+      throw new Error(
+        `fromPretrained: the weights in ${dir} do not fit a ${type} model with this config.json` +
+          (missing.length ? `\n  missing: ${missing.join(", ")}` : "") +
+          (unexpectedKeys.length ? `\n  unexpected: ${unexpectedKeys.join(", ")}` : ""),
+      );
+    }
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
+  return model as M;
+}
