@@ -99,9 +99,10 @@ export class GPT2Config implements GPT2ConfigFields {
   eosTokenId!: number | null;
 
   constructor(fields: Partial<GPT2ConfigFields> = {}) {
-    const unknown = Object.keys(fields).filter((k) => !(k in SNAKE));
+    // modelType is accepted so that a config can be spread into a new one.
+    const unknown = Object.keys(fields).filter((k) => !(k in SNAKE) && k !== "modelType");
     if (unknown.length) throw new Error(`GPT2Config: unknown field(s) ${unknown.join(", ")}; known: ${Object.keys(SNAKE).join(", ")}`);
-    Object.assign(this, DEFAULTS, fields);
+    Object.assign(this, DEFAULTS, fields, { modelType: "gpt2" });
     for (const f of ["vocabSize", "nPositions", "nEmbd", "nLayer", "nHead"] as const) positiveInt(this[f], f);
     if (this.nInner !== null) positiveInt(this.nInner, "nInner");
     if (this.nEmbd % this.nHead !== 0) throw new Error(`GPT2Config: nEmbd (${this.nEmbd}) must be divisible by nHead (${this.nHead})`);

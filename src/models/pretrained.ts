@@ -93,7 +93,8 @@ async function readWeights(dir: string): Promise<Record<string, SafeTensor>> {
 
 /**
  * Loads a Hugging Face model folder (config.json + safetensors) or, when online, a hub id such as
- * "gpt2". The architecture comes from config.json's model_type.
+ * "gpt2". The architecture comes from config.json's model_type. The model comes back in
+ * evaluation mode, as transformers returns it; call `train()` before fine-tuning.
  */
 export async function fromPretrained<M extends Module = GPT2LMHeadModel>(dirOrHubId: string, opts: FromPretrainedOptions = {}): Promise<M> {
   let dir = dirOrHubId;
@@ -137,5 +138,7 @@ export async function fromPretrained<M extends Module = GPT2LMHeadModel>(dirOrHu
     model.dispose();
     throw err;
   }
+  // As in transformers, a loaded model starts in evaluation mode (dropout off).
+  model.eval();
   return model as M;
 }
