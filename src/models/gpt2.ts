@@ -5,6 +5,11 @@ import { toIdTensor, type TokenInput } from "./inputs.js";
 import { saveModelFolder, type SavePretrainedOptions } from "./checkpoint.js";
 import { checkGenerateOptions, pickToken, type GenerateOptions } from "./generation.js";
 
+/** [T, T]: 0 where position j <= i may be attended to, -1e9 above the diagonal. */
+function causalBias(T: number): tf.Tensor2D {
+  return tf.tidy(() => tf.linalg.bandPart(tf.ones([T, T]), -1, 0).sub(1).mul(1e9) as tf.Tensor2D);
+}
+
 /** Causal self-attention with GPT-2's fused QKV projection `c_attn`. */
 export class GPT2Attention extends Module {
   c_attn: Conv1D;
@@ -32,9 +37,9 @@ export class GPT2Attention extends Module {
       let scale = this.config.scaleAttnWeights ? 1 / Math.sqrt(hs) : 1;
       if (this.config.scaleAttnByInverseLayerIdx) scale /= this.layerIdx + 1;
       const scores = tf.matMul(q, k, false, true).mul(scale); // [B, nh, T, T]
-      const allowed = tf.linalg.bandPart(tf.ones([T, T]), -1, 0); // lower triangle: j <= i
-      // Masked scores take the float32 minimum, as Hugging Face does, so softmax gives them 0.
-      const masked = tf.where(allowed.cast("bool"), scores, tf.fill(scores.shape, -3.4028234663852886e38));
+      // Future positions get -1e9 added, so softmax gives them exactly 0 in float32 (HF uses
+      // where() with the float32 minimum; the result is the same, and an add broadcasts cheaply).
+      const masked = scores.add(causalBias(T)); // [B, nh, T, T]
       const att = this.attn_dropout.forward(tf.softmax(masked, -1));
       const y = tf.matMul(att, v).transpose([0, 2, 1, 3]).reshape([B, T, C]); // [B, T, C]
       return this.resid_dropout.forward(this.c_proj.forward(y));

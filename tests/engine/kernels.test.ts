@@ -50,3 +50,42 @@ describe("wasm UnsortedSegmentSum", () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 });
+
+describe("wasm BatchMatMul with transposed operands", () => {
+  it("matches the cpu backend for every transpose combination and batch shape", async () => {
+    const shapes: Array<[number[], number[], boolean, boolean]> = [
+      [[5, 3], [3, 4], false, false],
+      [[3, 5], [3, 4], true, false],
+      [[5, 3], [4, 3], false, true],
+      [[3, 5], [4, 3], true, true],
+      [[2, 6, 3], [2, 4, 3], false, true], // attention scores q k^T
+      [[2, 3, 6], [2, 3, 4], true, false],
+      [[2, 3, 6], [1, 4, 3], true, true], // broadcast batch
+    ];
+    for (const [sa, sb, ta, tb] of shapes) {
+      const product = () =>
+        tf.tidy(() => {
+          const a = tf.tensor(Array.from({ length: sa.reduce((x, y) => x * y) }, (_, i) => Math.cos(i)), sa);
+          const b = tf.tensor(Array.from({ length: sb.reduce((x, y) => x * y) }, (_, i) => Math.sin(i * 0.7)), sb);
+          return tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D, ta, tb).arraySync();
+        });
+      const { wasm, cpu } = await onBoth(product);
+      const flatW = (wasm as number[]).flat(3) as number[];
+      const flatC = (cpu as number[]).flat(3) as number[];
+      expect(flatW.length).toBe(flatC.length);
+      flatW.forEach((v, i) => expect(v).toBeCloseTo(flatC[i], 5));
+    }
+  });
+
+  it("frees its transposed copies", async () => {
+    await ready({ backend: "wasm" });
+    const a = tf.ones([4, 3]);
+    const b = tf.ones([5, 3]);
+    // The backend's own count of live buffers sees copies made inside a kernel; tf.memory() does not.
+    const buffers = () => (tf.backend() as unknown as { numDataIds(): number }).numDataIds();
+    const before = buffers();
+    for (let i = 0; i < 5; i++) tf.matMul(a, b, false, true).dispose();
+    expect(buffers()).toBe(before);
+    tf.dispose([a, b]);
+  });
+});
