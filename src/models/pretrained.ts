@@ -1,8 +1,9 @@
 import * as tf from "@tensorflow/tfjs";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
+import { homedir } from "node:os";
 import { join } from "node:path";
-import { readSafetensors, toFloat32, type SafeTensor } from "../io/index.js";
+import { readSafetensors, toFloat32, writeFileAtomic, type SafeTensor } from "../io/index.js";
 import type { Module } from "../nn/index.js";
 import { GPT2Config } from "./gpt2_config.js";
 import { GPT2LMHeadModel } from "./gpt2.js";
@@ -32,10 +33,12 @@ const gpt2Architecture: Architecture = {
 export const ARCHITECTURES = new Map<string, Architecture>([["gpt2", gpt2Architecture]]);
 
 export interface FromPretrainedOptions {
-  /** Git revision for hub downloads. Default "main". */
+  /** Git revision for hub downloads (a branch, tag or commit hash). Default "main". */
   revision?: string;
-  /** Where hub downloads are cached (default: the Hugging Face cache). */
+  /** Where hub downloads are kept. Default $LORA_LAB_CACHE or ~/.cache/lora-lab/hub. */
   cacheDir?: string;
+  /** Download again even when the files are cached. */
+  forceDownload?: boolean;
   /** Access token for private hub repositories. */
   accessToken?: string;
   /** Custom fetch for hub downloads (proxies, tests). */
@@ -44,23 +47,38 @@ export interface FromPretrainedOptions {
 
 const HUB_ID = /^[A-Za-z0-9][\w.-]*(\/[\w.-]+)?$/;
 
-/** Downloads a hub repository's model files into the cache and returns the snapshot folder. */
+function defaultCacheDir(): string {
+  return process.env.LORA_LAB_CACHE ?? join(homedir(), ".cache", "lora-lab", "hub");
+}
+
+/**
+ * Downloads a hub repository's model files into `<cache>/<org--name>/<revision>/` (each file
+ * written atomically, so an interrupted download never leaves a truncated file) and returns it.
+ */
 async function downloadFromHub(id: string, opts: FromPretrainedOptions): Promise<string> {
-  const { downloadFileToCacheDir } = await import("@huggingface/hub");
-  const get = (path: string) =>
-    downloadFileToCacheDir({ repo: id, path, revision: opts.revision, cacheDir: opts.cacheDir, accessToken: opts.accessToken, fetch: opts.fetch });
-  const configPath = await get("config.json");
-  const folder = configPath.slice(0, -"config.json".length);
-  try {
-    await get("model.safetensors");
-  } catch {
-    const indexPath = await get("model.safetensors.index.json");
-    const index = JSON.parse(await readFile(indexPath, "utf8")) as { weight_map: Record<string, string> };
-    for (const shard of new Set(Object.values(index.weight_map))) await get(shard);
+  const { downloadFile } = await import("@huggingface/hub");
+  const revision = opts.revision ?? "main";
+  const folder = join(opts.cacheDir ?? defaultCacheDir(), id.replace("/", "--"), revision);
+  const get = async (path: string, required: boolean): Promise<boolean> => {
+    const target = join(folder, path);
+    if (!opts.forceDownload && existsSync(target)) return true;
+    const blob = await downloadFile({ repo: id, path, revision, accessToken: opts.accessToken, fetch: opts.fetch });
+    if (!blob) {
+      if (required) throw new Error(`fromPretrained: the hub repository "${id}" (revision ${revision}) has no ${path}`);
+      return false;
+    }
+    await writeFileAtomic(target, new Uint8Array(await blob.arrayBuffer()));
+    return true;
+  };
+  await get("config.json", true);
+  if (!(await get("model.safetensors", false))) {
+    if (!(await get("model.safetensors.index.json", false))) {
+      throw new Error(`fromPretrained: the hub repository "${id}" has neither model.safetensors nor model.safetensors.index.json`);
+    }
+    const index = JSON.parse(await readFile(join(folder, "model.safetensors.index.json"), "utf8")) as { weight_map: Record<string, string> };
+    for (const shard of new Set(Object.values(index.weight_map))) await get(shard, true);
   }
-  for (const optional of ["tokenizer.json", "tokenizer_config.json", "generation_config.json"]) {
-    await get(optional).catch(() => undefined);
-  }
+  for (const optional of ["tokenizer.json", "tokenizer_config.json", "generation_config.json"]) await get(optional, false);
   return folder;
 }
 

@@ -1,0 +1,85 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { ready } from "../../src/engine/index.js";
+import { fromPretrained, type GPT2LMHeadModel } from "../../src/models/index.js";
+
+const GOLDEN = fileURLToPath(new URL("../fixtures/gpt2-golden", import.meta.url));
+const cache = mkdtempSync(join(tmpdir(), "lora-lab-hub-"));
+
+/**
+ * A stand-in for the hub's HTTP surface that @huggingface/hub uses to download a file:
+ * GET {hub}/{repo}/resolve/{revision}/{path} with a Range header, 206 + Content-Range for ranges,
+ * an ETag on every file, 404 + X-Error-Code EntryNotFound for files the repository lacks.
+ */
+function fakeHub(repo: string, files: Record<string, Uint8Array>) {
+  const requests: string[] = [];
+  const fetchImpl = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+    const url = new URL(typeof input === "string" ? input : input instanceof URL ? input.href : input.url);
+    requests.push(url.pathname);
+    const match = url.pathname.match(/^\/(.+)\/resolve\/([^/]+)\/(.+)$/);
+    if (!match || match[1] !== repo) return new Response("no such repo", { status: 404, headers: { "X-Error-Code": "RepoNotFound" } });
+    const body = files[decodeURIComponent(match[3])];
+    if (!body) return new Response("missing", { status: 404, headers: { "X-Error-Code": "EntryNotFound" } });
+    const range = new Headers(init?.headers).get("Range");
+    if (range) {
+      const [, a, b] = range.match(/bytes=(\d+)-(\d*)/)!;
+      const start = Number(a);
+      const end = b === "" ? body.length - 1 : Math.min(Number(b), body.length - 1);
+      return new Response(body.slice(start, end + 1), {
+        status: 206,
+        headers: { "Content-Range": `bytes ${start}-${end}/${body.length}`, "Content-Length": String(end - start + 1), ETag: `"${body.length}"` },
+      });
+    }
+    return new Response(body, { status: 200, headers: { "Content-Length": String(body.length), ETag: `"${body.length}"` } });
+  };
+  return { fetch: fetchImpl as typeof fetch, requests };
+}
+
+const golden = (f: string) => new Uint8Array(readFileSync(join(GOLDEN, f)));
+
+beforeAll(async () => {
+  await ready({ backend: "wasm" });
+  vi.spyOn(console, "debug").mockImplementation(() => {});
+});
+afterAll(() => rmSync(cache, { recursive: true, force: true }));
+
+describe("fromPretrained with a hub id", () => {
+  it("downloads config and weights into the cache and loads the same model as the folder", async () => {
+    const hub = fakeHub("tester/golden-gpt2", { "config.json": golden("config.json"), "model.safetensors": golden("model.safetensors") });
+    const model = await fromPretrained<GPT2LMHeadModel>("tester/golden-gpt2", { cacheDir: cache, fetch: hub.fetch });
+    const local = await fromPretrained<GPT2LMHeadModel>(GOLDEN);
+    const ids = [[1, 2, 3, 4]];
+    expect(model.forward(ids).dataSync()).toEqual(local.forward(ids).dataSync());
+    const folder = join(cache, "tester--golden-gpt2", "main");
+    expect(readFileSync(join(folder, "model.safetensors"))).toEqual(readFileSync(join(GOLDEN, "model.safetensors")));
+    expect(existsSync(join(folder, "tokenizer.json"))).toBe(false); // optional, absent upstream
+    model.dispose();
+    local.dispose();
+
+    // A second load is served from the cache: no request for the weights again.
+    const before = hub.requests.filter((p) => p.endsWith("model.safetensors")).length;
+    (await fromPretrained<GPT2LMHeadModel>("tester/golden-gpt2", { cacheDir: cache, fetch: hub.fetch })).dispose();
+    expect(hub.requests.filter((p) => p.endsWith("model.safetensors")).length).toBe(before);
+  });
+
+  it("follows a sharded index", async () => {
+    const hub = fakeHub("tester/sharded", {
+      "config.json": golden("config.json"),
+      "model.safetensors.index.json": new TextEncoder().encode(JSON.stringify({ weight_map: { "wte.weight": "model-00001-of-00001.safetensors" } })),
+      "model-00001-of-00001.safetensors": golden("model.safetensors"),
+    });
+    const model = await fromPretrained<GPT2LMHeadModel>("tester/sharded", { cacheDir: cache, fetch: hub.fetch });
+    expect(model.numParameters()).toBeGreaterThan(0);
+    model.dispose();
+  });
+
+  it("says which file the repository lacks", async () => {
+    const hub = fakeHub("tester/no-weights", { "config.json": golden("config.json") });
+    await expect(fromPretrained("tester/no-weights", { cacheDir: cache, fetch: hub.fetch })).rejects.toThrow(
+      /"tester\/no-weights" has neither model\.safetensors nor model\.safetensors\.index\.json/,
+    );
+  });
+});
