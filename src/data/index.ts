@@ -1,0 +1,13 @@
+/** data: the Brown corpus by genre, deterministic splits, token windows, batches and synthetic tasks. */
+export { BROWN_GENRES, brownDocuments, resolveBrownGenres } from "./brown.js";
+export type { BrownDocument, BrownGenre, BrownGenreLetter } from "./brown.js";
+export { splitDocuments } from "./split.js";
+export type { Split, SplitOptions } from "./split.js";
+export { tokenWindows } from "./windows.js";
+export type { WindowOptions } from "./windows.js";
+export { BatchIterator, batchStream, batches } from "./batches.js";
+export type { Batch, BatchOptions } from "./batches.js";
+export { makeLmDataset } from "./dataset.js";
+export type { LmDataset, LmDatasetOptions } from "./dataset.js";
+export { SYNTHETIC_SEPARATOR, syntheticSequences } from "./synthetic.js";
+export type { SyntheticOptions, SyntheticTask } from "./synthetic.js";
