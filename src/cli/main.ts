@@ -8,9 +8,9 @@ const USAGE = `usage: lora-lab <command> [options]
 commands:
   demo     train the tiny GPT-2 on one Brown genre and show validation loss before and after
              --genre <letter|name>  Brown genre (default a = news)
-             --steps <n>            training steps (default 150)
+             --steps <n>            training steps (default 200)
              --batch-size <n>       windows per step (default 8)
-             --lr <x>               Adam learning rate (default 3e-3)
+             --lr <x>               Adam learning rate (default 1e-3)
              --seed <n>             seed for weights and data order (default 0)
              --backend <name>       ${BACKENDS.join(" | ")} (default: fastest available)
   help     show this text`;
@@ -45,13 +45,13 @@ export async function main(argv: string[]): Promise<number> {
     },
     strict: true,
   });
-  const lr = values.lr === undefined ? 3e-3 : Number(values.lr);
+  const lr = values.lr === undefined ? 1e-3 : Number(values.lr);
   if (!(lr > 0)) throw new Error(`--lr must be a positive number, got "${values.lr}"`);
   const seed = values.seed === undefined ? 0 : Number(values.seed);
   if (!Number.isInteger(seed)) throw new Error(`--seed must be an integer, got "${values.seed}"`);
   await runDemo({
     genre: values.genre ?? "a",
-    steps: positiveInt(values.steps, "steps", 150),
+    steps: positiveInt(values.steps, "steps", 200),
     batchSize: positiveInt(values["batch-size"], "batch-size", 8),
     lr,
     seed,

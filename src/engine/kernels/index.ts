@@ -3,14 +3,34 @@ import type { KernelConfig } from "@tensorflow/tfjs";
 import { unsortedSegmentSumConfig } from "./unsorted_segment_sum.js";
 import { fastTransposedMatMul } from "./batch_mat_mul.js";
 
-const WRAPPED = Symbol.for("lora-lab.wrapped-kernel");
-
 /** Kernels that training this project's models needs and the wasm backend lacks. */
 export const WASM_KERNELS: KernelConfig[] = [unsortedSegmentSumConfig];
 
+// The backend's own BatchMatMul, kept so the fast path can be switched off (benchmarks, debugging).
+let originalMatMul: KernelConfig | undefined;
+let fastMatMul: KernelConfig | undefined;
+
+/**
+ * Routes the wasm backend's transposed matrix products through an explicit transpose so they
+ * stay on XNNPACK (true, the default after `ready()`), or back to the backend's own kernel.
+ */
+export function setWasmMatMulFastPath(enabled: boolean): void {
+  const current = tf.getKernel(tf.BatchMatMul, "wasm");
+  const transpose = tf.getKernel(tf.Transpose, "wasm");
+  if (!current || !transpose) throw new Error("the wasm backend is not loaded: call ready({ backend: \"wasm\" }) first");
+  if (!originalMatMul) {
+    originalMatMul = current;
+    fastMatMul = { ...fastTransposedMatMul(current.kernelFunc, transpose.kernelFunc), setupFunc: current.setupFunc };
+  }
+  const wanted = enabled ? fastMatMul! : originalMatMul;
+  if (current.kernelFunc === wanted.kernelFunc) return;
+  tf.unregisterKernel(tf.BatchMatMul, "wasm");
+  tf.registerKernel(wanted);
+}
+
 /**
  * Registers the missing wasm kernels once (kernels the backend gained since are left alone) and
- * wraps BatchMatMul so transposed products stay on XNNPACK's fast path. Returns what changed.
+ * turns on the fast path for transposed products. Returns the kernels it added.
  */
 export function registerWasmKernels(): string[] {
   const added: string[] = [];
@@ -20,14 +40,6 @@ export function registerWasmKernels(): string[] {
       added.push(config.kernelName);
     }
   }
-  const matMul = tf.getKernel(tf.BatchMatMul, "wasm");
-  const transpose = tf.getKernel(tf.Transpose, "wasm");
-  if (matMul && transpose && !(matMul as unknown as Record<symbol, boolean>)[WRAPPED]) {
-    const wrapped = { ...fastTransposedMatMul(matMul.kernelFunc, transpose.kernelFunc), setupFunc: matMul.setupFunc };
-    (wrapped as unknown as Record<symbol, boolean>)[WRAPPED] = true;
-    tf.unregisterKernel(tf.BatchMatMul, "wasm");
-    tf.registerKernel(wrapped);
-    added.push(`${tf.BatchMatMul} (transposes moved out of the product)`);
-  }
+  if (!originalMatMul) setWasmMatMulFastPath(true);
   return added;
 }
