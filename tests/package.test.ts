@@ -25,6 +25,11 @@ describe("the lora-lab package", () => {
     expect(result.names).toEqual(["transformer", "transformer.wte", "transformer.wpe"]);
   });
 
+  it("loads through require() too, as tslab's CommonJS cells do", () => {
+    const out = node(["-e", `const lab = require("lora-lab"); console.log(typeof lab.ready, typeof lab.gpt2, typeof lab.fromPretrained)`]);
+    expect(out.trim().split("\n").pop()).toBe("function function function");
+  });
+
   it("declares the node backends as optional peers, never as dependencies", () => {
     const pkg = JSON.parse(readFileSync(`${root}/package.json`, "utf8"));
     expect(pkg.dependencies["@tensorflow/tfjs-node"]).toBeUndefined();

@@ -49,6 +49,20 @@ describe("training the tiny GPT-2 on one Brown genre (wasm)", () => {
     model.dispose();
   });
 
+  it("repeats the same losses under the same seed, dropout included", async () => {
+    const data = makeLmDataset({ tokenizer: new ByteTokenizer(), genres: "humor", windowLength: 16, validationFraction: 0.1, seed: 0 });
+    const run = async (s: number) => {
+      seed(s);
+      const model = gpt2(new GPT2Config({ vocabSize: 256, nPositions: 16, nEmbd: 16, nLayer: 1, nHead: 2, residPdrop: 0.1, embdPdrop: 0.1, attnPdrop: 0.1 }));
+      const result = await train(model, { data: batchStream(data.train, { batchSize: 2, seed: 0 })[Symbol.iterator](), steps: 4 });
+      model.dispose();
+      return result.events.map((e) => (e.type === "step" ? e.loss : NaN));
+    };
+    const first = await run(3);
+    expect(await run(3)).toEqual(first);
+    expect(await run(4)).not.toEqual(first);
+  });
+
   it("stops at once when the signal aborts", async () => {
     seed(1);
     const model = gpt2(new GPT2Config({ vocabSize: 256, nPositions: 16, nEmbd: 16, nLayer: 1, nHead: 2 }));
