@@ -110,18 +110,26 @@ async function readWeights(dir: string): Promise<Record<string, SafeTensor>> {
 }
 
 /**
+ * The local folder of a model: the folder itself, or the cache folder a hub id downloads into
+ * (config, weights, tokenizer files). `loadTokenizer(await pretrainedFolder("gpt2"))` gets the
+ * tokenizer that goes with `fromPretrained("gpt2")`.
+ */
+export async function pretrainedFolder(dirOrHubId: string, opts: FromPretrainedOptions = {}): Promise<string> {
+  if (existsSync(dirOrHubId)) {
+    if (!statSync(dirOrHubId).isDirectory()) throw new Error(`fromPretrained: "${dirOrHubId}" is a file; pass the model folder that holds config.json`);
+    return dirOrHubId;
+  }
+  if (!HUB_ID.test(dirOrHubId)) throw new Error(`fromPretrained: "${dirOrHubId}" is neither an existing folder nor a hub id like "gpt2" or "org/name"`);
+  return downloadFromHub(dirOrHubId, opts);
+}
+
+/**
  * Loads a Hugging Face model folder (config.json + safetensors) or, when online, a hub id such as
  * "gpt2". The architecture comes from config.json's model_type. The model comes back in
  * evaluation mode, as transformers returns it; call `train()` before fine-tuning.
  */
 export async function fromPretrained<M extends Module = GPT2LMHeadModel>(dirOrHubId: string, opts: FromPretrainedOptions = {}): Promise<M> {
-  let dir = dirOrHubId;
-  if (!existsSync(dirOrHubId)) {
-    if (!HUB_ID.test(dirOrHubId)) throw new Error(`fromPretrained: "${dirOrHubId}" is neither an existing folder nor a hub id like "gpt2" or "org/name"`);
-    dir = await downloadFromHub(dirOrHubId, opts);
-  } else if (!statSync(dirOrHubId).isDirectory()) {
-    throw new Error(`fromPretrained: "${dirOrHubId}" is a file; pass the model folder that holds config.json`);
-  }
+  const dir = await pretrainedFolder(dirOrHubId, opts);
   const configPath = join(dir, "config.json");
   if (!existsSync(configPath)) throw new Error(`fromPretrained: no config.json in ${dir}`);
   const config = await readJSON(configPath);

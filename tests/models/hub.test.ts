@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ready } from "../../src/engine/index.js";
-import { fromPretrained, type GPT2LMHeadModel } from "../../src/models/index.js";
+import { fromPretrained, pretrainedFolder, type GPT2LMHeadModel } from "../../src/models/index.js";
 
 const GOLDEN = fileURLToPath(new URL("../fixtures/gpt2-golden", import.meta.url));
 const cache = mkdtempSync(join(tmpdir(), "lora-lab-hub-"));
@@ -54,6 +54,7 @@ describe("fromPretrained with a hub id", () => {
     const ids = [[1, 2, 3, 4]];
     expect(model.forward(ids).dataSync()).toEqual(local.forward(ids).dataSync());
     const folder = join(cache, "tester--golden-gpt2", "main");
+    expect(await pretrainedFolder("tester/golden-gpt2", { cacheDir: cache, fetch: hub.fetch })).toBe(folder);
     expect(readFileSync(join(folder, "model.safetensors"))).toEqual(readFileSync(join(GOLDEN, "model.safetensors")));
     expect(existsSync(join(folder, "tokenizer.json"))).toBe(false); // optional, absent upstream
     model.dispose();
