@@ -7,6 +7,8 @@ import { readSafetensors, toFloat32, writeFileAtomic, type SafeTensor } from "..
 import type { Module } from "../nn/index.js";
 import { GPT2Config } from "./gpt2_config.js";
 import { GPT2LMHeadModel } from "./gpt2.js";
+import { T5Config } from "./t5_config.js";
+import { T5ForConditionalGeneration } from "./t5.js";
 
 /** How one architecture is built from config.json and how checkpoint keys map onto it. */
 export interface Architecture {
@@ -29,8 +31,19 @@ const gpt2Architecture: Architecture = {
   optionalKeys: (model) => ((model as GPT2LMHeadModel).config.tieWordEmbeddings ? ["lm_head.weight"] : []),
 };
 
+const t5Architecture: Architecture = {
+  build: (config) => new T5ForConditionalGeneration(T5Config.fromJSON(config)),
+  // Older conversions carry a position table in the first cross-attention, which T5 never uses.
+  mapKey: (key) => (key === "decoder.block.0.layer.1.EncDecAttention.relative_attention_bias.weight" ? null : key),
+  // HF saves `shared.weight` alone; the embed_tokens aliases (and a tied lm_head) may be absent.
+  optionalKeys: (model) => (model as T5ForConditionalGeneration).tiedKeys(),
+};
+
 /** Architectures by config.json's model_type; other model families register here. */
-export const ARCHITECTURES = new Map<string, Architecture>([["gpt2", gpt2Architecture]]);
+export const ARCHITECTURES = new Map<string, Architecture>([
+  ["gpt2", gpt2Architecture],
+  ["t5", t5Architecture],
+]);
 
 export interface FromPretrainedOptions {
   /** Git revision for hub downloads (a branch, tag or commit hash). Default "main". */

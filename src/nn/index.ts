@@ -5,3 +5,4 @@ export { Linear, Conv1D, Embedding, LayerNorm, Dropout, ModuleList } from "./lay
 export type { LinearOptions } from "./layers.js";
 export { init } from "./init.js";
 export { linearInOut, linearOutIn, geluNew, gelu, layerNorm, crossEntropy, activation, ACTIVATIONS } from "./functional.js";
+export { RMSNorm, rmsNorm } from "./rmsnorm.js";

@@ -47,14 +47,24 @@ export abstract class Module {
     return new Map(this._modules);
   }
 
-  /** Every descendant module by dotted name (the root itself excluded), depth first. */
+  /**
+   * Every descendant module by dotted name (the root itself excluded), depth first. A module
+   * shared by two parents (T5's `shared` embedding) appears once, under its first name, as in
+   * PyTorch's named_modules().
+   */
   namedModules(prefix = ""): Map<string, Module> {
     const out = new Map<string, Module>();
-    for (const [name, child] of this._modules) {
-      const full = prefix ? `${prefix}.${name}` : name;
-      out.set(full, child);
-      for (const [n, m] of child.namedModules(full)) out.set(n, m);
-    }
+    const seen = new Set<Module>([this]);
+    const walk = (module: Module, path: string) => {
+      for (const [name, child] of module._modules) {
+        if (seen.has(child)) continue;
+        seen.add(child);
+        const full = path ? `${path}.${name}` : name;
+        out.set(full, child);
+        walk(child, full);
+      }
+    };
+    walk(this, prefix);
     return out;
   }
 
@@ -134,11 +144,12 @@ export abstract class Module {
   /** The module at a dotted path; the error lists the names that exist. */
   getSubmodule(path: string): Module {
     if (path === "") return this;
-    const found = this.namedModules().get(path);
-    if (!found) {
+    let current: Module | undefined = this;
+    for (const part of path.split(".")) current = current?._modules.get(part);
+    if (!current) {
       throw new Error(`no submodule "${path}" in ${this.typeName}; modules: ${[...this.namedModules().keys()].join(", ")}`);
     }
-    return found;
+    return current;
   }
 
   /** Replaces the module at a dotted path (how adapters wrap a layer). Returns the old one. */

@@ -179,3 +179,22 @@ describe("layers", () => {
     expect(b).toEqual(a);
   });
 });
+
+describe("shared modules", () => {
+  it("namedModules() lists a module shared by two parents once, under its first name", () => {
+    class Shared extends Module {
+      a: Embedding;
+      b: Embedding;
+      constructor() {
+        super();
+        this.a = this.registerModule("a", new Embedding(3, 2));
+        this.b = this.registerModule("b", this.a);
+      }
+    }
+    const m = new Shared();
+    expect([...m.namedModules().keys()]).toEqual(["a"]);
+    expect(m.getSubmodule("b")).toBe(m.a); // still reachable by its second path
+    expect(m.numParameters()).toBe(6);
+    m.dispose();
+  });
+});

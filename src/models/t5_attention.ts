@@ -1,0 +1,126 @@
+import * as tf from "@tensorflow/tfjs";
+import { nextSeed } from "../engine/index.js";
+import { Embedding, Linear, Module } from "../nn/index.js";
+import type { T5Config } from "./t5_config.js";
+
+/**
+ * T5's bucket for a relative position (key position - query position), as Mesh TensorFlow and
+ * Hugging Face's `_relative_position_bucket`: half the buckets hold exact small distances, the
+ * rest logarithmically wider bins up to `maxDistance`, beyond which all share the last bucket.
+ * Bidirectional (encoder) attention gives keys after the query their own half of the buckets;
+ * causal (decoder) attention maps every future position to bucket 0.
+ *
+ * The logarithmic part is rounded to float32 at each step, as PyTorch computes it, so that
+ * distances whose log ratio is a whole number (16, 32, 64 in t5-small's encoder) fall in the
+ * same bin; tests compare against PyTorch's table for positions -300..300.
+ */
+export function relativePositionBucket(relativePosition: number, bidirectional: boolean, numBuckets: number, maxDistance: number): number {
+  let buckets = numBuckets;
+  let bucket = 0;
+  let n: number;
+  if (bidirectional) {
+    buckets = Math.floor(buckets / 2);
+    if (relativePosition > 0) bucket += buckets;
+    n = Math.abs(relativePosition);
+  } else {
+    n = -Math.min(relativePosition, 0);
+  }
+  const maxExact = Math.floor(buckets / 2);
+  if (n < maxExact) return bucket + n;
+  const f = Math.fround;
+  const logRatio = f(Math.log(f(n / maxExact)));
+  const scaled = f(f(logRatio / f(Math.log(maxDistance / maxExact))) * (buckets - maxExact));
+  return bucket + Math.min(maxExact + Math.trunc(scaled), buckets - 1);
+}
+
+/** Buckets for every (query, key) pair, row-major [queryLength, keyLength]. */
+export function relativePositionBuckets(queryLength: number, keyLength: number, bidirectional: boolean, numBuckets: number, maxDistance: number): Int32Array {
+  const out = new Int32Array(queryLength * keyLength);
+  for (let i = 0; i < queryLength; i++) {
+    for (let j = 0; j < keyLength; j++) out[i * keyLength + j] = relativePositionBucket(j - i, bidirectional, numBuckets, maxDistance);
+  }
+  return out;
+}
+
+/** [T, T]: 0 where key j <= query i may be attended to, -1e9 above the diagonal. */
+export function causalBias(T: number): tf.Tensor4D {
+  return tf.tidy(() => tf.linalg.bandPart(tf.ones([T, T]), -1, 0).sub(1).mul(1e9).reshape([1, 1, T, T]) as tf.Tensor4D);
+}
+
+/**
+ * An additive bias [B, 1, 1, T] from a 0/1 attention mask [B, T]: 0 for real tokens, -1e9 for
+ * padding, which softmax turns into exactly 0 weight in float32 (HF adds float32's minimum).
+ */
+export function paddingBias(mask: tf.Tensor2D): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [B, T] = mask.shape;
+    return tf.scalar(1).sub(mask.toFloat()).mul(-1e9).reshape([B, 1, 1, T]) as tf.Tensor4D;
+  });
+}
+
+export interface T5AttentionOptions {
+  isDecoder: boolean;
+  /** Only the first block of each stack owns the relative position table; the others reuse its bias. */
+  hasRelativeAttentionBias: boolean;
+}
+
+/** Multi-head attention with T5's unscaled dot products and relative position bias. */
+export class T5Attention extends Module {
+  q: Linear;
+  k: Linear;
+  v: Linear;
+  o: Linear;
+  relative_attention_bias?: Embedding;
+  readonly isDecoder: boolean;
+
+  constructor(readonly config: T5Config, opts: T5AttentionOptions) {
+    super();
+    const { dModel, dKv, numHeads, innerDim, initializerFactor: factor } = config;
+    this.isDecoder = opts.isDecoder;
+    // Mesh TensorFlow's init puts the 1/sqrt(d_kv) of scaled attention into q's std instead.
+    this.q = this.registerModule("q", new Linear(dModel, innerDim, { bias: false, initStd: factor * (dModel * dKv) ** -0.5 }));
+    this.k = this.registerModule("k", new Linear(dModel, innerDim, { bias: false, initStd: factor * dModel ** -0.5 }));
+    this.v = this.registerModule("v", new Linear(dModel, innerDim, { bias: false, initStd: factor * dModel ** -0.5 }));
+    this.o = this.registerModule("o", new Linear(innerDim, dModel, { bias: false, initStd: factor * innerDim ** -0.5 }));
+    if (opts.hasRelativeAttentionBias) {
+      this.relative_attention_bias = this.registerModule(
+        "relative_attention_bias",
+        new Embedding(config.relativeAttentionNumBuckets, numHeads, { initStd: factor * dModel ** -0.5 }),
+      );
+    }
+  }
+
+  /** The relative position bias [1, H, Tq, Tk] (bidirectional in the encoder, causal in the decoder). */
+  computeBias(queryLength: number, keyLength: number): tf.Tensor4D {
+    const table = this.relative_attention_bias;
+    if (!table) throw new Error("T5Attention.computeBias: this layer has no relative_attention_bias; only the first block of a stack has one");
+    const { relativeAttentionNumBuckets: nb, relativeAttentionMaxDistance: md, numHeads } = this.config;
+    return tf.tidy(() => {
+      const buckets = tf.tensor1d(relativePositionBuckets(queryLength, keyLength, !this.isDecoder, nb, md), "int32");
+      const values = table.forward(buckets); // [Tq * Tk, H]
+      return values.reshape([queryLength, keyLength, numHeads]).transpose([2, 0, 1]).expandDims(0) as tf.Tensor4D; // [1, H, Tq, Tk]
+    });
+  }
+
+  /**
+   * Attends from x [B, Tq, D] to itself, or to `keyValue` [B, Tk, D] (cross-attention). `bias`
+   * [1 or B, H or 1, Tq, Tk] holds the position bias plus masks, computed once per stack.
+   */
+  forward(x: tf.Tensor, bias: tf.Tensor, keyValue?: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => {
+      const { numHeads: H, dKv, innerDim, dropoutRate } = this.config;
+      const [B, Tq] = x.shape as [number, number, number];
+      const source = keyValue ?? x;
+      const Tk = source.shape[1] as number;
+      const heads = (t: tf.Tensor, T: number) => t.reshape([B, T, H, dKv]).transpose([0, 2, 1, 3]); // [B, H, T, dKv]
+      const q = heads(this.q.forward(x), Tq);
+      const k = heads(this.k.forward(source), Tk);
+      const v = heads(this.v.forward(source), Tk);
+      const scores = tf.matMul(q, k, false, true).add(bias); // [B, H, Tq, Tk], unscaled as in T5
+      let att = tf.softmax(scores, -1);
+      if (this.training && dropoutRate > 0) att = tf.dropout(att, dropoutRate, undefined, nextSeed());
+      const y = tf.matMul(att, v).transpose([0, 2, 1, 3]).reshape([B, Tq, innerDim]); // [B, Tq, H * dKv]
+      return this.o.forward(y);
+    });
+  }
+}

@@ -1,0 +1,35 @@
+import * as tf from "@tensorflow/tfjs";
+import { Module } from "./module.js";
+import type { Parameter } from "./parameter.js";
+import { init } from "./init.js";
+
+/**
+ * Root-mean-square normalisation over the last axis, x / sqrt(mean(x^2) + eps) * weight: no mean
+ * subtraction and no bias, as T5's T5LayerNorm.
+ */
+export function rmsNorm(x: tf.Tensor, weight: tf.Tensor, eps: number): tf.Tensor {
+  return tf.tidy(() => {
+    const meanSquare = x.mul(x).mean(-1, true); // [..., 1]; x*x rather than square(): one fast binary op on wasm
+    return x.mul(tf.rsqrt(meanSquare.add(eps))).mul(weight);
+  });
+}
+
+/** RMS norm with a learned scale (initialised to ones) and no bias: Hugging Face's T5LayerNorm. */
+export class RMSNorm extends Module {
+  readonly weight: Parameter;
+
+  constructor(readonly hiddenSize: number, readonly eps = 1e-6) {
+    super();
+    if (!Number.isInteger(hiddenSize) || hiddenSize <= 0) throw new Error(`RMSNorm size must be a positive integer, got ${hiddenSize}`);
+    if (!(eps > 0)) throw new Error(`RMSNorm eps must be > 0, got ${eps}`);
+    const w = init.ones([hiddenSize]);
+    this.weight = this.registerParameter("weight", w);
+    w.dispose();
+  }
+
+  forward(x: tf.Tensor): tf.Tensor {
+    const got = x.shape[x.rank - 1];
+    if (got !== this.hiddenSize) throw new Error(`RMSNorm expects inputs with last dimension ${this.hiddenSize}, got shape [${x.shape}]`);
+    return rmsNorm(x, this.weight.variable, this.eps);
+  }
+}
