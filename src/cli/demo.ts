@@ -1,4 +1,3 @@
-import cliProgress from "cli-progress";
 import { ready, seed, type BackendChoice } from "../engine/index.js";
 import { gpt2, GPT2Config } from "../models/index.js";
 import { ByteTokenizer } from "../tokenizers/index.js";
@@ -47,29 +46,13 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   const before = await evaluateLoss(model, valBatches);
   log(`validation loss before: ${before.toFixed(4)} (uniform guess: ln 256 = ${Math.log(256).toFixed(4)})`);
 
-  const bar = opts.progress === false ? undefined : new cliProgress.SingleBar(
-    {
-      format: "training |{bar}| {value}/{total} steps | loss {loss} | {tps} tok/s | eta {eta_formatted}",
-      hideCursor: true,
-      // Outside a terminal (CI logs, notebooks) print the bar as a line every few seconds.
-      noTTYOutput: true,
-      notTTYSchedule: 5000,
-    },
-    cliProgress.Presets.shades_classic,
-  );
-  bar?.start(opts.steps, 0, { loss: "-", tps: "-" });
-  let smoothed: number | undefined;
   await train(model, {
     data: batchStream(data.train, { batchSize: opts.batchSize, seed: opts.seed })[Symbol.iterator](),
     steps: opts.steps,
     lr: opts.lr,
-    onEvent: (e) => {
-      if (e.type !== "step") return;
-      smoothed = smoothed === undefined ? e.loss : 0.9 * smoothed + 0.1 * e.loss;
-      bar?.update(e.step, { loss: smoothed.toFixed(3), tps: Math.round(e.tokensPerSecond) });
-    },
+    // The trainer's bar: on a terminal, or as a line every few seconds in CI logs.
+    progress: opts.progress !== false,
   });
-  bar?.stop();
   const after = await evaluateLoss(model, valBatches);
   log(`validation loss after ${opts.steps} steps: ${after.toFixed(4)} (${(before - after).toFixed(4)} lower)`);
   const prompt = tokenizer.encode("The ");

@@ -10,7 +10,7 @@ commands:
              --genre <letter|name>  Brown genre (default a = news)
              --steps <n>            training steps (default 200)
              --batch-size <n>       windows per step (default 8)
-             --lr <x>               Adam learning rate (default 1e-3)
+             --lr <x>               AdamW learning rate, constant (default 1e-3)
              --seed <n>             seed for weights and data order (default 0)
              --backend <name>       ${BACKENDS.join(" | ")} (default: fastest available)
   help     show this text`;

@@ -1,2 +1,7 @@
-export { train, evaluateLoss } from "./trainer.js";
-export type { TrainableModel, TokenBatch, TrainEvent, StepEvent, EvalEvent, TrainOptions, TrainResult } from "./trainer.js";
+/** train: the training loop, its events and statistics, the NaN guard, checkpoints. */
+export { train } from "./trainer.js";
+export { evaluateLoss } from "./evaluate.js";
+export { TrainingDivergedError } from "./errors.js";
+export { saveTrainingCheckpoint } from "./checkpoint.js";
+export type { TrainingCheckpoint } from "./checkpoint.js";
+export type { TrainableModel, TokenBatch, TrainEvent, StepEvent, EvalEvent, CheckpointEvent, TrainOptions, TrainResult } from "./types.js";

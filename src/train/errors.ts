@@ -1,0 +1,26 @@
+/**
+ * Training stopped on a NaN or infinite loss or gradient. The weights are those after
+ * `lastGoodStep` (the failing step's update was not applied).
+ */
+export class TrainingDivergedError extends Error {
+  readonly step: number;
+  readonly lastGoodStep: number;
+  readonly quantity: "loss" | "gradient";
+  /** The module whose gradient norm was not finite (the first in parameter order). */
+  readonly module?: string;
+  readonly value: number;
+
+  constructor(fields: { step: number; quantity: "loss" | "gradient"; module?: string; value: number }) {
+    const what = fields.quantity === "loss" ? `the loss is ${fields.value}` : `the gradient of module "${fields.module}" has norm ${fields.value}`;
+    super(
+      `train: ${what} at step ${fields.step}; training stopped and the weights are those after step ${fields.step - 1} (the last good step). ` +
+        "Lower the learning rate, add warmup, or check the batch for out-of-range targets.",
+    );
+    this.name = "TrainingDivergedError";
+    this.step = fields.step;
+    this.lastGoodStep = fields.step - 1;
+    this.quantity = fields.quantity;
+    this.module = fields.module;
+    this.value = fields.value;
+  }
+}

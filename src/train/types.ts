@@ -1,0 +1,105 @@
+import type * as tf from "@tensorflow/tfjs";
+import type { LrSchedule, OptimParameter, ParamGroupSpec, ScheduleOptions, SchedulerName } from "../optim/index.js";
+
+/**
+ * What the trainer needs of a model: a loss, its parameters by dotted name (requiresGrad decides
+ * what trains) and a train/eval switch. GPT-2, T5 and PEFT-wrapped models all fit.
+ */
+export interface TrainableModel {
+  loss(inputIds: tf.Tensor2D, targets: tf.Tensor2D): tf.Scalar;
+  namedParameters(): Map<string, OptimParameter>;
+  train(mode?: boolean): unknown;
+}
+
+/** One batch of next-token windows, row-major [B, T]. */
+export interface TokenBatch {
+  inputIds: Int32Array;
+  targets: Int32Array;
+  shape: [number, number];
+}
+
+export interface StepEvent {
+  type: "step";
+  /** Optimizer steps done, from 1. */
+  step: number;
+  /** Mean loss over the step's micro-batches. */
+  loss: number;
+  /** Peak LR times the schedule at this step (groups multiply it further). */
+  lr: number;
+  /** Global L2 norm of the gradients before clipping (what HF logs as grad_norm). */
+  gradNorm: number;
+  /** Pre-clip gradient L2 norm per module (parameter name minus its last segment). */
+  gradNorms: Record<string, number>;
+  /** Per module: ||update|| / ||weights before the update|| (1 for weights that start at zero). */
+  updateRatios: Record<string, number>;
+  tokensPerSecond: number;
+}
+
+export interface EvalEvent {
+  type: "eval";
+  step: number;
+  /** Mean token loss per named evaluation set. */
+  losses: Record<string, number>;
+  /** exp(loss) per named evaluation set. */
+  perplexities: Record<string, number>;
+}
+
+export interface CheckpointEvent {
+  type: "checkpoint";
+  step: number;
+  /** The checkpoint folder, `<outputDir>/checkpoint-<step>`. */
+  path: string;
+}
+
+export type TrainEvent = StepEvent | EvalEvent | CheckpointEvent;
+
+export interface TrainOptions {
+  /**
+   * Training batches, one per micro-step: an iterator of TokenBatch (read once, e.g.
+   * `batchStream(...)`), an iterable (an array, a BatchIterator: passed over epoch after epoch
+   * until `steps`), or token windows (T + 1 tokens each) that the trainer batches with
+   * `batchSize` and `seed`.
+   */
+  data: Iterator<TokenBatch> | Iterable<TokenBatch> | readonly ArrayLike<number>[];
+  /** Optimizer steps to run. */
+  steps: number;
+  /** Rows per batch when `data` is windows. */
+  batchSize?: number;
+  /** Shuffling seed when `data` is windows. Default 0. */
+  seed?: number;
+  /** Peak learning rate. Default 1e-3. */
+  lr?: number;
+  /** A transformers schedule name or a function step -> multiplier. Default "constant". */
+  scheduler?: SchedulerName | LrSchedule;
+  /** Warmup, as TrainingArguments: numWarmupSteps when > 0, else ceil(steps * warmupRatio). */
+  numWarmupSteps?: number;
+  warmupRatio?: number;
+  /** Further schedule options (numCycles, lrEnd, power, minLrRate, ...). */
+  schedulerOptions?: Omit<ScheduleOptions, "numWarmupSteps" | "warmupRatio" | "numTrainingSteps" | "lr">;
+  /** AdamW decoupled weight decay of the default group. Default 0, as TrainingArguments. */
+  weightDecay?: number;
+  betas?: [number, number];
+  eps?: number;
+  /** Groups with their own LR multiplier / weight decay; the rest go to the default groups. */
+  paramGroups?: ParamGroupSpec[];
+  /** Global-norm clipping threshold. Default 1.0; 0 or Infinity turns clipping off. */
+  maxGradNorm?: number;
+  /** Micro-batches whose gradients are averaged into one optimizer step. Default 1. */
+  gradientAccumulationSteps?: number;
+  /** Evaluate `evalSets` every N steps (and after the last step). */
+  evalEvery?: number;
+  evalSets?: Record<string, TokenBatch[]>;
+  /** Write `<outputDir>/checkpoint-<step>` every N steps (and after the last step). */
+  checkpointEvery?: number;
+  outputDir?: string;
+  signal?: AbortSignal;
+  onEvent?: (event: TrainEvent) => void;
+  /** Progress bar on stderr. Default: only when stderr is a terminal. */
+  progress?: boolean;
+}
+
+export interface TrainResult {
+  steps: number;
+  aborted: boolean;
+  events: TrainEvent[];
+}
