@@ -1,0 +1,140 @@
+import type { Annotations, Data } from "plotly.js";
+import { axis, baseLayout, paletteColor } from "./theme.js";
+import type { PlotFigure, PlotForgettingCurve, PlotLearnForgetPoint } from "./types.js";
+
+export interface ForgettingFigureOptions {
+  title?: string;
+  /** "forgetting" (default): retained loss minus the base model's; "retainedLoss": the loss itself. */
+  metric?: "forgetting" | "retainedLoss";
+  height?: number;
+}
+
+const NATS = "nats/token";
+
+/**
+ * How much of the old domain each strategy forgets as it trains; when curves carry the new
+ * domain's loss too, a second panel shows what each learned, so the trade-off reads side by side.
+ */
+export function forgettingFigure(curves: readonly PlotForgettingCurve[], opts: ForgettingFigureOptions = {}): PlotFigure {
+  if (curves.length === 0) throw new Error("forgettingFigure: no strategies given");
+  const metric = opts.metric ?? "forgetting";
+  const withTarget = curves.some((c) => c.points.some((p) => p.targetLoss !== undefined));
+  const data: Data[] = [];
+  curves.forEach((c, i) => {
+    if (c.points.length === 0) throw new Error(`forgettingFigure: strategy "${c.strategy}" has no points`);
+    const pts = [...c.points].sort((a, b) => a.step - b.step);
+    const base = c.baselineLoss ?? pts[0].retainedLoss;
+    const color = paletteColor(i);
+    const y = pts.map((p) => (metric === "forgetting" ? p.retainedLoss - base : p.retainedLoss));
+    data.push({
+      type: "scatter",
+      mode: "lines+markers",
+      name: c.strategy,
+      legendgroup: c.strategy,
+      x: pts.map((p) => p.step),
+      y,
+      line: { color, width: 2.5 },
+      marker: { color, size: 6 },
+      hovertemplate: `${c.strategy}<br>step %{x}<br>${metric === "forgetting" ? "forgetting" : "retained loss"} %{y:.4f} ${NATS}<extra></extra>`,
+    });
+    const tp = pts.filter((p) => p.targetLoss !== undefined);
+    if (withTarget && tp.length > 0) {
+      data.push({
+        type: "scatter",
+        mode: "lines+markers",
+        name: c.strategy,
+        legendgroup: c.strategy,
+        showlegend: false,
+        xaxis: "x2",
+        yaxis: "y2",
+        x: tp.map((p) => p.step),
+        y: tp.map((p) => p.targetLoss!),
+        line: { color, width: 2.5, dash: "dot" },
+        marker: { color, size: 6, symbol: "diamond" },
+        hovertemplate: `${c.strategy}<br>step %{x}<br>new-domain loss %{y:.4f} ${NATS}<extra></extra>`,
+      });
+    }
+  });
+  const leftTitle = metric === "forgetting" ? `Δ loss vs. base model (${NATS})` : `retained-set loss (${NATS})`;
+  const extra: Record<string, unknown> = {
+    xaxis: axis("optimizer step", withTarget ? { domain: [0, 0.46] } : {}),
+    yaxis: axis(leftTitle, metric === "forgetting" ? { zeroline: true, zerolinewidth: 2 } : {}),
+    showlegend: true,
+  };
+  const annotations: Partial<Annotations>[] = [];
+  if (withTarget) {
+    extra.xaxis2 = axis("optimizer step", { domain: [0.56, 1], anchor: "y2" });
+    extra.yaxis2 = axis(`new-domain loss (${NATS})`, { anchor: "x2" });
+    const panel = (x: number, text: string): Partial<Annotations> => ({ x, xref: "paper", xanchor: "center", y: 1.02, yref: "paper", yanchor: "bottom", text: `<b>${text}</b>`, showarrow: false });
+    annotations.push(panel(0.23, "old domain: what is forgotten (lower is better)"), panel(0.78, "new domain: what is learned (lower is better)"));
+    extra.annotations = annotations;
+  }
+  return {
+    data,
+    layout: baseLayout({ title: opts.title ?? (metric === "forgetting" ? "Forgetting per strategy" : "Retained-set loss per strategy"), height: opts.height ?? 460 }, {
+      ...extra,
+      margin: { l: 64, r: 24, t: withTarget ? 96 : 64, b: 56 },
+    }),
+  };
+}
+
+export interface LearnForgetFigureOptions {
+  title?: string;
+  height?: number;
+}
+
+/**
+ * The trade-off in one picture: what each strategy learned (new-domain gain) against what it
+ * forgot, one point per strategy or a path through its checkpoints. Up and left is better.
+ */
+export function learnForgetFigure(points: readonly PlotLearnForgetPoint[], opts: LearnForgetFigureOptions = {}): PlotFigure {
+  if (points.length === 0) throw new Error("learnForgetFigure: no points given");
+  const strategies = [...new Set(points.map((p) => p.strategy))];
+  const xs = points.map((p) => p.forgetting);
+  const ys = points.map((p) => p.gain);
+  const xMin = Math.min(0, ...xs);
+  const xMax = Math.max(0, ...xs);
+  const span = xMax - xMin || 1;
+  const yMin = Math.min(0, ...ys);
+  const yMax = Math.max(0, ...ys);
+  const ySpan = yMax - yMin || 1;
+  const data: Data[] = strategies.map((s, i) => {
+    const pts = points.filter((p) => p.strategy === s).sort((a, b) => (a.step ?? 0) - (b.step ?? 0));
+    const path = pts.length > 1;
+    const labels = pts.map((p) => p.label ?? (path && p.step !== undefined ? `${s}, step ${p.step}` : s));
+    // Label a path at its end only; every point's label would pile up.
+    const text = labels.map((l, k) => (path && k !== pts.length - 1 && pts[k].label === undefined ? "" : l));
+    // Labels near the right edge go to the left of their point, so they are not cut off; a path's
+    // label goes below its end, off the other strategies' labels that sit above their points.
+    const side = (p: PlotLearnForgetPoint) => (p.forgetting > xMax - 0.35 * span ? "left" : "right");
+    const textposition = pts.map((p) => `${path ? "bottom" : "top"} ${side(p)}`);
+    const trace: Data = {
+      type: "scatter",
+      mode: path ? "text+lines+markers" : "text+markers",
+      name: s,
+      x: pts.map((p) => p.forgetting),
+      y: pts.map((p) => p.gain),
+      text,
+      textposition: textposition as unknown as "top right",
+      customdata: labels,
+      line: { color: paletteColor(i), width: 1.5 },
+      marker: { color: paletteColor(i), size: pts.map((_, k) => (k === pts.length - 1 ? 13 : 8)), line: { color: "#FFFFFF", width: 1 } },
+      cliponaxis: false,
+      hovertemplate: `%{customdata}<br>forgetting %{x:.4f} ${NATS}<br>gain %{y:.4f} ${NATS}<extra></extra>`,
+    };
+    return trace;
+  });
+  return {
+    data,
+    layout: baseLayout({ title: opts.title ?? "Learning vs. forgetting", subtitle: "up = learned more of the new domain, left = forgot less of the old one", height: opts.height ?? 460 }, {
+      // Zero in view on both axes: the base model sits at the origin.
+      xaxis: axis(`forgetting: Δ retained-set loss (${NATS})`, { zeroline: true, zerolinewidth: 2, range: [xMin - 0.06 * span, xMax + 0.06 * span] }),
+      yaxis: axis(`gain: new-domain loss decrease (${NATS})`, { zeroline: true, zerolinewidth: 2, range: [yMin - 0.06 * ySpan, yMax + 0.12 * ySpan] }),
+      annotations: [
+        { x: 0, xref: "paper", xanchor: "left", y: 1, yref: "paper", yanchor: "bottom", text: "↖ better: more learned, less forgotten", showarrow: false, font: { color: "#1A7F37", size: 12 } },
+        { x: 0, xref: "x", y: 0, yref: "y", text: "base model", showarrow: true, arrowhead: 0, ax: 30, ay: -18, font: { color: "#57606a", size: 11 } },
+      ],
+      showlegend: true,
+    }),
+  };
+}
