@@ -2,7 +2,8 @@ import { ready, seed, type BackendChoice } from "../engine/index.js";
 import { gpt2, GPT2Config } from "../models/index.js";
 import { ByteTokenizer } from "../tokenizers/index.js";
 import { BROWN_GENRES, batchStream, batches, makeLmDataset } from "../data/index.js";
-import { evaluateLoss, train, type TokenBatch } from "../train/index.js";
+import { evaluateLoss, train, type TokenBatch, type TrainEvent } from "../train/index.js";
+import { gradNormHeatmap, lossFigure, writeReport } from "../plot/index.js";
 
 export interface DemoOptions {
   genre: string;
@@ -15,6 +16,8 @@ export interface DemoOptions {
   evalBatches: number;
   log?: (line: string) => void;
   progress?: boolean;
+  /** Where to write the HTML report (loss curves, gradient norms); none when undefined. */
+  reportPath?: string;
 }
 
 export interface DemoResult {
@@ -24,6 +27,7 @@ export interface DemoResult {
   validationBefore: number;
   validationAfter: number;
   sample: string;
+  events: TrainEvent[];
 }
 
 /**
@@ -46,10 +50,12 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   const before = await evaluateLoss(model, valBatches);
   log(`validation loss before: ${before.toFixed(4)} (uniform guess: ln 256 = ${Math.log(256).toFixed(4)})`);
 
-  await train(model, {
+  const { events } = await train(model, {
     data: batchStream(data.train, { batchSize: opts.batchSize, seed: opts.seed })[Symbol.iterator](),
     steps: opts.steps,
     lr: opts.lr,
+    evalEvery: Math.max(1, Math.floor(opts.steps / 8)),
+    evalSets: { validation: valBatches },
     // The trainer's bar: on a terminal, or as a line every few seconds in CI logs.
     progress: opts.progress !== false,
   });
@@ -59,5 +65,15 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   const sample = tokenizer.decode(model.generate(prompt, { maxNewTokens: 48, temperature: 0.8, topK: 40 })[0]);
   log(`sample: ${JSON.stringify(sample)}`);
   model.dispose();
-  return { backend: info.backend, genre: opts.genre, steps: opts.steps, validationBefore: before, validationAfter: after, sample };
+  if (opts.reportPath) {
+    await writeReport(opts.reportPath, [
+      { heading: `Tiny GPT-2 on the Brown corpus, genre "${genreName}"` },
+      { text: `${opts.steps} AdamW steps at a constant learning rate of ${opts.lr} on ${info.backend}; validation loss ${before.toFixed(3)} -> ${after.toFixed(3)} nats/byte.` },
+      { figure: lossFigure(events), caption: "Training loss per step and validation loss at each evaluation." },
+      { figure: gradNormHeatmap(events, { groupBy: "layer" }), caption: "Gradient norm of each layer, step by step." },
+      { text: `Sample after training: ${JSON.stringify(sample)}` },
+    ], { title: "lora-lab demo" });
+    log(`report: ${opts.reportPath}`);
+  }
+  return { backend: info.backend, genre: opts.genre, steps: opts.steps, validationBefore: before, validationAfter: after, sample, events };
 }

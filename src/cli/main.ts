@@ -13,6 +13,7 @@ commands:
              --lr <x>               AdamW learning rate, constant (default 1e-3)
              --seed <n>             seed for weights and data order (default 0)
              --backend <name>       ${BACKENDS.join(" | ")} (default: fastest available)
+             --report <path>        HTML report with loss and gradient-norm charts (default out/demo-report.html)
   help     show this text`;
 
 function positiveInt(value: string | undefined, name: string, fallback: number): number {
@@ -42,6 +43,7 @@ export async function main(argv: string[]): Promise<number> {
       seed: { type: "string" },
       backend: { type: "string" },
       "no-progress": { type: "boolean" },
+      report: { type: "string" },
     },
     strict: true,
   });
@@ -58,6 +60,7 @@ export async function main(argv: string[]): Promise<number> {
     backend: values.backend as BackendChoice | undefined,
     evalBatches: 8,
     progress: !values["no-progress"],
+    reportPath: values.report ?? "out/demo-report.html",
   });
   return 0;
 }
