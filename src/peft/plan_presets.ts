@@ -1,0 +1,85 @@
+/**
+ * The article's plans, scaled to any depth. GPT example: embeddings frozen; lower half frozen;
+ * middle quarter LoRA r 8, alpha 16 on Q and V; upper quarter LoRA r 16, alpha 32; LM head
+ * trainable (the upper ends of the article's r 4-8 and 8-16 ranges; pass other values to change).
+ */
+import { DEFAULT_LORA_TARGET_MODULES } from "./config.js";
+import type { InjectableModel } from "./injector.js";
+import { countLayers, type LayerPlan } from "./plan.js";
+
+const range = (from: number, to: number) => Array.from({ length: Math.max(0, to - from) }, (_, i) => from + i);
+
+export interface ArticlePlanOptions {
+  middle?: { r: number; loraAlpha: number };
+  upper?: { r: number; loraAlpha: number };
+  /**
+   * GPT-2 only: true puts one LoRA over the whole fused c_attn (PEFT's form, savable for Python
+   * PEFT); the default, false, puts it on the Q and V column blocks only, as the article says.
+   */
+  peftCompatible?: boolean;
+}
+
+function targetsFor(model: InjectableModel): string[] {
+  const type = model.config?.modelType ?? "";
+  const t = DEFAULT_LORA_TARGET_MODULES[type];
+  if (!t) throw new Error(`articlePlan: no Q/V module names known for model_type "${type}"; known: ${Object.keys(DEFAULT_LORA_TARGET_MODULES).join(", ")}`);
+  return t;
+}
+
+/** The article's GPT plan for a decoder-only model of any depth (layers split 1/2, 1/4, 1/4). */
+export function articlePlan(model: InjectableModel, opts: ArticlePlanOptions = {}): LayerPlan {
+  const L = countLayers(model);
+  const targetModules = targetsFor(model);
+  const fused = model.config?.modelType === "gpt2";
+  const mid = Math.floor(L / 2);
+  const up = Math.floor((3 * L) / 4);
+  const middle = opts.middle ?? { r: 8, loraAlpha: 16 };
+  const upper = opts.upper ?? { r: 16, loraAlpha: 32 };
+  const plan: LayerPlan = {
+    name: "article (GPT)",
+    embeddings: "frozen",
+    head: "full",
+    groups: [
+      { name: "lower", layers: range(0, mid), role: "frozen" },
+      { name: "middle", layers: range(mid, up), role: "lora", targetModules, ...middle },
+      { name: "upper", layers: range(up, L), role: "lora", targetModules, ...upper },
+    ],
+  };
+  if (fused && !opts.peftCompatible) plan.fusedQkv = ["q", "v"];
+  return plan;
+}
+
+export interface EncoderDecoderPlanOptions {
+  r?: number;
+  loraAlpha?: number;
+  /** Encoder self-attention is the article's optional last priority. Default false. */
+  includeEncoder?: boolean;
+  /** Cross-attention comes second. Default true. */
+  includeCrossAttention?: boolean;
+}
+
+/**
+ * The article's priority order for encoder-decoder models (T5 names): decoder self-attention,
+ * then cross-attention, then (optionally) encoder self-attention, LoRA on q and v everywhere.
+ */
+export function encoderDecoderPlan(model: InjectableModel, opts: EncoderDecoderPlanOptions = {}): LayerPlan {
+  const r = opts.r ?? 8;
+  const loraAlpha = opts.loraAlpha ?? 2 * r;
+  const dec = range(0, countLayers(model, "decoder."));
+  const plan: LayerPlan = {
+    name: "article (encoder-decoder)",
+    embeddings: "frozen",
+    head: "frozen",
+    groups: [{ name: "decoder self-attention", module: "self-attention", within: "decoder.", layers: dec, role: "lora", r, loraAlpha, targetModules: ["SelfAttention.q", "SelfAttention.v"] }],
+  };
+  if (opts.includeCrossAttention ?? true) {
+    plan.groups.push({ name: "cross-attention", module: "cross-attention", within: "decoder.", layers: dec, role: "lora", r, loraAlpha, targetModules: ["EncDecAttention.q", "EncDecAttention.v"] });
+  }
+  const enc = range(0, countLayers(model, "encoder."));
+  plan.groups.push(
+    opts.includeEncoder
+      ? { name: "encoder self-attention", module: "self-attention", within: "encoder.", layers: enc, role: "lora", r, loraAlpha, targetModules: ["SelfAttention.q", "SelfAttention.v"] }
+      : { name: "encoder", within: "encoder.", layers: enc, role: "frozen" },
+  );
+  return plan;
+}
