@@ -9,6 +9,7 @@ export * from "./io/index.js";
 export * from "./tokenizers/index.js";
 export * from "./data/index.js";
 export * from "./models/index.js";
+export * from "./quant/index.js";
 export * from "./peft/index.js";
 export * from "./optim/index.js";
 export * from "./train/index.js";
