@@ -7,3 +7,7 @@ export { AdamW } from "./adamw.js";
 export type { AdamWOptions, AdamWStepOptions } from "./adamw.js";
 export { clipGradNorm, clipCoefficient, scaleGrads, squaredNorms, GradientAccumulator } from "./clip.js";
 export type { GradMap } from "./clip.js";
+export { PagedAdamW, PAGE_TEMP_BYTES_PER_ELEMENT } from "./paged_adamw.js";
+export type { PagedAdamWOptions, PagingStats } from "./paged_adamw.js";
+export { AdamW8bit, ADAMW_VARIANTS, createAdamW } from "./adamw8bit.js";
+export type { AdamWVariant } from "./adamw8bit.js";

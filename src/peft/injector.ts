@@ -5,6 +5,7 @@
  */
 import { Conv1D, Linear, Module } from "../nn/index.js";
 import { DEFAULT_LORA_TARGET_MODULES, type LoraConfig } from "./config.js";
+import { Linear4bit } from "../quant/linear4bit.js";
 import { createLoraLayer, LoraLayer, type LoraAdapterSpec } from "./lora_layer.js";
 import { isExcluded, isTargeted, rankAndAlpha } from "./matching.js";
 import { ModulesToSaveWrapper } from "./modules_to_save.js";
@@ -40,7 +41,7 @@ export function resolveTargetModules(model: InjectableModel, config: LoraConfig)
     // PEFT resolves "all-linear" to the full names of every Linear / Conv1D but the output embedding.
     const names: string[] = [];
     for (const [key, m] of model.namedModules()) {
-      if ((m instanceof Linear || m instanceof Conv1D) && !OUTPUT_EMBEDDING_NAMES.includes(key)) names.push(key);
+      if ((m instanceof Linear || m instanceof Conv1D || m instanceof Linear4bit) && !OUTPUT_EMBEDDING_NAMES.includes(key)) names.push(key);
     }
     return names;
   }

@@ -10,6 +10,7 @@ import type { LoraInit } from "./config.js";
 import { topSingularTriplets } from "./svd.js";
 import { DoraMagnitude, doraTerm, rowNorm } from "./dora.js";
 import { scatter } from "./fused_qkv.js";
+import { Linear4bit } from "../quant/linear4bit.js";
 
 export interface LoraAdapterSpec {
   r: number;
@@ -54,7 +55,8 @@ export class LoraLayer extends Module {
     if (base instanceof Linear) [this.inFeatures, this.outFeatures] = [base.inFeatures, base.outFeatures];
     else if (base instanceof Conv1D) [this.inFeatures, this.outFeatures] = [base.inFeatures, base.outFeatures];
     else if (base instanceof Embedding) [this.inFeatures, this.outFeatures] = [base.numEmbeddings, base.embeddingDim];
-    else throw new Error(`LoraLayer cannot wrap a ${base.typeName}; supported: Linear, Conv1D, Embedding`);
+    else if (base instanceof Linear4bit) [this.inFeatures, this.outFeatures] = [base.inFeatures, base.outFeatures];
+    else throw new Error(`LoraLayer cannot wrap a ${base.typeName}; supported: Linear4bit, Linear, Conv1D, Embedding`);
     this.fanInFanOut = kind !== "linear";
     if (kind === "embedding") {
       this.registerModule("lora_embedding_A", this.lora_embedding_A);
@@ -67,6 +69,9 @@ export class LoraLayer extends Module {
   }
 
   get baseWeight(): tf.Variable {
+    if (this.base_layer instanceof Linear4bit) {
+      throw new Error("the base layer is a 4-bit Linear4bit: merging, DoRA and PiSSA need a float weight; keep the adapter unmerged or quantize after merging");
+    }
     return (this.base_layer as Linear | Conv1D | Embedding).weight.variable;
   }
 
@@ -261,6 +266,8 @@ export interface LoraDispatcher {
 }
 
 export const LORA_DISPATCHERS: LoraDispatcher[] = [
+  // 4-bit storage, [out, in] like Linear (a quantized Conv1D was transposed by quantizeModel)
+  { name: "Linear4bit", create: (m) => (m instanceof Linear4bit ? new LoraLayer(m, "linear") : undefined) },
   { name: "Embedding", create: (m) => (m instanceof Embedding ? new LoraLayer(m, "embedding") : undefined) },
   { name: "Conv1D", create: (m) => (m instanceof Conv1D ? new LoraLayer(m, "conv1d") : undefined) },
   { name: "Linear", create: (m) => (m instanceof Linear ? new LoraLayer(m, "linear") : undefined) },

@@ -9,6 +9,7 @@ import { adapterLayers, findTargets, injectLora, markOnlyAdapterTrainable, type 
 import { loadAdapterFolder, saveAdapterFolder, type SaveAdapterOptions } from "./files.js";
 import { trainableParametersLine } from "./tuned_model.js";
 import { FUSED_QKV_NAMES, fusedQkvRanges, type QkvPart } from "./fused_qkv.js";
+import { packedParameterCount } from "../quant/model.js";
 
 /** lora-lab's options beyond PEFT's config (not saved in adapter_config.json). */
 export interface AdapterOptions {
@@ -128,9 +129,9 @@ export class PeftModel extends Module {
     for (const w of saved.values()) if (w.modules_to_save.has(name)) w.modules_to_save.delete(name);
   }
 
-  /** PEFT's get_nb_trainable_parameters: [trainable, all], all including the adapters. */
+  /** PEFT's get_nb_trainable_parameters: [trainable, all], all including the adapters and 4-bit weights (packed numel * 2). */
   getNbTrainableParameters(): [number, number] {
-    return [this.numParameters({ trainableOnly: true }), this.numParameters()];
+    return [this.numParameters({ trainableOnly: true }), this.numParameters() + packedParameterCount(this)];
   }
 
   /** Prints and returns PEFT's line, e.g. `trainable params: 294,912 || all params: 124,734,720 || trainable%: 0.2364`. */

@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { batchStream } from "../data/index.js";
-import { AdamW, clipCoefficient, getScheduler, GradientAccumulator, scaleGrads, squaredNorms, type GradMap, type LrSchedule } from "../optim/index.js";
+import { ADAMW_VARIANTS, clipCoefficient, createAdamW, getScheduler, GradientAccumulator, scaleGrads, squaredNorms, type GradMap, type LrSchedule } from "../optim/index.js";
 import { saveTrainingCheckpoint } from "./checkpoint.js";
 import { TrainingDivergedError } from "./errors.js";
 import { batchTensors, evaluateLoss } from "./evaluate.js";
@@ -45,11 +45,13 @@ function checkOptions(opts: TrainOptions, lr: number, accumulation: number): voi
   if (!positiveInt(opts.evalEvery)) throw new Error(`train: evalEvery must be a positive integer, got ${opts.evalEvery}`);
   if (!positiveInt(opts.checkpointEvery)) throw new Error(`train: checkpointEvery must be a positive integer, got ${opts.checkpointEvery}`);
   if (opts.checkpointEvery && !opts.outputDir) throw new Error("train: checkpointEvery needs outputDir, the folder that receives checkpoint-<step>/");
+  if (opts.optimizer !== undefined && !(ADAMW_VARIANTS as readonly string[]).includes(opts.optimizer)) throw new Error(`train: unknown optimizer "${opts.optimizer}"; available: ${ADAMW_VARIANTS.join(", ")}`);
+  if (opts.optimizerBudgetBytes !== undefined && !opts.optimizer?.startsWith("paged_")) throw new Error(`train: optimizerBudgetBytes needs optimizer "paged_adamw" or "paged_adamw8bit", got ${JSON.stringify(opts.optimizer ?? "adamw")}`);
   if (opts.maxGradNorm !== undefined && !(opts.maxGradNorm >= 0)) throw new Error(`train: maxGradNorm must be >= 0 (0 or Infinity: no clipping), got ${opts.maxGradNorm}`);
 }
 
 /**
- * The training loop: AdamW (param groups, decoupled weight decay), a transformers LR schedule,
+ * The training loop: AdamW (param groups, decoupled weight decay; 8-bit and paged variants), a transformers LR schedule,
  * global-norm clipping, gradient accumulation. Every optimizer step emits a plain event with the
  * loss, the LR, the gradient norm of every module (from the gradients already computed for the
  * update) and each module's update/weight ratio. It awaits between steps so a notebook kernel
@@ -67,7 +69,9 @@ export async function train(model: TrainableModel, opts: TrainOptions): Promise<
   if (![...named.values()].some((p) => p.requiresGrad)) {
     throw new Error("train: the model has no trainable parameters (every parameter has requiresGrad = false)");
   }
-  const optimizer = new AdamW(named, { lr, betas: opts.betas, eps: opts.eps, weightDecay: opts.weightDecay ?? 0, paramGroups: opts.paramGroups });
+  const optimizer = createAdamW(opts.optimizer ?? "adamw", named, {
+    lr, betas: opts.betas, eps: opts.eps, weightDecay: opts.weightDecay ?? 0, paramGroups: opts.paramGroups, budgetBytes: opts.optimizerBudgetBytes,
+  });
   // Model order, so per-module records read top to bottom.
   const names = [...named.keys()].filter((n) => optimizer.has(n));
   const variables = names.map((n) => named.get(n)!.variable);

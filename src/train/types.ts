@@ -1,5 +1,5 @@
 import type * as tf from "@tensorflow/tfjs";
-import type { LrSchedule, OptimParameter, ParamGroupSpec, ScheduleOptions, SchedulerName } from "../optim/index.js";
+import type { AdamWVariant, LrSchedule, OptimParameter, ParamGroupSpec, ScheduleOptions, SchedulerName } from "../optim/index.js";
 
 /**
  * What the trainer needs of a model: a loss, its parameters by dotted name (requiresGrad decides
@@ -80,6 +80,13 @@ export interface TrainOptions {
   weightDecay?: number;
   betas?: [number, number];
   eps?: number;
+  /**
+   * "adamw" (float32 moments on the backend, default), "adamw8bit" (bitsandbytes' blockwise 8-bit
+   * moments), "paged_adamw" / "paged_adamw8bit" (moments in JS memory, paged in per group).
+   */
+  optimizer?: AdamWVariant;
+  /** Paged optimizers: the most backend bytes the optimizer step may take. Default: no limit. */
+  optimizerBudgetBytes?: number;
   /** Groups with their own LR multiplier / weight decay; the rest go to the default groups. */
   paramGroups?: ParamGroupSpec[];
   /** Global-norm clipping threshold. Default 1.0; 0 or Infinity turns clipping off. */

@@ -113,7 +113,7 @@ describe("getPeftModel errors list what exists", () => {
 
   it("a target of an unsupported type", () => {
     expect(() => getPeftModel(gpt2("tiny"), { targetModules: ["h.0.attn"] })).toThrow(
-      /Target module "transformer.h.0.attn" \(GPT2Attention\) is not supported\. Currently, only the following modules are supported: Embedding, Conv1D, Linear/,
+      /Target module "transformer.h.0.attn" \(GPT2Attention\) is not supported\. Currently, only the following modules are supported: Linear4bit, Embedding, Conv1D, Linear/,
     );
   });
 
