@@ -13,4 +13,6 @@ export * from "./quant/index.js";
 export * from "./peft/index.js";
 export * from "./optim/index.js";
 export * from "./train/index.js";
+export * from "./inspect/index.js";
+export * from "./forgetting/index.js";
 export * from "./plot/index.js";
