@@ -31,6 +31,13 @@ function* epochs(data: Iterable<TokenBatch>): Generator<TokenBatch, void> {
   }
 }
 
+async function meanOf(scalars: tf.Scalar[]): Promise<number> {
+  const mean = tf.tidy(() => tf.mean(tf.stack(scalars)));
+  const value = (await mean.data())[0];
+  mean.dispose();
+  return value;
+}
+
 function makeSchedule(opts: TrainOptions, lr: number): LrSchedule {
   const s = opts.scheduler ?? "constant";
   if (typeof s === "function") return s;
@@ -111,13 +118,25 @@ export async function train(model: TrainableModel, opts: TrainOptions): Promise<
   };
 
   /** One micro-batch: its loss (kept) and its gradients by parameter name. */
-  const microStep = (batch: TokenBatch): { loss: tf.Scalar; grads: GradMap } => {
+  const microStep = (batch: TokenBatch): { loss: tf.Scalar; penalty?: tf.Scalar; grads: GradMap } => {
     const [ids, targets] = batchTensors(batch);
     try {
-      const { value, grads } = tf.variableGrads(() => model.loss(ids, targets), variables);
+      const regularizer = opts.regularizer;
+      let loss: tf.Scalar | undefined;
+      let penalty: tf.Scalar | undefined;
+      // With a regularizer the gradient is of loss + penalty; both parts are kept to report them apart.
+      const objective = regularizer
+        ? () => {
+            loss = tf.keep(model.loss(ids, targets));
+            penalty = tf.keep(regularizer());
+            return tf.add(loss, penalty) as tf.Scalar;
+          }
+        : () => model.loss(ids, targets);
+      const { value, grads } = tf.variableGrads(objective, variables);
+      if (regularizer) value.dispose();
       const byName: GradMap = new Map();
       for (const [varName, g] of Object.entries(grads)) if (g) byName.set(nameOfVariable.get(varName)!, g);
-      return { loss: value, grads: byName };
+      return { loss: loss ?? value, penalty, grads: byName };
     } finally {
       tf.dispose([ids, targets]);
     }
@@ -130,6 +149,7 @@ export async function train(model: TrainableModel, opts: TrainOptions): Promise<
     while (step < opts.steps && !opts.signal?.aborted) {
       const started = performance.now();
       const losses: tf.Scalar[] = [];
+      const penalties: tf.Scalar[] = [];
       let grads: GradMap = new Map();
       let tokens = 0;
       try {
@@ -145,6 +165,7 @@ export async function train(model: TrainableModel, opts: TrainOptions): Promise<
           tokens += next.value.inputIds.length;
           const r = microStep(next.value);
           losses.push(r.loss);
+          if (r.penalty) penalties.push(r.penalty);
           if (accumulation === 1) grads = r.grads;
           else {
             accumulator.add(r.grads);
@@ -162,6 +183,7 @@ export async function train(model: TrainableModel, opts: TrainOptions): Promise<
         const values = (await stats.data()) as Float32Array;
         stats.dispose();
         const loss = values[0];
+        const regularization = penalties.length > 0 ? await meanOf(penalties) : undefined;
         const gradSquares = values.subarray(1, 1 + present.length);
         const weightSquares = values.subarray(1 + present.length);
         if (!Number.isFinite(loss)) throw new TrainingDivergedError({ step: step + 1, quantity: "loss", value: loss });
@@ -191,10 +213,11 @@ export async function train(model: TrainableModel, opts: TrainOptions): Promise<
           gradNorms: moduleNorms(present, gradSquares),
           updateRatios: updateRatios(present, present.map((n) => updates.get(n)!), weightSquares),
           tokensPerSecond: tokens / seconds,
+          ...(regularization === undefined ? {} : { regularization }),
         });
         logHistory.push({ step, loss, learning_rate: lr * lrScale, grad_norm: gradNorm });
       } finally {
-        tf.dispose([...losses, ...grads.values()]);
+        tf.dispose([...losses, ...penalties, ...grads.values()]);
         accumulator.dispose();
       }
       const last = step === opts.steps;

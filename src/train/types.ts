@@ -33,6 +33,8 @@ export interface StepEvent {
   /** Per module: ||update|| / ||weights before the update|| (1 for weights that start at zero). */
   updateRatios: Record<string, number>;
   tokensPerSecond: number;
+  /** The `regularizer` penalty at the step's weights (present only when one is set); `loss` excludes it. */
+  regularization?: number;
 }
 
 export interface EvalEvent {
@@ -99,6 +101,11 @@ export interface TrainOptions {
   /** Write `<outputDir>/checkpoint-<step>` every N steps (and after the last step). */
   checkpointEvery?: number;
   outputDir?: string;
+  /**
+   * A penalty on the weights (EWC, L2-SP, ...) added to every micro-batch's loss inside the
+   * gradient computation, so its gradient joins the loss's; reported as the step's `regularization`.
+   */
+  regularizer?: () => tf.Scalar;
   signal?: AbortSignal;
   onEvent?: (event: TrainEvent) => void;
   /** Progress bar on stderr. Default: only when stderr is a terminal. */
