@@ -1,1 +1,2 @@
-export {};
+export * from "./rank.js";
+export * from "./table.js";
