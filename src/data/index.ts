@@ -15,3 +15,4 @@ export { Seq2SeqBatchIterator, collateSeq2Seq, encodeSeq2SeqPairs, seq2seqBatche
 export type { Seq2SeqBatch, Seq2SeqBatchOptions, Seq2SeqCollateOptions, Seq2SeqEncodeOptions, Seq2SeqExample, Seq2SeqPair } from "./seq2seq.js";
 export { brownSeq2SeqDataset, syntheticSeq2SeqExamples } from "./seq2seq_tasks.js";
 export type { BrownSeq2SeqDataset, BrownSeq2SeqOptions, BrownSeq2SeqTask, Seq2SeqSyntheticOptions, Seq2SeqSyntheticTask } from "./seq2seq_tasks.js";
+export { mulberry32 } from "./random.js";

@@ -1,5 +1,5 @@
 /** forgetting: retention tracking on the trainer's eval events, and mitigations (replay, EWC, L2-SP). */
-export { evaluateLossSync, evaluateWithAdapterDisabled, measureBaseline, retentionRecord, trackRetention } from "./retention.js";
+export { evaluateWithAdapterDisabled, measureBaseline, retentionRecord, trackRetention } from "./retention.js";
 export type { AdapterSwitchable, RetentionOptions, RetentionRecord, RetentionTracker } from "./retention.js";
 export { withReplay } from "./replay.js";
 export type { ReplayOptions } from "./replay.js";

@@ -1,3 +1,4 @@
+import { mulberry32 } from "../data/index.js";
 import type { TokenBatch } from "../train/index.js";
 
 export interface ReplayOptions {
@@ -5,18 +6,6 @@ export interface ReplayOptions {
   fraction: number;
   /** Seeds which general windows are drawn. Default 0. */
   seed?: number;
-}
-
-/** mulberry32: a small seeded PRNG, so the replay mix is reproducible. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Iterators are read once; iterables are passed over epoch after epoch, as `train` does. */

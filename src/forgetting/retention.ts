@@ -1,5 +1,4 @@
-import * as tf from "@tensorflow/tfjs";
-import { evaluateLoss, type EvalEvent, type TokenBatch, type TrainableModel, type TrainEvent } from "../train/index.js";
+import { evaluateLoss, evaluateLossSync, type EvalEvent, type TokenBatch, type TrainableModel, type TrainEvent } from "../train/index.js";
 
 /** A model whose adapters can be switched off for a callback (PeftModel, tuned models). */
 export interface AdapterSwitchable {
@@ -41,29 +40,6 @@ export async function measureBaseline(model: Pick<TrainableModel, "loss" | "trai
   const baseline: Record<string, number> = {};
   for (const [name, batches] of Object.entries(sets)) baseline[name] = await evaluateLoss(model, batches);
   return baseline;
-}
-
-/**
- * Token-weighted mean loss, synchronously: the trainer does not await `onEvent`, so evaluation
- * with the adapter disabled must finish before the next training step switches it back on.
- */
-export function evaluateLossSync(model: Pick<TrainableModel, "loss" | "train">, batches: TokenBatch[]): number {
-  if (batches.length === 0) throw new Error("evaluateLossSync: no batches to evaluate");
-  model.train(false);
-  let total = 0;
-  let count = 0;
-  try {
-    for (const batch of batches) {
-      const loss = tf.tidy(() => model.loss(tf.tensor2d(batch.inputIds, batch.shape, "int32"), tf.tensor2d(batch.targets, batch.shape, "int32")));
-      const tokens = batch.targets.reduce((n, t) => n + (t >= 0 ? 1 : 0), 0);
-      total += loss.dataSync()[0] * tokens;
-      count += tokens;
-      loss.dispose();
-    }
-  } finally {
-    model.train(true);
-  }
-  return total / count;
 }
 
 /** Loss per set with the adapter switched off: equals the base model's when training left it untouched. */

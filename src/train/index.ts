@@ -1,6 +1,6 @@
 /** train: the training loop, its events and statistics, the NaN guard, checkpoints. */
 export { train } from "./trainer.js";
-export { evaluateLoss } from "./evaluate.js";
+export { evaluateLoss, evaluateLossSync } from "./evaluate.js";
 export { TrainingDivergedError } from "./errors.js";
 export { saveTrainingCheckpoint } from "./checkpoint.js";
 export type { TrainingCheckpoint } from "./checkpoint.js";
