@@ -96,6 +96,6 @@ export function batchStream(windows: readonly ArrayLike<number>[], options: Batc
     throw new RangeError(`batchStream: ${windows.length} windows make no batch of ${iterator.batchSize} with dropLast; lower batchSize or pass dropLast: false`);
   }
   return (function* endless(): Generator<Batch, never> {
-    for (;;) yield* iterator;
+    for (;;) for (const batch of iterator) yield batch;
   })();
 }

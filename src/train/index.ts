@@ -1,5 +1,5 @@
 /** train: the training loop, its events and statistics, the NaN guard, checkpoints. */
-export { train } from "./trainer.js";
+export { train, HOST_SIGNAL } from "./trainer.js";
 export { evaluateLoss, evaluateLossSync } from "./evaluate.js";
 export { TrainingDivergedError } from "./errors.js";
 export { saveTrainingCheckpoint } from "./checkpoint.js";

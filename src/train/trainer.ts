@@ -65,6 +65,9 @@ function checkOptions(opts: TrainOptions, lr: number, accumulation: number): voi
  * stays responsive, stops after the current step when `signal` aborts, and throws
  * TrainingDivergedError (before updating) on a non-finite loss or gradient.
  */
+/** Where a host (the Jupyter kernel) puts the AbortSignal of the cell that is running. */
+export const HOST_SIGNAL = Symbol.for("lora-lab.signal");
+
 export async function train(model: TrainableModel, opts: TrainOptions): Promise<TrainResult> {
   const lr = opts.lr ?? 1e-3;
   const accumulation = opts.gradientAccumulationSteps ?? 1;
@@ -143,10 +146,19 @@ export async function train(model: TrainableModel, opts: TrainOptions): Promise<
   };
 
   model.train(true);
+  // A host (the notebook kernel) may publish a process-wide signal for the running cell: its
+  // interrupt button then stops this loop after the current step, like `opts.signal`.
+  const hostSignal = (globalThis as Record<symbol, unknown>)[HOST_SIGNAL];
+  const signals = [opts.signal, hostSignal instanceof AbortSignal ? hostSignal : undefined].filter((s): s is AbortSignal => s !== undefined);
+  const aborted = () => signals.some((s) => s.aborted);
   let step = 0;
   let exhausted = false;
   try {
-    while (step < opts.steps && !opts.signal?.aborted) {
+    while (step < opts.steps && !aborted()) {
+      if (opts.beforeStep) {
+        await opts.beforeStep(step);
+        if (aborted()) break;
+      }
       const started = performance.now();
       const losses: tf.Scalar[] = [];
       const penalties: tf.Scalar[] = [];
@@ -231,5 +243,5 @@ export async function train(model: TrainableModel, opts: TrainOptions): Promise<
     accumulator.dispose();
     optimizer.dispose();
   }
-  return { steps: step, aborted: opts.signal?.aborted ?? false, events };
+  return { steps: step, aborted: aborted(), events };
 }

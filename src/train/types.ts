@@ -106,7 +106,13 @@ export interface TrainOptions {
    * gradient computation, so its gradient joins the loss's; reported as the step's `regularization`.
    */
   regularizer?: () => tf.Scalar;
+  /** Stops the loop after the current step (also stopped by a host's signal, see HOST_SIGNAL). */
   signal?: AbortSignal;
+  /**
+   * Awaited before every optimizer step with the number of steps done: a dashboard's Pause holds
+   * the loop here until Resume; the signal is checked again when it returns.
+   */
+  beforeStep?: (step: number) => void | Promise<void>;
   onEvent?: (event: TrainEvent) => void;
   /** Progress bar on stderr. Default: only when stderr is a terminal. */
   progress?: boolean;
