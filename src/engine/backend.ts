@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { registerWasmKernels } from "./kernels/index.js";
+import { loadNativeBlas, nativeBlasStatus } from "./native.js";
 
 /** The backends lora-lab can run on, fastest first. */
 export const BACKENDS = ["node-gpu", "node", "wasm", "cpu"] as const;
@@ -19,6 +20,8 @@ export interface EngineInfo {
   tfBackend: string;
   /** TensorFlow.js version. */
   version: string;
+  /** wasm only: whether matrix products run on the optional native BLAS addon, and if not, why. */
+  nativeBlas?: { loaded: boolean; threads?: number; reason?: string };
 }
 
 // Held in a variable so that TypeScript and bundlers do not try to resolve optional packages.
@@ -39,6 +42,7 @@ async function activate(choice: BackendChoice, opts: ReadyOptions): Promise<stri
   if (choice === "wasm") {
     const wasm = await import("@tensorflow/tfjs-backend-wasm");
     if (opts.wasmPaths) wasm.setWasmPaths(opts.wasmPaths);
+    await loadNativeBlas();
     registerWasmKernels();
     if (!(await tf.setBackend("wasm"))) throw new Error("the wasm backend failed to initialise");
     return "wasm";
@@ -74,6 +78,10 @@ export async function ready(opts: ReadyOptions = {}): Promise<EngineInfo> {
       const tfBackend = await activate(choice, opts);
       await tf.ready();
       current = { backend: choice, tfBackend, version: tf.version.tfjs };
+      if (choice === "wasm") {
+        const { loaded, threads, reason } = nativeBlasStatus();
+        current.nativeBlas = { loaded, threads, reason };
+      }
       return current;
     } catch (err) {
       const why = err instanceof Error ? err.message.split("\n")[0] : String(err);

@@ -1,4 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
+import { fusedCrossEntropy, fusedGeluNew, fusedLayerNorm } from "../engine/index.js";
 
 /** x @ W (+ b) over the last axis of x, any leading shape. `w` is [in, out]. */
 export function linearInOut(x: tf.Tensor, w: tf.Tensor, b?: tf.Tensor): tf.Tensor {
@@ -28,6 +29,9 @@ export function linearOutIn(x: tf.Tensor, w: tf.Tensor, b?: tf.Tensor): tf.Tenso
  */
 export function geluNew(x: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
+    // One kernel each way where the backend has lora-lab's fused GELU (wasm).
+    const fused = fusedGeluNew(x);
+    if (fused) return fused;
     // x*x*x rather than pow(x, 3): Pow is a slow scalar loop in the wasm backend.
     const z = x.add(x.mul(x).mul(x).mul(0.044715)).mul(Math.sqrt(2 / Math.PI));
     return x.mul(tf.sigmoid(z.mul(2)));
@@ -56,6 +60,9 @@ export function activation(name: string): (x: tf.Tensor) => tf.Tensor {
 /** Layer normalisation over the last axis with biased variance, as torch.nn.LayerNorm. */
 export function layerNorm(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor, eps: number): tf.Tensor {
   return tf.tidy(() => {
+    // One kernel each way where the backend has lora-lab's fused LayerNorm (wasm).
+    const fused = fusedLayerNorm(x, weight, bias, eps);
+    if (fused) return fused;
     const { mean, variance } = tf.moments(x, -1, true);
     return x.sub(mean).mul(tf.rsqrt(variance.add(eps))).mul(weight).add(bias);
   });
@@ -70,6 +77,8 @@ export function crossEntropy(logits: tf.Tensor, targets: tf.Tensor): tf.Scalar {
     const vocab = logits.shape[logits.rank - 1];
     const flat = logits.reshape([-1, vocab]); // [N, V]
     const t = targets.reshape([-1]).toInt();
+    const fused = fusedCrossEntropy(flat, t);
+    if (fused) return fused;
     // oneHot of a negative id is an all-zero row, which drops that position from the sum.
     const onehot = tf.oneHot(t, vocab); // [N, V]
     const logp = tf.logSoftmax(flat);

@@ -1,4 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
+import { fusedAdamWStep } from "../engine/index.js";
 import type { GradMap } from "./clip.js";
 import { resolveParamGroups, type OptimParameter, type ParamGroupSpec, type ResolvedParamGroup } from "./param_groups.js";
 
@@ -94,6 +95,19 @@ export class AdamW {
       const t = ++state.step;
       const biasCorrection1 = 1 - beta1 ** t;
       const biasCorrection2Sqrt = Math.sqrt(1 - beta2 ** t);
+      // One pass over the parameter where the backend has lora-lab's fused kernel (wasm).
+      const fused = fusedAdamWStep(variable, grad, state.m, state.v, {
+        lr, beta1, beta2, eps: this.eps, decay: 1 - lr * group.weightDecay, biasCorrection1, biasCorrection2Sqrt,
+      });
+      if (fused) {
+        state.m.assign(fused.m);
+        state.v.assign(fused.v);
+        variable.assign(fused.param);
+        tf.dispose([fused.m, fused.v, fused.param]);
+        if (opts.updateNorms) updateSquares.set(name, fused.updateSquare);
+        else fused.updateSquare.dispose();
+        continue;
+      }
       tf.tidy(() => {
         const old = variable as tf.Tensor;
         const decayed = group.weightDecay !== 0 ? tf.mul(old, 1 - lr * group.weightDecay) : old;

@@ -1,36 +1,106 @@
 import * as tf from "@tensorflow/tfjs";
-import type { KernelConfig } from "@tensorflow/tfjs";
+import type { KernelConfig, KernelFunc } from "@tensorflow/tfjs";
 import { unsortedSegmentSumConfig } from "./unsorted_segment_sum.js";
 import { fastTransposedMatMul } from "./batch_mat_mul.js";
+import { nativeMatMul } from "./native_mat_mul.js";
+import { sharedCast, sharedIdentity } from "./share.js";
+import { leadingAxesSum } from "./sum.js";
+import { viewSlice, viewSplitV } from "./slice.js";
+import { nativeBlas } from "../native.js";
+import { fusedAdamWConfig } from "./adamw.js";
+import { layerNormConfig, layerNormGradConfig } from "./layer_norm.js";
+import { crossEntropyConfig, crossEntropyGradConfig } from "./cross_entropy.js";
+import { geluConfig, geluGradConfig } from "./gelu.js";
 
 /** Kernels that training this project's models needs and the wasm backend lacks. */
 export const WASM_KERNELS: KernelConfig[] = [unsortedSegmentSumConfig];
 
-// The backend's own BatchMatMul, kept so the fast path can be switched off (benchmarks, debugging).
-let originalMatMul: KernelConfig | undefined;
-let fastMatMul: KernelConfig | undefined;
+/**
+ * Faster stand-ins for wasm kernels, each built around the backend's own kernel (kept as the
+ * fallback and restored when the stand-ins are switched off).
+ */
+const REPLACEMENTS: Array<{ name: string; make: (original: KernelFunc) => KernelConfig }> = [
+  {
+    name: tf.BatchMatMul,
+    make: (original) => {
+      const blas = nativeBlas();
+      const viaXnn = fastTransposedMatMul(original, tf.getKernel(tf.Transpose, "wasm")!.kernelFunc);
+      return blas ? nativeMatMul(blas, viaXnn.kernelFunc) : viaXnn;
+    },
+  },
+  { name: tf.Identity, make: sharedIdentity },
+  { name: tf.Cast, make: sharedCast },
+  { name: tf.Sum, make: leadingAxesSum },
+  { name: tf.Slice, make: viewSlice },
+  { name: tf.SplitV, make: viewSplitV },
+];
+
+/** lora-lab's own fused kernels (no tfjs counterpart): registered while the fast kernels are on. */
+const FUSED: KernelConfig[] = [fusedAdamWConfig, layerNormConfig, layerNormGradConfig, crossEntropyConfig, crossEntropyGradConfig, geluConfig, geluGradConfig];
+
+const originals = new Map<string, KernelConfig>();
+const replaced = new Map<string, KernelConfig>();
+let enabled = new Set<string>();
+
+function swap(name: string, wanted: KernelConfig): void {
+  const current = tf.getKernel(name, "wasm");
+  if (current?.kernelFunc === wanted.kernelFunc) return;
+  if (current) tf.unregisterKernel(name, "wasm");
+  tf.registerKernel(wanted);
+}
+
+function prepare(): void {
+  if (!tf.getKernel(tf.BatchMatMul, "wasm")) {
+    throw new Error('the wasm backend is not loaded: call ready({ backend: "wasm" }) first');
+  }
+  for (const { name, make } of REPLACEMENTS) {
+    if (originals.has(name)) continue;
+    const original = tf.getKernel(name, "wasm")!;
+    originals.set(name, original);
+    // setupFunc stays the original's: the fallback path needs its wasm functions bound.
+    replaced.set(name, { ...make(original.kernelFunc), setupFunc: original.setupFunc });
+  }
+}
 
 /**
- * Routes the wasm backend's transposed matrix products through an explicit transpose so they
- * stay on XNNPACK (true, the default after `ready()`), or back to the backend's own kernel.
+ * Switches lora-lab's faster wasm kernels on (the default after `ready()`) or back to
+ * tfjs-backend-wasm's own, for comparisons and debugging. `only` limits the change to some kernel
+ * names (e.g. ["BatchMatMul"]); the others keep their state.
  */
-export function setWasmMatMulFastPath(enabled: boolean): void {
-  const current = tf.getKernel(tf.BatchMatMul, "wasm");
-  const transpose = tf.getKernel(tf.Transpose, "wasm");
-  if (!current || !transpose) throw new Error("the wasm backend is not loaded: call ready({ backend: \"wasm\" }) first");
-  if (!originalMatMul) {
-    originalMatMul = current;
-    fastMatMul = { ...fastTransposedMatMul(current.kernelFunc, transpose.kernelFunc), setupFunc: current.setupFunc };
+export function setWasmFastKernels(on: boolean, only?: string[]): void {
+  prepare();
+  for (const { name } of REPLACEMENTS) {
+    if (only && !only.includes(name)) continue;
+    swap(name, on ? replaced.get(name)! : originals.get(name)!);
+    if (on) enabled.add(name);
+    else enabled.delete(name);
   }
-  const wanted = enabled ? fastMatMul! : originalMatMul;
-  if (current.kernelFunc === wanted.kernelFunc) return;
-  tf.unregisterKernel(tf.BatchMatMul, "wasm");
-  tf.registerKernel(wanted);
+  for (const config of FUSED) {
+    if (only && !only.includes(config.kernelName)) continue;
+    const present = tf.getKernel(config.kernelName, "wasm") !== undefined;
+    if (on && !present) tf.registerKernel(config);
+    if (!on && present) tf.unregisterKernel(config.kernelName, "wasm");
+    if (on) enabled.add(config.kernelName);
+    else enabled.delete(config.kernelName);
+  }
+}
+
+/** Names of the wasm kernels currently replaced by lora-lab's. */
+export function wasmFastKernels(): string[] {
+  return [...enabled];
+}
+
+/**
+ * Routes the wasm backend's matrix products through lora-lab's kernel (native BLAS when built,
+ * otherwise transposes moved out so XNNPACK's fast path is used), or back to the backend's own.
+ */
+export function setWasmMatMulFastPath(on: boolean): void {
+  setWasmFastKernels(on, [tf.BatchMatMul]);
 }
 
 /**
  * Registers the missing wasm kernels once (kernels the backend gained since are left alone) and
- * turns on the fast path for transposed products. Returns the kernels it added.
+ * turns on the faster replacements. Returns the kernels it added.
  */
 export function registerWasmKernels(): string[] {
   const added: string[] = [];
@@ -40,6 +110,6 @@ export function registerWasmKernels(): string[] {
       added.push(config.kernelName);
     }
   }
-  if (!originalMatMul) setWasmMatMulFastPath(true);
+  if (originals.size === 0) setWasmFastKernels(true);
   return added;
 }
