@@ -12,3 +12,4 @@ export { T5ForConditionalGeneration, t5, shiftTokensRight } from "./t5.js";
 export type { T5ForwardOptions } from "./t5.js";
 export { T5Stack, T5Block, T5LayerSelfAttention, T5LayerCrossAttention, T5LayerFF, T5DenseActDense, T5DenseGatedActDense } from "./t5_layers.js";
 export { T5Attention, relativePositionBucket, relativePositionBuckets } from "./t5_attention.js";
+export { loadBase, shippedCheckpointDir } from "./shipped.js";
