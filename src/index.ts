@@ -16,3 +16,4 @@ export * from "./train/index.js";
 export * from "./inspect/index.js";
 export * from "./forgetting/index.js";
 export * from "./plot/index.js";
+export * from "./prune/index.js";
