@@ -1,68 +1,33 @@
 #!/usr/bin/env node
-import { parseArgs } from "node:util";
-import { BACKENDS, type BackendChoice } from "../engine/index.js";
-import { runDemo } from "./demo.js";
+import { DEMO_USAGE, demoCommand } from "./demo_command.js";
+import { PRETRAIN_USAGE, pretrainCommand } from "./pretrain_command.js";
+import { INSTALL_USAGE, KERNEL_USAGE, installCommand, kernelCommand } from "./kernel_commands.js";
 
-const USAGE = `usage: lora-lab <command> [options]
+/** One entry per command: its usage lines and its runner (each command lives in its own file). */
+const COMMANDS: Record<string, { usage: string; run: (args: string[]) => Promise<number> }> = {
+  demo: { usage: DEMO_USAGE, run: demoCommand },
+  pretrain: { usage: PRETRAIN_USAGE, run: pretrainCommand },
+  install: { usage: INSTALL_USAGE, run: installCommand },
+  kernel: { usage: KERNEL_USAGE, run: kernelCommand },
+};
 
-commands:
-  demo     train the tiny GPT-2 on one Brown genre and show validation loss before and after
-             --genre <letter|name>  Brown genre (default a = news)
-             --steps <n>            training steps (default 200)
-             --batch-size <n>       windows per step (default 8)
-             --lr <x>               AdamW learning rate, constant (default 1e-3)
-             --seed <n>             seed for weights and data order (default 0)
-             --backend <name>       ${BACKENDS.join(" | ")} (default: fastest available)
-             --report <path>        HTML report with loss and gradient-norm charts (default out/demo-report.html)
-  help     show this text`;
-
-function positiveInt(value: string | undefined, name: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer, got "${value}"`);
-  return n;
+function usage(): string {
+  const lines = Object.values(COMMANDS).map((c) => c.usage);
+  return `usage: lora-lab <command> [options]\n\ncommands:\n${lines.join("\n")}\n  help     show this text`;
 }
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === "help" || command === "--help" || command === "-h") {
-    console.log(USAGE);
+    console.log(usage());
     return 0;
   }
-  if (command !== "demo") {
-    console.error(`lora-lab: unknown command "${command}"\n\n${USAGE}`);
+  const entry = COMMANDS[command];
+  if (!entry) {
+    console.error(`lora-lab: unknown command "${command}"\n\n${usage()}`);
     return 2;
   }
-  const { values } = parseArgs({
-    args: rest,
-    options: {
-      genre: { type: "string" },
-      steps: { type: "string" },
-      "batch-size": { type: "string" },
-      lr: { type: "string" },
-      seed: { type: "string" },
-      backend: { type: "string" },
-      "no-progress": { type: "boolean" },
-      report: { type: "string" },
-    },
-    strict: true,
-  });
-  const lr = values.lr === undefined ? 1e-3 : Number(values.lr);
-  if (!(lr > 0)) throw new Error(`--lr must be a positive number, got "${values.lr}"`);
-  const seed = values.seed === undefined ? 0 : Number(values.seed);
-  if (!Number.isInteger(seed)) throw new Error(`--seed must be an integer, got "${values.seed}"`);
-  await runDemo({
-    genre: values.genre ?? "a",
-    steps: positiveInt(values.steps, "steps", 200),
-    batchSize: positiveInt(values["batch-size"], "batch-size", 8),
-    lr,
-    seed,
-    backend: values.backend as BackendChoice | undefined,
-    evalBatches: 8,
-    progress: !values["no-progress"],
-    reportPath: values.report ?? "out/demo-report.html",
-  });
-  return 0;
+  return entry.run(rest);
 }
 
 main(process.argv.slice(2)).then(

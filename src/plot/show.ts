@@ -82,7 +82,11 @@ export function show(figure: PlotFigure, opts: ShowOptions = {}): PlotHandle {
   const displayId = opts.displayId ?? newElementId();
   // The first figure of a session carries plotly.js; later ones find it on the page. An output
   // keeps its mode when updated, so a saved notebook whose first plot was live-updated still has it.
-  const mode: PlotlyJsMode = opts.plotlyJs ?? (g[SENT] ? "omit" : "inline");
+  // LORA_LAB_PLOTLYJS=cdn makes every figure fetch plotly.js from its CDN instead (4.8 MB less per
+  // saved notebook: how the committed notebooks are executed).
+  const envMode = typeof process !== "undefined" ? process.env?.LORA_LAB_PLOTLYJS : undefined;
+  if (envMode !== undefined && envMode !== "cdn" && envMode !== "inline") throw new Error(`LORA_LAB_PLOTLYJS must be "cdn" or "inline", got "${envMode}"`);
+  const mode: PlotlyJsMode = opts.plotlyJs ?? (envMode === "cdn" ? "cdn" : g[SENT] ? "omit" : "inline");
 
   let via: ShownVia = "text";
   let send: (bundle: PlotMimeBundle, update: boolean) => void = () => undefined;

@@ -73,6 +73,23 @@ describe("show", () => {
     show(figures.memory, { display, plotlyJs: "cdn" });
     expect(sent[2].data["text/html"]).toContain("cdn.plot.ly");
   });
+  it("show() with LORA_LAB_PLOTLYJS=cdn points every figure at the CDN, and rejects other values", () => {
+    const sent: PlotDisplayContent[] = [];
+    const display = (c: PlotDisplayContent) => sent.push(c);
+    process.env.LORA_LAB_PLOTLYJS = "cdn";
+    try {
+      show(figures.loss, { display });
+      show(figures.memory, { display });
+      for (const c of sent) {
+        expect((c.data["text/html"] as string).length).toBeLessThan(100_000);
+        expect(c.data["text/html"]).toContain("cdn.plot.ly");
+      }
+      process.env.LORA_LAB_PLOTLYJS = "yes";
+      expect(() => show(figures.loss, { display })).toThrow(/LORA_LAB_PLOTLYJS must be "cdn" or "inline", got "yes"/);
+    } finally {
+      delete process.env.LORA_LAB_PLOTLYJS;
+    }
+  });
   it("update() redraws the same output with update_display_data, keeping its display id", () => {
     const sent: [PlotDisplayContent, boolean][] = [];
     const display = (c: PlotDisplayContent, u: boolean) => sent.push([c, u]);
