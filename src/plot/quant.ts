@@ -26,16 +26,26 @@ export function quantErrorFigure(input: PlotQuantInput, opts: QuantErrorFigureOp
   const leftDomain: [number, number] = split ? [0, 0.5] : [0, 1];
   const data: Data[] = [];
   if (input.normalizedWeights && input.normalizedWeights.length > 0) {
+    // Binned here rather than by plotly: a layer has tens of thousands of weights and a saved
+    // notebook or report should carry 60 bars, not every value.
     const bins = opts.bins ?? 60;
+    const width = 2 / bins;
+    const counts = new Array<number>(bins).fill(0);
+    let n = 0;
+    for (const w of input.normalizedWeights) {
+      if (!(w >= -1 && w <= 1)) continue;
+      counts[Math.min(bins - 1, Math.floor((w + 1) / width))]++;
+      n++;
+    }
     data.push({
-      type: "histogram",
+      type: "bar",
       name: "weights ÷ block absmax",
-      x: [...input.normalizedWeights],
-      histnorm: "probability density",
-      xbins: { start: -1, end: 1, size: 2 / bins },
+      x: counts.map((_, i) => -1 + (i + 0.5) * width),
+      y: counts.map((c) => (n > 0 ? c / (n * width) : 0)),
+      width: width,
       marker: { color: withAlpha("#8C959F", 0.55), line: { color: "#FFFFFF", width: 0.5 } },
-      hovertemplate: "w ∈ %{x}<br>density %{y:.3f}<extra></extra>",
-    });
+      hovertemplate: "w ≈ %{x:.3f}<br>density %{y:.3f}<extra></extra>",
+    } as Data);
   }
   if (input.normalStd !== undefined) {
     const std = input.normalStd;

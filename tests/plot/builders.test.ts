@@ -195,7 +195,17 @@ describe("quantErrorFigure", () => {
   const weights = fx.normalizedWeights(1024);
   const f = quantErrorFigure({ codebooks: fx.codebooks, normalizedWeights: weights, normalStd: 0.4, errors: fx.quantErrors });
   it("draws the weight histogram, each code book's points and a normal density", () => {
-    expect(byName(f, "weights ÷ block absmax").x).toEqual(weights);
+    // 60 bars over [-1, 1]: each bar's density = (weights in it) / (n * width), counted here independently.
+    const bars = byName(f, "weights ÷ block absmax");
+    expect(bars.x).toHaveLength(60);
+    const width = 2 / 60;
+    bars.x.forEach((center: number, i: number) => {
+      const lo = -1 + i * width, hi = lo + width;
+      const inBin = weights.filter((w) => w >= lo && (w < hi || (i === 59 && w <= 1))).length;
+      expect(bars.y[i]).toBeCloseTo(inBin / (weights.length * width), 9);
+      expect(center).toBeCloseTo(lo + width / 2, 12);
+    });
+    expect(bars.y.reduce((s: number, y: number) => s + y * width, 0)).toBeCloseTo(1, 9);
     expect(byName(f, "NF4 code points (16)").x).toEqual(fx.NF4);
     expect(byName(f, "FP4 code points (15)").x).toEqual(fx.FP4);
     const pdf = byName(f, "N(0, 0.4²) density");
