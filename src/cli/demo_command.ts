@@ -1,4 +1,5 @@
 import { parseArgs } from "node:util";
+import { integer, positiveInt, positiveNumber } from "./args.js";
 import { BACKENDS, type BackendChoice } from "../engine/index.js";
 import { ADAPTER_STRATEGY_KEYS, STRATEGY_KEYS } from "../forgetting/index.js";
 import { DEFAULT_DEMO_STRATEGIES, runDemo } from "./demo.js";
@@ -17,13 +18,6 @@ export const DEMO_USAGE = `  demo     fine-tune the shipped pretrained GPT-2 on 
              --eval-windows <n>     windows per eval set (default 32)
              --backend <name>       ${BACKENDS.join(" | ")} (default: fastest available)
              --report <path>        HTML report (default out/report.html)`;
-
-function positiveInt(value: string | undefined, name: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer, got "${value}"`);
-  return n;
-}
 
 export async function demoCommand(rest: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -44,12 +38,9 @@ export async function demoCommand(rest: string[]): Promise<number> {
     },
     strict: true,
   });
-  const lr = values.lr === undefined ? 1e-3 : Number(values.lr);
-  if (!(lr > 0)) throw new Error(`--lr must be a positive number, got "${values.lr}"`);
-  const adapterLr = values["adapter-lr"] === undefined ? 3e-3 : Number(values["adapter-lr"]);
-  if (!(adapterLr > 0)) throw new Error(`--adapter-lr must be a positive number, got "${values["adapter-lr"]}"`);
-  const seed = values.seed === undefined ? 0 : Number(values.seed);
-  if (!Number.isInteger(seed)) throw new Error(`--seed must be an integer, got "${values.seed}"`);
+  const lr = positiveNumber(values.lr, "lr", 1e-3);
+  const adapterLr = positiveNumber(values["adapter-lr"], "adapter-lr", 3e-3);
+  const seed = integer(values.seed, "seed", 0);
   const steps = positiveInt(values.steps, "steps", 150);
   await runDemo({
     size: values.size ?? "tiny",

@@ -1,4 +1,5 @@
 import { parseArgs } from "node:util";
+import { integer, nonNegativeNumber, positiveInt } from "./args.js";
 import { BACKENDS, type BackendChoice } from "../engine/index.js";
 import { runPretrain } from "./pretrain.js";
 
@@ -12,20 +13,6 @@ export const PRETRAIN_USAGE = `  pretrain train a byte-level GPT-2 on the Brown 
              --eval-windows <n>     held-out windows in the recorded validation set (default 512)
              --out <dir>            output folder (default checkpoints/<size>)
              --backend <name>       ${BACKENDS.join(" | ")} (default: fastest available)`;
-
-function positiveInt(value: string | undefined, name: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer, got "${value}"`);
-  return n;
-}
-
-function positiveNumber(value: string | undefined, name: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!(n >= 0) || !Number.isFinite(n)) throw new Error(`--${name} must be a number >= 0, got "${value}"`);
-  return n;
-}
 
 export async function pretrainCommand(rest: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -46,14 +33,13 @@ export async function pretrainCommand(rest: string[]): Promise<number> {
   });
   const size = values.size ?? "tiny";
   if (size !== "tiny" && size !== "small") throw new Error(`--size must be tiny or small, got "${size}"`);
-  const seed = values.seed === undefined ? 0 : Number(values.seed);
-  if (!Number.isInteger(seed)) throw new Error(`--seed must be an integer, got "${values.seed}"`);
+  const seed = integer(values.seed, "seed", 0);
   await runPretrain({
     size,
     steps: positiveInt(values.steps, "steps", 1000),
     batchSize: positiveInt(values["batch-size"], "batch-size", 16),
-    lr: positiveNumber(values.lr, "lr", 3e-3),
-    warmupRatio: positiveNumber(values["warmup-ratio"], "warmup-ratio", 0.05),
+    lr: nonNegativeNumber(values.lr, "lr", 3e-3),
+    warmupRatio: nonNegativeNumber(values["warmup-ratio"], "warmup-ratio", 0.05),
     weightDecay: 0.01,
     seed,
     evalWindows: positiveInt(values["eval-windows"], "eval-windows", 512),
