@@ -9,5 +9,6 @@ export type { FusedAdamWAttrs } from "./kernels/adamw.js";
 export { fusedLayerNorm } from "./kernels/layer_norm.js";
 export { fusedCrossEntropy } from "./kernels/cross_entropy.js";
 export { fusedGeluNew } from "./kernels/gelu.js";
+export { fusedCausalAttention } from "./kernels/attention.js";
 export type { NativeBlasStatus } from "./native.js";
 export { tf } from "./tf.js";

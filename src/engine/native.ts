@@ -17,6 +17,11 @@ export interface NativeBlas {
   /** Fused kernels in C (same formulas as the JS ones in kernels/); absent in older builds. Offsets in bytes. */
   adamw?(heap: ArrayBuffer, n: number, p: number, g: number, m: number, v: number, outP: number, outM: number, outV: number,
     lr: number, beta1: number, beta2: number, eps: number, decay: number, bc1: number, bc2Sqrt: number): number;
+  /** Causal self-attention on a fused QKV [B, T, 3C] (see kernels/attention.ts) and its gradient. */
+  attention?(heap: ArrayBuffer, B: number, T: number, heads: number, hs: number, qkv: number, y: number, probs: number, scale: number): void;
+  attentionGrad?(heap: ArrayBuffer, B: number, T: number, heads: number, hs: number, dy: number, qkv: number, probs: number, dqkv: number, scale: number): void;
+  /** out[c] = sum over rows of x[r, c] (sum over leading axes). */
+  sumRows?(heap: ArrayBuffer, rows: number, cols: number, x: number, out: number): void;
   gelu?(heap: ArrayBuffer, n: number, x: number, y: number): void;
   geluGrad?(heap: ArrayBuffer, n: number, dy: number, x: number, dx: number): void;
   layerNorm?(heap: ArrayBuffer, rows: number, cols: number, x: number, w: number, b: number, y: number, mean: number, rstd: number, eps: number): void;

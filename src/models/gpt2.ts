@@ -1,13 +1,25 @@
 import * as tf from "@tensorflow/tfjs";
 import { Conv1D, Dropout, Embedding, LayerNorm, Linear, Module, ModuleList, activation, crossEntropy } from "../nn/index.js";
 import { GPT2Config } from "./gpt2_config.js";
+import { fusedCausalAttention } from "../engine/index.js";
 import { toIdTensor, type TokenInput } from "./inputs.js";
 import { saveModelFolder, type SavePretrainedOptions } from "./checkpoint.js";
 import { checkGenerateOptions, pickToken, type GenerateOptions } from "./generation.js";
 
-/** [T, T]: 0 where position j <= i may be attended to, -1e9 above the diagonal. */
+const causalBiasValues = new Map<number, Float32Array>();
+
+/**
+ * [T, T]: 0 where position j <= i may be attended to, -1e9 above the diagonal. Uploaded from a
+ * cached array: building it from ops cost a dozen kernels per layer per step.
+ */
 function causalBias(T: number): tf.Tensor2D {
-  return tf.tidy(() => tf.linalg.bandPart(tf.ones([T, T]), -1, 0).sub(1).mul(1e9) as tf.Tensor2D);
+  let values = causalBiasValues.get(T);
+  if (!values) {
+    values = new Float32Array(T * T);
+    for (let i = 0; i < T; i++) values.fill(-1e9, i * T + i + 1, (i + 1) * T);
+    causalBiasValues.set(T, values);
+  }
+  return tf.tensor2d(values, [T, T]);
 }
 
 /** Causal self-attention with GPT-2's fused QKV projection `c_attn`. */
@@ -33,9 +45,13 @@ export class GPT2Attention extends Module {
       const nh = this.config.nHead;
       const hs = C / nh;
       const qkv = this.c_attn.forward(x); // [B, T, 3C]
-      const [q, k, v] = tf.split(qkv, 3, -1).map((t) => t.reshape([B, T, nh, hs]).transpose([0, 2, 1, 3])); // [B, nh, T, hs]
       let scale = this.config.scaleAttnWeights ? 1 / Math.sqrt(hs) : 1;
       if (this.config.scaleAttnByInverseLayerIdx) scale /= this.layerIdx + 1;
+      // One fused kernel (wasm + native addon) when no attention dropout is applied.
+      const dropping = this.attn_dropout.training && this.attn_dropout.p > 0;
+      const fused = dropping ? undefined : fusedCausalAttention(qkv, nh, scale);
+      if (fused) return this.resid_dropout.forward(this.c_proj.forward(fused));
+      const [q, k, v] = tf.split(qkv, 3, -1).map((t) => t.reshape([B, T, nh, hs]).transpose([0, 2, 1, 3])); // [B, nh, T, hs]
       const scores = tf.matMul(q, k, false, true).mul(scale); // [B, nh, T, T]
       // Future positions get -1e9 added, so softmax gives them exactly 0 in float32 (HF uses
       // where() with the float32 minimum; the result is the same, and an add broadcasts cheaply).

@@ -122,6 +122,32 @@ describe("wasm Slice and SplitV through heap views", () => {
   });
 });
 
+describe("wasm GatherV2 by row copies", () => {
+  it("equals the backend's own on axis 0 and 1, float32 and int32 tables, repeated ids", () => {
+    const cases: Array<[number[], number[], number[], number]> = [
+      [[10, 6], [3, 0, 9, 3], [4], 0], [[10, 6], [1, 1, 2, 0, 9, 4], [2, 3], 0], [[4, 5, 3], [4, 0, 2], [3], 1], [[7], [6, 0], [2], 0],
+    ];
+    for (const [shape, ids, idShape, axis] of cases) {
+      for (const dtype of ["float32", "int32"] as const) {
+        const { fast, stock } = fastAndStock(() => {
+          const x = tf.tensor(values(shape.reduce((a, b) => a * b)).map((v) => Math.round(v * 10)), shape, dtype);
+          const out = tf.gather(x, tf.tensor(ids, idShape, "int32"), axis);
+          return [out.toFloat(), tf.tensor1d(out.shape)];
+        });
+        expect(fast[1]).toEqual(stock[1]);
+        expect(Array.from(fast[0])).toEqual(Array.from(stock[0]));
+      }
+    }
+  });
+
+  it("names an index outside the table, as the backend's own does", () => {
+    const x = tf.ones([4, 2]);
+    expect(() => tf.gather(x, tf.tensor1d([1, 4], "int32"))).toThrow(/index value 4 is not in \[0, 3\]/);
+    expect(() => tf.gather(x, tf.tensor1d([-1], "int32"))).toThrow(/index value -1/);
+    x.dispose();
+  });
+});
+
 describe("fused LayerNorm", () => {
   it("gives the value and the gradients of x, weight and bias of the composed LayerNorm", () => {
     const { fast, stock } = fastAndStock(() => {

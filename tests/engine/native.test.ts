@@ -60,3 +60,65 @@ describe("native BLAS matmul", () => {
     }
   });
 });
+
+describe("native fused causal attention", () => {
+  const B = 2, T = 7, H = 3, hs = 4, C = H * hs;
+  const scale = 1 / Math.sqrt(hs);
+  const qkvValues = Array.from({ length: B * T * 3 * C }, (_, i) => Math.sin(i * 0.37) * 2);
+  const dyValues = Array.from({ length: B * T * C }, (_, i) => Math.cos(i * 0.11));
+
+  /** GPT-2's attention composed from ops (split, heads, masked softmax, merge): the reference. */
+  function composed(qkv: tf.Tensor): tf.Tensor {
+    const [q, k, v] = tf.split(qkv, 3, -1).map((t) => t.reshape([B, T, H, hs]).transpose([0, 2, 1, 3]));
+    const mask = tf.linalg.bandPart(tf.ones([T, T]), -1, 0).sub(1).mul(1e9);
+    const att = tf.softmax(tf.matMul(q, k, false, true).mul(scale).add(mask), -1);
+    return tf.matMul(att, v).transpose([0, 2, 1, 3]).reshape([B, T, C]);
+  }
+
+  function valueAndGrad(f: (x: tf.Tensor) => tf.Tensor): { y: number[]; g: number[] } {
+    return tf.tidy(() => {
+      const qkv = tf.tensor3d(qkvValues, [B, T, 3 * C]);
+      const dy = tf.tensor3d(dyValues, [B, T, C]);
+      const g = tf.grad((x: tf.Tensor) => f(x).mul(dy).sum())(qkv);
+      return { y: Array.from(f(qkv).dataSync()), g: Array.from(g.dataSync()) };
+    });
+  }
+
+  it("gives the value and the qkv gradient of the composed ops (cpu backend) when the addon is built", async () => {
+    const { ready, fusedCausalAttention } = await import("../../src/engine/index.js");
+    await ready({ backend: "cpu" });
+    const ref = valueAndGrad(composed);
+    expect(fusedCausalAttention(tf.zeros([B, T, 3 * C]), H, scale)).toBeUndefined(); // not on cpu
+    await ready({ backend: "wasm" });
+    const fused = fusedCausalAttention(tf.zeros([B, T, 3 * C]), H, scale);
+    if (!built) {
+      expect(fused).toBeUndefined();
+      return;
+    }
+    expect(fused?.shape).toEqual([B, T, C]);
+    const got = valueAndGrad((x) => fusedCausalAttention(x, H, scale)!);
+    got.y.forEach((v, i) => expect(Math.abs(v - ref.y[i])).toBeLessThan(1e-5));
+    got.g.forEach((v, i) => expect(Math.abs(v - ref.g[i])).toBeLessThan(1e-5));
+    // A future position never influences an earlier one: changing the last token's k and v leaves y at t < T-1.
+    const moved = tf.tidy(() => {
+      const x = tf.buffer([B, T, 3 * C], "float32", Float32Array.from(qkvValues));
+      for (let c = C; c < 3 * C; c++) x.set(9, 0, T - 1, c);
+      return Array.from(fusedCausalAttention(x.toTensor(), H, scale)!.dataSync());
+    });
+    for (let t = 0; t < T - 1; t++) for (let c = 0; c < C; c++) expect(moved[t * C + c]).toBe(got.y[t * C + c]);
+  });
+
+  it("GPT-2 uses it only while no attention dropout is applied", async () => {
+    const { ready } = await import("../../src/engine/index.js");
+    const { GPT2Config, gpt2 } = await import("../../src/models/index.js");
+    await ready({ backend: "wasm" });
+    const model = gpt2(GPT2Config.preset("tiny", { vocabSize: 32, nPositions: 8, nEmbd: 16, nLayer: 1, nHead: 2, attnPdrop: 0.1 }));
+    const ids = tf.tensor2d([[1, 2, 3, 4]], [1, 4], "int32");
+    const kernels = async () => (await tf.profile(() => model.forward(ids))).kernelNames;
+    model.train(true);
+    expect(await kernels()).not.toContain("LoraLabCausalAttention");
+    model.train(false);
+    if (built) expect(await kernels()).toContain("LoraLabCausalAttention");
+    else expect(await kernels()).not.toContain("LoraLabCausalAttention");
+  });
+});

@@ -6,11 +6,13 @@ import { nativeMatMul } from "./native_mat_mul.js";
 import { sharedCast, sharedIdentity } from "./share.js";
 import { leadingAxesSum } from "./sum.js";
 import { viewSlice, viewSplitV } from "./slice.js";
+import { rowGather } from "./gather.js";
 import { nativeBlas } from "../native.js";
 import { fusedAdamWConfig } from "./adamw.js";
 import { layerNormConfig, layerNormGradConfig } from "./layer_norm.js";
 import { crossEntropyConfig, crossEntropyGradConfig } from "./cross_entropy.js";
 import { geluConfig, geluGradConfig } from "./gelu.js";
+import { attentionConfig, attentionGradConfig } from "./attention.js";
 
 /** Kernels that training this project's models needs and the wasm backend lacks. */
 export const WASM_KERNELS: KernelConfig[] = [unsortedSegmentSumConfig];
@@ -33,10 +35,11 @@ const REPLACEMENTS: Array<{ name: string; make: (original: KernelFunc) => Kernel
   { name: tf.Sum, make: leadingAxesSum },
   { name: tf.Slice, make: viewSlice },
   { name: tf.SplitV, make: viewSplitV },
+  { name: tf.GatherV2, make: rowGather },
 ];
 
 /** lora-lab's own fused kernels (no tfjs counterpart): registered while the fast kernels are on. */
-const FUSED: KernelConfig[] = [fusedAdamWConfig, layerNormConfig, layerNormGradConfig, crossEntropyConfig, crossEntropyGradConfig, geluConfig, geluGradConfig];
+const FUSED: KernelConfig[] = [fusedAdamWConfig, layerNormConfig, layerNormGradConfig, crossEntropyConfig, crossEntropyGradConfig, geluConfig, geluGradConfig, attentionConfig, attentionGradConfig];
 
 const originals = new Map<string, KernelConfig>();
 const replaced = new Map<string, KernelConfig>();

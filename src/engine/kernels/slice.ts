@@ -26,14 +26,19 @@ export function viewSlice(fallback: KernelFunc): KernelConfig {
       dst.set(src.subarray(offset, offset + n));
       return out;
     }
-    // Copy row by row along the last axis; an odometer walks the outer indices.
+    // Copy row by row along the last axis; an odometer walks the outer indices. 4-byte dtypes
+    // copy within one view of the heap (no subarray object per row).
     const inner = s[rank - 1];
     const rows = n / inner;
     const idx = new Array<number>(Math.max(rank - 1, 0)).fill(0);
+    const words = src.BYTES_PER_ELEMENT === 4 ? new Int32Array(src.buffer) : undefined;
+    const srcWord = src.byteOffset / 4;
+    const dstWord = dst.byteOffset / 4;
     for (let r = 0; r < rows; r++) {
       let offset = b[rank - 1];
       for (let d = 0; d < rank - 1; d++) offset += (b[d] + idx[d]) * strides[d];
-      dst.set(src.subarray(offset, offset + inner), r * inner);
+      if (words) words.copyWithin(dstWord + r * inner, srcWord + offset, srcWord + offset + inner);
+      else dst.set(src.subarray(offset, offset + inner), r * inner);
       for (let d = rank - 2; d >= 0; d--) {
         if (++idx[d] < s[d]) break;
         idx[d] = 0;

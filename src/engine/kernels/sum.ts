@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { KernelConfig, KernelFunc, TensorInfo } from "@tensorflow/tfjs";
-import { asWasm, f32 } from "./wasm_backend.js";
+import { asWasm, f32, heapOf, offsetOf } from "./wasm_backend.js";
+import { nativeBlas } from "../native.js";
 
 /**
  * Sum over leading axes (bias gradients: [N, C] -> [C]) without the transpose the wasm backend
@@ -19,6 +20,11 @@ export function leadingAxesSum(fallback: KernelFunc): KernelConfig {
     const rows = x.shape.slice(0, axes.length).reduce((p, q) => p * q, 1);
     const wasm = asWasm(args.backend);
     const out = wasm.makeOutput(keepDims ? [...axes.map(() => 1), ...rest] : rest, "float32");
+    const native = nativeBlas();
+    if (native?.sumRows && rows * cols > 0) {
+      native.sumRows(heapOf(wasm), rows, cols, offsetOf(wasm, x), offsetOf(wasm, out));
+      return out;
+    }
     const src = f32(wasm, x);
     const dst = f32(wasm, out);
     if (rows === 0) dst.fill(0);
