@@ -20,6 +20,8 @@ export interface NativeBlas {
   /** Causal self-attention on a fused QKV [B, T, 3C] (see kernels/attention.ts) and its gradient. */
   attention?(heap: ArrayBuffer, B: number, T: number, heads: number, hs: number, qkv: number, y: number, probs: number, scale: number): void;
   attentionGrad?(heap: ArrayBuffer, B: number, T: number, heads: number, hs: number, dy: number, qkv: number, probs: number, dqkv: number, scale: number): void;
+  /** Mean cross-entropy's logit gradient from the softmax, int32 targets and dy / kept rows. */
+  crossEntropyGrad?(heap: ArrayBuffer, rows: number, V: number, probs: number, targets: number, scale: number, out: number): void;
   /** out[c] = sum over rows of x[r, c] (sum over leading axes). */
   sumRows?(heap: ArrayBuffer, rows: number, cols: number, x: number, out: number): void;
   gelu?(heap: ArrayBuffer, n: number, x: number, y: number): void;

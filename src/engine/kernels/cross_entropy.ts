@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { KernelConfig, KernelFunc, TensorInfo } from "@tensorflow/tfjs";
-import { asWasm, f32 } from "./wasm_backend.js";
+import { asWasm, f32, heapOf, offsetOf } from "./wasm_backend.js";
+import { nativeBlas } from "../native.js";
 
 /** lora-lab's kernel names: mean softmax cross-entropy against integer targets, and its gradient. */
 export const FUSED_CROSS_ENTROPY = "LoraLabCrossEntropy";
@@ -60,6 +61,11 @@ const crossEntropyGrad: KernelFunc = ({ inputs, backend }) => {
   let kept = 0;
   for (let r = 0; r < N; r++) if (t[r] >= 0 && t[r] < V) kept++;
   const scale = f32(wasm, dy)[0] / Math.max(kept, 1);
+  const native = nativeBlas();
+  if (native?.crossEntropyGrad && N * V > 0) {
+    native.crossEntropyGrad(heapOf(wasm), N, V, offsetOf(wasm, probs), offsetOf(wasm, targets), scale, offsetOf(wasm, out));
+    return out;
+  }
   for (let r = 0; r < N; r++) {
     const o = r * V;
     const target = t[r];

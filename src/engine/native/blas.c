@@ -10,6 +10,7 @@
 #include <math.h>
 #include <string.h>
 #include <stdlib.h>
+#include <pthread.h>
 
 extern void openblas_set_num_threads(int);
 extern int openblas_get_num_threads(void);
@@ -227,6 +228,33 @@ static napi_value sum_rows(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * cross_entropy_grad(heap, rows, V, probs, targets, scale, out): d loss / d logits of the mean
+ * cross-entropy: (softmax - onehot(target)) * scale per row, 0 on rows whose target is outside [0, V).
+ */
+static napi_value cross_entropy_grad(napi_env env, napi_callback_info info) {
+  HEAP_ARGS(7)
+  int64_t N = get_i64(env, argv[1]), V = get_i64(env, argv[2]);
+  const float* p = heap_f32(env, data, length, argv[3], N * V, &ok);
+  const int32_t* t = (const int32_t*)heap_f32(env, data, length, argv[4], N, &ok);
+  float* out = heap_f32(env, data, length, argv[6], N * V, &ok);
+  BOUNDS()
+  float scale = (float)get_f64(env, argv[5]);
+  for (int64_t r = 0; r < N; r++) {
+    const float* pr = p + r * V;
+    float* o = out + r * V;
+    int32_t target = t[r];
+    if (target < 0 || target >= V) {
+      memset(o, 0, sizeof(float) * (size_t)V);
+      continue;
+    }
+#pragma omp simd
+    for (int64_t c = 0; c < V; c++) o[c] = pr[c] * scale;
+    o[target] = (pr[target] - 1.0f) * scale;
+  }
+  return NULL;
+}
+
 /* layer_norm(heap, rows, cols, x, w, b, y, mean, rstd, eps) */
 static napi_value layer_norm(napi_env env, napi_callback_info info) {
   HEAP_ARGS(10)
@@ -241,10 +269,13 @@ static napi_value layer_norm(napi_env env, napi_callback_info info) {
   double eps = get_f64(env, argv[9]);
   for (int64_t r = 0; r < N; r++) {
     const float* xr = x + r * C;
+    /* Sums in double, reordered across vector lanes (omp simd): exact enough, and vectorised. */
     double s = 0;
+#pragma omp simd reduction(+ : s)
     for (int64_t c = 0; c < C; c++) s += xr[c];
     float mean = (float)(s / C);
     double ss = 0;
+#pragma omp simd reduction(+ : ss)
     for (int64_t c = 0; c < C; c++) {
       double d = (double)xr[c] - mean;
       ss += d * d;
@@ -277,6 +308,7 @@ static napi_value layer_norm_grad(napi_env env, napi_callback_info info) {
     const float* xr = x + r * C;
     float m = means[r], rs = rstds[r];
     double sumG = 0, sumGX = 0;
+#pragma omp simd reduction(+ : sumG, sumGX)
     for (int64_t c = 0; c < C; c++) {
       float xhat = (xr[c] - m) * rs;
       float gx = gr[c] * w[c];
@@ -299,96 +331,153 @@ static napi_value layer_norm_grad(napi_env env, napi_callback_info info) {
  * Causal self-attention on GPT-2's fused QKV, per batch row b and head h (C = heads * hs):
  *   q, k, v = columns [h*hs, C + h*hs, 2C + h*hs] of qkv[b] (row stride 3C: no split, no transpose)
  *   P = softmax(scale * q k^T + causal mask), y[b, :, h*hs:(h+1)*hs] = P v
- * P is kept for the backward pass. Rows of P above the diagonal are exactly 0, as softmax gives for
+ * P is kept for the backward pass. Entries above the diagonal are exactly 0, as softmax gives for
  * the -1e9 the composed version adds.
- * attention(heap, B, T, heads, hs, qkv, y, probs, scale)
+ * The (b, h) pairs are independent small products: they are shared out over OpenBLAS's thread
+ * count of POSIX threads, each calling single-threaded BLAS (OpenBLAS splitting every 128x128x32
+ * product over two threads spent more time synchronising than multiplying).
  */
-static napi_value attention(napi_env env, napi_callback_info info) {
-  HEAP_ARGS(9)
-  int64_t B = get_i64(env, argv[1]), T = get_i64(env, argv[2]), H = get_i64(env, argv[3]), hs = get_i64(env, argv[4]);
-  int64_t C = H * hs;
-  const float* qkv = heap_f32(env, data, length, argv[5], B * T * 3 * C, &ok);
-  float* y = heap_f32(env, data, length, argv[6], B * T * C, &ok);
-  float* probs = heap_f32(env, data, length, argv[7], B * H * T * T, &ok);
-  BOUNDS()
-  float scale = (float)get_f64(env, argv[8]);
-  for (int64_t b = 0; b < B; b++) {
-    for (int64_t h = 0; h < H; h++) {
-      const float* q = qkv + b * T * 3 * C + h * hs;
-      const float* k = q + C;
-      const float* v = q + 2 * C;
-      float* P = probs + (b * H + h) * T * T;
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)T, (int)hs, 1.0f, q, (int)(3 * C), k, (int)(3 * C), 0.0f, P, (int)T);
-      for (int64_t i = 0; i < T; i++) {
-        float* row = P + i * T;
-        float mx = -INFINITY;
-        for (int64_t j = 0; j <= i; j++) {
-          row[j] *= scale;
-          mx = row[j] > mx ? row[j] : mx;
-        }
-#pragma omp simd
-        for (int64_t j = 0; j <= i; j++) row[j] = vexpf(row[j] - mx);
-        float sum = 0.0f;
-        for (int64_t j = 0; j <= i; j++) sum += row[j];
-        float inv = 1.0f / sum;
-#pragma omp simd
-        for (int64_t j = 0; j <= i; j++) row[j] *= inv;
-        for (int64_t j = i + 1; j < T; j++) row[j] = 0.0f;
-      }
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)hs, (int)T, 1.0f, P, (int)T, v, (int)(3 * C), 0.0f,
-                  y + b * T * C + h * hs, (int)C);
+typedef struct {
+  int64_t B, T, H, hs, C;
+  const float *qkv, *dy, *probs_in;
+  float *y, *probs, *dqkv;
+  float scale;
+  int64_t first, last; /* pairs [first, last) */
+  int failed;
+} attention_job;
+
+static void attention_pair(const attention_job* job, int64_t pair, float* scratch) {
+  (void)scratch;
+  int64_t T = job->T, C = job->C, hs = job->hs, b = pair / job->H, h = pair % job->H;
+  const float* q = job->qkv + b * T * 3 * C + h * hs;
+  const float* k = q + C;
+  const float* v = q + 2 * C;
+  float* P = job->probs + pair * T * T;
+  const float scale = job->scale;
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)T, (int)hs, 1.0f, q, (int)(3 * C), k, (int)(3 * C), 0.0f, P, (int)T);
+  for (int64_t i = 0; i < T; i++) {
+    float* row = P + i * T;
+    float mx = -INFINITY;
+    for (int64_t j = 0; j <= i; j++) {
+      row[j] *= scale;
+      mx = row[j] > mx ? row[j] : mx;
     }
+#pragma omp simd
+    for (int64_t j = 0; j <= i; j++) row[j] = vexpf(row[j] - mx);
+    float sum = 0.0f;
+    for (int64_t j = 0; j <= i; j++) sum += row[j];
+    float inv = 1.0f / sum;
+#pragma omp simd
+    for (int64_t j = 0; j <= i; j++) row[j] *= inv;
+    for (int64_t j = i + 1; j < T; j++) row[j] = 0.0f;
   }
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)hs, (int)T, 1.0f, P, (int)T, v, (int)(3 * C), 0.0f,
+              job->y + b * T * C + h * hs, (int)C);
+}
+
+/* dV = P^T dY, dP = dY V^T, dS = P * (dP - rowsum(P * dP)) * scale, dQ = dS K, dK = dS^T Q */
+static void attention_grad_pair(const attention_job* job, int64_t pair, float* dS) {
+  int64_t T = job->T, C = job->C, hs = job->hs, b = pair / job->H, h = pair % job->H;
+  const int ld = (int)(3 * C);
+  const float* q = job->qkv + b * T * 3 * C + h * hs;
+  const float* k = q + C;
+  const float* v = q + 2 * C;
+  float* dq = job->dqkv + b * T * 3 * C + h * hs;
+  float* dk = dq + C;
+  float* dv = dq + 2 * C;
+  const float* P = job->probs_in + pair * T * T;
+  const float* g = job->dy + b * T * C + h * hs;
+  const float scale = job->scale;
+  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)T, (int)hs, (int)T, 1.0f, P, (int)T, g, (int)C, 0.0f, dv, ld);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)T, (int)hs, 1.0f, g, (int)C, v, ld, 0.0f, dS, (int)T);
+  for (int64_t i = 0; i < T; i++) {
+    const float* p = P + i * T;
+    float* d = dS + i * T;
+    float dot = 0.0f;
+    for (int64_t j = 0; j <= i; j++) dot += p[j] * d[j];
+#pragma omp simd
+    for (int64_t j = 0; j <= i; j++) d[j] = p[j] * (d[j] - dot) * scale;
+    for (int64_t j = i + 1; j < T; j++) d[j] = 0.0f;
+  }
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)hs, (int)T, 1.0f, dS, (int)T, k, ld, 0.0f, dq, ld);
+  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)T, (int)hs, (int)T, 1.0f, dS, (int)T, q, ld, 0.0f, dk, ld);
+}
+
+typedef struct {
+  attention_job job;
+  void (*pair)(const attention_job*, int64_t, float*);
+} attention_task;
+
+static void* attention_worker(void* arg) {
+  attention_task* task = (attention_task*)arg;
+  float* scratch = (float*)malloc(sizeof(float) * (size_t)(task->job.T * task->job.T));
+  if (scratch == NULL) {
+    task->job.failed = 1;
+    return NULL;
+  }
+  for (int64_t p = task->job.first; p < task->job.last; p++) task->pair(&task->job, p, scratch);
+  free(scratch);
   return NULL;
 }
 
-/*
- * The gradient of attention() with respect to qkv, from dy [B, T, C] and the kept P:
- *   dV = P^T dY, dP = dY V^T, dS = P * (dP - rowsum(P * dP)) * scale, dQ = dS K, dK = dS^T Q
- * attention_grad(heap, B, T, heads, hs, dy, qkv, probs, dqkv, scale)
- */
+/* Runs pair() for every (b, h) over up to 8 threads (the calling one included); 0 on success. */
+static int attention_run(attention_job job, void (*pair)(const attention_job*, int64_t, float*)) {
+  int64_t pairs = job.B * job.H;
+  int threads = openblas_get_num_threads();
+  if (threads > 8) threads = 8;
+  if (threads > pairs) threads = (int)pairs;
+  if (threads < 1) threads = 1;
+  attention_task tasks[8];
+  pthread_t ids[8];
+  int started[8] = {0};
+  if (threads > 1) openblas_set_num_threads(1);
+  for (int t = 0; t < threads; t++) {
+    tasks[t].job = job;
+    tasks[t].pair = pair;
+    tasks[t].job.first = pairs * t / threads;
+    tasks[t].job.last = pairs * (t + 1) / threads;
+    tasks[t].job.failed = 0;
+  }
+  for (int t = 1; t < threads; t++) started[t] = pthread_create(&ids[t], NULL, attention_worker, &tasks[t]) == 0;
+  attention_worker(&tasks[0]);
+  int failed = tasks[0].job.failed;
+  for (int t = 1; t < threads; t++) {
+    if (started[t]) pthread_join(ids[t], NULL);
+    else attention_worker(&tasks[t]); /* no thread: do its share here */
+    failed |= tasks[t].job.failed;
+  }
+  if (threads > 1) openblas_set_num_threads(threads);
+  return failed;
+}
+
+/* attention(heap, B, T, heads, hs, qkv, y, probs, scale) */
+static napi_value attention(napi_env env, napi_callback_info info) {
+  HEAP_ARGS(9)
+  attention_job job = {0};
+  job.B = get_i64(env, argv[1]), job.T = get_i64(env, argv[2]), job.H = get_i64(env, argv[3]), job.hs = get_i64(env, argv[4]);
+  job.C = job.H * job.hs;
+  job.qkv = heap_f32(env, data, length, argv[5], job.B * job.T * 3 * job.C, &ok);
+  job.y = heap_f32(env, data, length, argv[6], job.B * job.T * job.C, &ok);
+  job.probs = heap_f32(env, data, length, argv[7], job.B * job.H * job.T * job.T, &ok);
+  BOUNDS()
+  job.scale = (float)get_f64(env, argv[8]);
+  if (attention_run(job, attention_pair) != 0) napi_throw_error(env, NULL, "attention: out of memory");
+  return NULL;
+}
+
+/* attention_grad(heap, B, T, heads, hs, dy, qkv, probs, dqkv, scale) */
 static napi_value attention_grad(napi_env env, napi_callback_info info) {
   HEAP_ARGS(10)
-  int64_t B = get_i64(env, argv[1]), T = get_i64(env, argv[2]), H = get_i64(env, argv[3]), hs = get_i64(env, argv[4]);
-  int64_t C = H * hs;
-  const float* dy = heap_f32(env, data, length, argv[5], B * T * C, &ok);
-  const float* qkv = heap_f32(env, data, length, argv[6], B * T * 3 * C, &ok);
-  const float* probs = heap_f32(env, data, length, argv[7], B * H * T * T, &ok);
-  float* dqkv = heap_f32(env, data, length, argv[8], B * T * 3 * C, &ok);
+  attention_job job = {0};
+  job.B = get_i64(env, argv[1]), job.T = get_i64(env, argv[2]), job.H = get_i64(env, argv[3]), job.hs = get_i64(env, argv[4]);
+  job.C = job.H * job.hs;
+  job.dy = heap_f32(env, data, length, argv[5], job.B * job.T * job.C, &ok);
+  job.qkv = heap_f32(env, data, length, argv[6], job.B * job.T * 3 * job.C, &ok);
+  job.probs_in = heap_f32(env, data, length, argv[7], job.B * job.H * job.T * job.T, &ok);
+  job.dqkv = heap_f32(env, data, length, argv[8], job.B * job.T * 3 * job.C, &ok);
   BOUNDS()
-  float scale = (float)get_f64(env, argv[9]);
-  float* dS = (float*)malloc(sizeof(float) * (size_t)(T * T));
-  if (dS == NULL) {
-    napi_throw_error(env, NULL, "attention_grad: out of memory");
-    return NULL;
-  }
-  const int ld = (int)(3 * C);
-  for (int64_t b = 0; b < B; b++) {
-    for (int64_t h = 0; h < H; h++) {
-      const float* q = qkv + b * T * 3 * C + h * hs;
-      const float* k = q + C;
-      const float* v = q + 2 * C;
-      float* dq = dqkv + b * T * 3 * C + h * hs;
-      float* dk = dq + C;
-      float* dv = dq + 2 * C;
-      const float* P = probs + (b * H + h) * T * T;
-      const float* g = dy + b * T * C + h * hs;
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)T, (int)hs, (int)T, 1.0f, P, (int)T, g, (int)C, 0.0f, dv, ld);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)T, (int)hs, 1.0f, g, (int)C, v, ld, 0.0f, dS, (int)T);
-      for (int64_t i = 0; i < T; i++) {
-        const float* p = P + i * T;
-        float* d = dS + i * T;
-        float dot = 0.0f;
-        for (int64_t j = 0; j <= i; j++) dot += p[j] * d[j];
-#pragma omp simd
-        for (int64_t j = 0; j <= i; j++) d[j] = p[j] * (d[j] - dot) * scale;
-        for (int64_t j = i + 1; j < T; j++) d[j] = 0.0f;
-      }
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)hs, (int)T, 1.0f, dS, (int)T, k, ld, 0.0f, dq, ld);
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)T, (int)hs, (int)T, 1.0f, dS, (int)T, q, ld, 0.0f, dk, ld);
-    }
-  }
-  free(dS);
+  job.scale = (float)get_f64(env, argv[9]);
+  if (attention_run(job, attention_grad_pair) != 0) napi_throw_error(env, NULL, "attention_grad: out of memory");
   return NULL;
 }
 
@@ -409,6 +498,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"adamw", NULL, adamw, NULL, NULL, NULL, napi_default, NULL},
       {"attention", NULL, attention, NULL, NULL, NULL, napi_default, NULL},
       {"attentionGrad", NULL, attention_grad, NULL, NULL, NULL, napi_default, NULL},
+      {"crossEntropyGrad", NULL, cross_entropy_grad, NULL, NULL, NULL, napi_default, NULL},
       {"sumRows", NULL, sum_rows, NULL, NULL, NULL, napi_default, NULL},
       {"gelu", NULL, gelu, NULL, NULL, NULL, napi_default, NULL},
       {"geluGrad", NULL, gelu_grad, NULL, NULL, NULL, napi_default, NULL},
