@@ -1,36 +1,54 @@
 /**
- * The benchmark rows of issue 11: one training step (forward, backward, AdamW) of the tiny and the
- * small GPT-2 at B=8, full fine-tuning and LoRA r8 on the upper half's c_attn. bench/torch_step.py
- * builds the same models and steps for the PyTorch reference.
+ * The benchmark rows of issue 11: one training step (forward, backward, AdamW) at B=8 of
+ * - the tiny and the small GPT-2: full fine-tuning, LoRA r8 on the upper half's c_attn, and QLoRA
+ *   (the same LoRA over an NF4 base: every Conv1D quantized as lora-lab's QLoRA strategy does,
+ *   blocksize 64 with double quantization; the tied embedding / LM head stays float32);
+ * - the tiny T5 (T5_PRESETS.tiny, source and target 64 tokens): full, and LoRA r8 on q and v of
+ *   every attention (encoder, decoder, cross), PEFT's default T5 targets.
+ * bench/torch_step.py builds the same models and steps for the PyTorch reference.
  */
 import * as tf from "@tensorflow/tfjs";
 import { seed } from "../src/engine/index.js";
-import { GPT2Config, gpt2 } from "../src/models/index.js";
+import { GPT2Config, T5Config, gpt2, t5 } from "../src/models/index.js";
+import type { Module } from "../src/nn/index.js";
 import { AdamW } from "../src/optim/index.js";
 import { getPeftModel } from "../src/peft/index.js";
+import { quantizeModel } from "../src/quant/index.js";
 
+export type Arch = "gpt2" | "t5";
 export type ModelSize = "tiny" | "small";
-export type Mode = "full" | "lora";
+export type Mode = "full" | "lora" | "qlora";
 
 export interface Row {
   id: string;
   label: string;
+  arch: Arch;
   size: ModelSize;
   mode: Mode;
 }
 
 export const ROWS: Row[] = [
-  { id: "tiny-full", label: "tiny GPT (V256 T64 d128 L4 H4), full", size: "tiny", mode: "full" },
-  { id: "tiny-lora", label: "tiny GPT, LoRA r8 upper-half c_attn", size: "tiny", mode: "lora" },
-  { id: "small-full", label: "small GPT (V2048 T128 d256 L6 H8), full", size: "small", mode: "full" },
-  { id: "small-lora", label: "small GPT, LoRA r8 upper-half c_attn", size: "small", mode: "lora" },
+  { id: "tiny-full", label: "tiny GPT (V256 T64 d128 L4 H4), full", arch: "gpt2", size: "tiny", mode: "full" },
+  { id: "tiny-lora", label: "tiny GPT, LoRA r8 upper-half c_attn", arch: "gpt2", size: "tiny", mode: "lora" },
+  { id: "tiny-qlora", label: "tiny GPT, QLoRA (NF4 base) r8 upper-half c_attn", arch: "gpt2", size: "tiny", mode: "qlora" },
+  { id: "small-full", label: "small GPT (V2048 T128 d256 L6 H8), full", arch: "gpt2", size: "small", mode: "full" },
+  { id: "small-lora", label: "small GPT, LoRA r8 upper-half c_attn", arch: "gpt2", size: "small", mode: "lora" },
+  { id: "small-qlora", label: "small GPT, QLoRA (NF4 base) r8 upper-half c_attn", arch: "gpt2", size: "small", mode: "qlora" },
+  { id: "t5-tiny-full", label: "tiny T5 (V256 S64 T64 d64 L2+2 H4 ff128), full", arch: "t5", size: "tiny", mode: "full" },
+  { id: "t5-tiny-lora", label: "tiny T5, LoRA r8 q,v", arch: "t5", size: "tiny", mode: "lora" },
 ];
 
-/** Model shapes, as in the issue (the presets, with the small model's vocabulary at 2048). */
+/** GPT-2 shapes, as in the issue (the presets, with the small model's vocabulary at 2048). */
 export const SHAPES: Record<ModelSize, { vocabSize: number; nPositions: number; nEmbd: number; nLayer: number; nHead: number }> = {
   tiny: { vocabSize: 256, nPositions: 64, nEmbd: 128, nLayer: 4, nHead: 4 },
   small: { vocabSize: 2048, nPositions: 128, nEmbd: 256, nLayer: 6, nHead: 8 },
 };
+
+/** T5: source and target lengths per row (the tiny preset's relative-position range is 64). */
+export const T5_LENGTHS = { source: 64, target: 64 };
+
+/** QLoRA's quantization, as lora-lab's `strategies.qlora` (and the QLoRA paper): NF4, blocks of 64, double quant. */
+export const QLORA_QUANT = { quantType: "nf4", blocksize: 64, doubleQuant: true } as const;
 
 export interface StepRunner {
   row: Row;
@@ -39,47 +57,93 @@ export interface StepRunner {
   tokens: number;
   /** Forward + backward + update FLOPs of one step (matmuls only, the usual 6N/2N accounting). */
   flops: number;
+  /** Parameters of the model (the 4-bit weights counted as their number of values) and the trained ones. */
+  parameters: number;
+  trainable: number;
   dispose(): void;
 }
 
-/** Matmul FLOPs of one step: forward 2mnk per product; backward 2x for trained weights, 1x (input grad) otherwise. */
-export function stepFlops(size: ModelSize, mode: Mode, B: number): number {
+/**
+ * Matmul FLOPs of one step: forward 2mnk per product; backward 2x for trained weights, 1x (input
+ * grad) otherwise, 2x for attention's two activation products. QLoRA does the matmuls of LoRA (the
+ * dequantization of the 4-bit weights is elementwise work, not counted).
+ */
+export function stepFlops(row: Pick<Row, "arch" | "size" | "mode">, B: number): number {
+  const { fwd, attn } = row.arch === "t5" ? t5ForwardFlops(B) : gptForwardFlops(row.size, B);
+  if (row.mode === "full") return 3 * fwd;
+  // LoRA: weight gradients only for the adapters (negligible); input gradients everywhere, the head's included.
+  return 2 * fwd + attn;
+}
+
+function gptForwardFlops(size: ModelSize, B: number): { fwd: number; attn: number } {
   const { vocabSize: V, nPositions: T, nEmbd: d, nLayer: L, nHead: H } = SHAPES[size];
   const N = B * T;
   const lin = 2 * N * d * (3 * d + d + 4 * d + 4 * d); // c_attn, c_proj, c_fc, mlp.c_proj
   const attn = 2 * 2 * B * H * T * T * (d / H); // q k^T and att v
   const head = 2 * N * d * V;
-  const fwd = L * (lin + attn) + head;
-  if (mode === "full") return 3 * fwd;
-  // LoRA: weight gradients only for the adapters (negligible); input gradients everywhere but the head's input grad still needed.
-  return fwd + (L * (lin + 2 * attn) + head);
+  return { fwd: L * (lin + attn) + head, attn: L * attn };
+}
+
+function t5ForwardFlops(B: number): { fwd: number; attn: number } {
+  const c = T5Config.preset("tiny");
+  const { dModel: d, innerDim: inner, dFf: ff, numHeads: H, dKv, vocabSize: V } = c;
+  const { source: S, target: T } = T5_LENGTHS;
+  const ffMats = c.isGatedAct ? 3 : 2;
+  const enc = 2 * B * S * (4 * d * inner + ffMats * d * ff);
+  // Decoder: self-attention q,k,v,o and cross q,o on the target; cross k,v on the encoder's output.
+  const dec = 2 * B * T * (6 * d * inner + ffMats * d * ff) + 2 * B * S * 2 * d * inner;
+  const attn = c.numLayers * 4 * B * H * S * S * dKv + c.decoderLayers * 4 * B * H * (T * T + T * S) * dKv;
+  const head = 2 * B * T * d * V;
+  return { fwd: c.numLayers * enc + c.decoderLayers * dec + attn + head, attn };
+}
+
+/** Deterministic token ids ((i + offset) * 7 + 3) mod V, plus `low` (T5 keeps 0 and 1, pad and EOS, out of its labels). */
+function ids(B: number, T: number, V: number, offset: number, low = 0): tf.Tensor2D {
+  return tf.tensor2d(Int32Array.from({ length: B * T }, (_, i) => low + (((i + offset) * 7 + 3) % (V - low))), [B, T], "int32");
+}
+
+function build(row: Row, B: number): { net: Module & { loss: (...a: tf.Tensor[]) => tf.Scalar }; inputs: tf.Tensor2D[]; tokens: number } {
+  if (row.arch === "t5") {
+    const base = t5(T5Config.preset("tiny"));
+    const net = row.mode === "lora" ? getPeftModel(base, { r: 8, loraAlpha: 16, loraDropout: 0, targetModules: ["q", "v"] }) : base;
+    const { source: S, target: T } = T5_LENGTHS;
+    return { net: net as never, inputs: [ids(B, S, 256, 0, 2), ids(B, T, 256, 1, 2)], tokens: B * T };
+  }
+  const shape = SHAPES[row.size];
+  const base = gpt2(GPT2Config.preset(row.size, shape));
+  if (row.mode === "qlora") quantizeModel(base, QLORA_QUANT);
+  const net = row.mode === "full"
+    ? base
+    : getPeftModel(base, {
+        r: 8, loraAlpha: 16, loraDropout: 0, targetModules: ["c_attn"], fanInFanOut: row.mode === "lora",
+        layersToTransform: Array.from({ length: shape.nLayer / 2 }, (_, i) => shape.nLayer / 2 + i),
+      });
+  const T = shape.nPositions;
+  // Targets: the sequence shifted by one, so a model could learn it.
+  return { net: net as never, inputs: [ids(B, T, shape.vocabSize, 0), ids(B, T, shape.vocabSize, 1)], tokens: B * T };
 }
 
 export function makeRow(row: Row, B = 8): StepRunner {
   seed(0);
-  const shape = SHAPES[row.size];
-  const base = gpt2(GPT2Config.preset(row.size, shape));
-  const net = row.mode === "lora"
-    ? getPeftModel(base, {
-        r: 8, loraAlpha: 16, loraDropout: 0, targetModules: ["c_attn"], fanInFanOut: true,
-        layersToTransform: Array.from({ length: shape.nLayer / 2 }, (_, i) => shape.nLayer / 2 + i),
-      })
-    : base;
+  const { net, inputs, tokens } = build(row, B);
   const named = net.namedParameters();
   const optimizer = new AdamW(named, { lr: 1e-4, weightDecay: 0.01 });
   const trainable = [...named.entries()].filter(([, p]) => p.requiresGrad);
   const variables = trainable.map(([, p]) => p.variable);
   const nameOf = new Map(trainable.map(([n, p]) => [p.variable.name, n]));
-  const T = shape.nPositions;
-  const ids = tf.tensor2d(Int32Array.from({ length: B * T }, (_, i) => (i * 7 + 3) % shape.vocabSize), [B, T], "int32");
-  const targets = tf.tensor2d(Int32Array.from({ length: B * T }, (_, i) => ((i + 1) * 7 + 3) % shape.vocabSize), [B, T], "int32");
+  const count = (ps: Iterable<{ variable: tf.Variable }>) => [...ps].reduce((n, p) => n + p.variable.size, 0);
+  // Each parameter once (tied weights appear under several names), plus the 4-bit weights' values.
+  const quantized = [...net.namedModules().values()].reduce((n, m) => n + ((m as { weight4bit?: { numel: number } }).weight4bit?.numel ?? 0), 0);
+  const parameters = count(new Set(named.values())) + quantized;
   net.train(true);
   return {
     row,
-    tokens: B * T,
-    flops: stepFlops(row.size, row.mode, B),
+    tokens,
+    flops: stepFlops(row, B),
+    parameters,
+    trainable: count(new Set(trainable.map(([, p]) => p))),
     async step() {
-      const { value, grads } = tf.variableGrads(() => net.loss(ids, targets) as tf.Scalar, variables);
+      const { value, grads } = tf.variableGrads(() => net.loss(inputs[0], inputs[1]), variables);
       const byName = new Map<string, tf.Tensor>();
       for (const [v, g] of Object.entries(grads)) byName.set(nameOf.get(v)!, g);
       optimizer.step(byName);
@@ -90,7 +154,7 @@ export function makeRow(row: Row, B = 8): StepRunner {
     },
     dispose() {
       optimizer.dispose();
-      tf.dispose([ids, targets]);
+      tf.dispose(inputs);
       (net as unknown as { dispose?: () => void }).dispose?.();
     },
   };
