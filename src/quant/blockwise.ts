@@ -116,14 +116,25 @@ function quantizeAbsmax(absmax: Float32Array): DoubleQuantState {
   return { codes, absmax: absmax2, blocksize: DQ_BLOCKSIZE, offset };
 }
 
-/** The per-block absmax constants as dequantization uses them (restored from 8 bits when double quantized). */
+// Restored absmax per double-quantization state: a QLoRA forward dequantizes every step, and the
+// state never changes once made (the returned array is shared: callers only read it).
+const restoredAbsmax = new WeakMap<DoubleQuantState, Float32Array>();
+
+/**
+ * The per-block absmax constants as dequantization uses them (restored from 8 bits when double
+ * quantized). The array is shared with later calls: read it, do not write to it.
+ */
 export function blockAbsmax(q: QuantizedTensor): Float32Array {
   if (q.absmax) return q.absmax;
   const s = q.state2;
   if (!s) throw new Error("QuantizedTensor has neither absmax nor state2 (double quantization state)");
+  const cached = restoredAbsmax.get(s);
+  if (cached) return cached;
   dynamicMap ??= signedDynamicMap();
   const map = dynamicMap;
-  return Float32Array.from(s.codes, (c, b) => Math.fround(map[c] * s.absmax[Math.floor(b / s.blocksize)]) + s.offset);
+  const restored = Float32Array.from(s.codes, (c, b) => Math.fround(map[c] * s.absmax[Math.floor(b / s.blocksize)]) + s.offset);
+  restoredAbsmax.set(s, restored);
+  return restored;
 }
 
 export function dequantize(q: QuantizedTensor): Float32Array {
@@ -137,9 +148,15 @@ export function dequantize(q: QuantizedTensor): Float32Array {
     );
   }
   const out = new Float32Array(q.numel);
-  for (let i = 0; i < q.numel; i++) {
-    const byte = q.packed[i >> 1];
-    out[i] = code[i & 1 ? byte & 0x0f : byte >> 4] * absmax[Math.floor(i / q.blocksize)];
+  const packed = q.packed;
+  // Block by block: one absmax per block instead of a division per value.
+  for (let start = 0, b = 0; start < q.numel; start += q.blocksize, b++) {
+    const scale = absmax[b];
+    const end = Math.min(start + q.blocksize, q.numel);
+    for (let i = start; i < end; i++) {
+      const byte = packed[i >> 1];
+      out[i] = code[i & 1 ? byte & 0x0f : byte >> 4] * scale;
+    }
   }
   return out;
 }

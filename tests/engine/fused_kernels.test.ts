@@ -46,7 +46,7 @@ describe("setWasmFastKernels", () => {
     expect(wasmFastKernels()).toEqual([]);
     expect(tf.getKernel("LoraLabLayerNorm", "wasm")).toBeUndefined();
     setWasmFastKernels(true);
-    expect(wasmFastKernels()).toEqual(expect.arrayContaining(["BatchMatMul", "Sum", "Slice", "SplitV", "Identity", "Cast", "LoraLabAdamW", "LoraLabLayerNorm", "LoraLabCrossEntropy", "LoraLabGeluNew"]));
+    expect(wasmFastKernels()).toEqual(expect.arrayContaining(["BatchMatMul", "Sum", "Slice", "SplitV", "GatherV2", "Identity", "Cast", "LoraLabAdamW", "LoraLabLayerNorm", "LoraLabCrossEntropy", "LoraLabGeluNew", "LoraLabCausalAttention"]));
     expect(tf.getKernel("LoraLabLayerNorm", "wasm")).toBeDefined();
   });
 
