@@ -10,5 +10,6 @@ export { fusedLayerNorm } from "./kernels/layer_norm.js";
 export { fusedCrossEntropy } from "./kernels/cross_entropy.js";
 export { fusedGeluNew } from "./kernels/gelu.js";
 export { fusedCausalAttention } from "./kernels/attention.js";
+export { fusedRmsNorm } from "./kernels/rms_norm.js";
 export type { NativeBlasStatus } from "./native.js";
 export { tf } from "./tf.js";

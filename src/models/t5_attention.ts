@@ -42,9 +42,34 @@ export function relativePositionBuckets(queryLength: number, keyLength: number, 
   return out;
 }
 
-/** [T, T]: 0 where key j <= query i may be attended to, -1e9 above the diagonal. */
+const causalValues = new Map<number, Float32Array>();
+
+/**
+ * [1, 1, T, T]: 0 where key j <= query i may be attended to, -1e9 above the diagonal. Uploaded
+ * from a cached array (a dozen kernels per call when built from ops).
+ */
 export function causalBias(T: number): tf.Tensor4D {
-  return tf.tidy(() => tf.linalg.bandPart(tf.ones([T, T]), -1, 0).sub(1).mul(1e9).reshape([1, 1, T, T]) as tf.Tensor4D);
+  let values = causalValues.get(T);
+  if (!values) {
+    values = new Float32Array(T * T);
+    for (let i = 0; i < T; i++) values.fill(-1e9, i * T + i + 1, (i + 1) * T);
+    causalValues.set(T, values);
+  }
+  return tf.tensor4d(values, [1, 1, T, T]);
+}
+
+// Bucket tables by shape and settings: every forward of the first block asks for the same one.
+const bucketTables = new Map<string, Int32Array>();
+
+function cachedBuckets(queryLength: number, keyLength: number, bidirectional: boolean, numBuckets: number, maxDistance: number): Int32Array {
+  const key = `${queryLength},${keyLength},${bidirectional},${numBuckets},${maxDistance}`;
+  let table = bucketTables.get(key);
+  if (!table) {
+    if (bucketTables.size > 64) bucketTables.clear(); // many lengths (generation): keep the cache small
+    table = relativePositionBuckets(queryLength, keyLength, bidirectional, numBuckets, maxDistance);
+    bucketTables.set(key, table);
+  }
+  return table;
 }
 
 /**
@@ -96,7 +121,7 @@ export class T5Attention extends Module {
     if (!table) throw new Error("T5Attention.computeBias: this layer has no relative_attention_bias; only the first block of a stack has one");
     const { relativeAttentionNumBuckets: nb, relativeAttentionMaxDistance: md, numHeads } = this.config;
     return tf.tidy(() => {
-      const buckets = tf.tensor1d(relativePositionBuckets(queryLength, keyLength, !this.isDecoder, nb, md), "int32");
+      const buckets = tf.tensor1d(cachedBuckets(queryLength, keyLength, !this.isDecoder, nb, md), "int32");
       const values = table.forward(buckets); // [Tq * Tk, H]
       return values.reshape([queryLength, keyLength, numHeads]).transpose([2, 0, 1]).expandDims(0) as tf.Tensor4D; // [1, H, Tq, Tk]
     });

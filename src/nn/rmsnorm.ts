@@ -2,12 +2,16 @@ import * as tf from "@tensorflow/tfjs";
 import { Module } from "./module.js";
 import type { Parameter } from "./parameter.js";
 import { init } from "./init.js";
+import { fusedRmsNorm } from "../engine/index.js";
 
 /**
  * Root-mean-square normalisation over the last axis, x / sqrt(mean(x^2) + eps) * weight: no mean
  * subtraction and no bias, as T5's T5LayerNorm.
  */
 export function rmsNorm(x: tf.Tensor, weight: tf.Tensor, eps: number): tf.Tensor {
+  // One kernel each way where the backend has lora-lab's fused RMS norm (wasm).
+  const fused = fusedRmsNorm(x, weight, eps);
+  if (fused) return fused;
   return tf.tidy(() => {
     const meanSquare = x.mul(x).mean(-1, true); // [..., 1]; x*x rather than square(): one fast binary op on wasm
     return x.mul(tf.rsqrt(meanSquare.add(eps))).mul(weight);

@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ready, setWasmFastKernels, wasmFastKernels, fusedLayerNorm, fusedCrossEntropy, fusedGeluNew } from "../../src/engine/index.js";
+import { ready, setWasmFastKernels, wasmFastKernels, fusedLayerNorm, fusedCrossEntropy, fusedGeluNew, fusedRmsNorm } from "../../src/engine/index.js";
+import { rmsNorm } from "../../src/nn/index.js";
 import { crossEntropy, geluNew, layerNorm } from "../../src/nn/functional.js";
 import { AdamW } from "../../src/optim/index.js";
 import { Parameter } from "../../src/nn/index.js";
@@ -145,6 +146,31 @@ describe("wasm GatherV2 by row copies", () => {
     expect(() => tf.gather(x, tf.tensor1d([1, 4], "int32"))).toThrow(/index value 4 is not in \[0, 3\]/);
     expect(() => tf.gather(x, tf.tensor1d([-1], "int32"))).toThrow(/index value -1/);
     x.dispose();
+  });
+});
+
+describe("fused RMS norm (T5)", () => {
+  it("gives the value and the gradients of x and weight of the composed RMS norm", () => {
+    const { fast, stock } = fastAndStock(() => {
+      const x = tf.tensor(values(3 * 7 * 32), [3, 7, 32]);
+      const w = tf.tensor1d(values(32, 0.3, 1));
+      const up = tf.tensor(values(3 * 7 * 32, 1.3, 0.5), [3, 7, 32]);
+      const f = (xx: tf.Tensor, ww: tf.Tensor) => rmsNorm(xx, ww, 1e-6).mul(up).sum();
+      return [rmsNorm(x, w, 1e-6), ...tf.grads(f)([x, w])];
+    });
+    expect(fast.length).toBe(3);
+    fast.forEach((f, i) => expect(maxDiff(f, stock[i])).toBeLessThan(2e-5));
+  });
+
+  it("is used on wasm and composes from ops elsewhere", async () => {
+    expect(fusedRmsNorm(tf.ones([2, 4]), tf.ones([4]), 1e-6)).toBeDefined();
+    expect(fusedRmsNorm(tf.ones([2, 4]), tf.ones([3]), 1e-6)).toBeUndefined(); // weight does not fit
+    await ready({ backend: "cpu" });
+    try {
+      expect(fusedRmsNorm(tf.ones([2, 4]), tf.ones([4]), 1e-6)).toBeUndefined();
+    } finally {
+      await ready({ backend: "wasm" });
+    }
   });
 });
 
