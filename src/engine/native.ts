@@ -17,9 +17,15 @@ export interface NativeBlas {
   /** Fused kernels in C (same formulas as the JS ones in kernels/); absent in older builds. Offsets in bytes. */
   adamw?(heap: ArrayBuffer, n: number, p: number, g: number, m: number, v: number, outP: number, outM: number, outV: number,
     lr: number, beta1: number, beta2: number, eps: number, decay: number, bc1: number, bc2Sqrt: number): number;
-  /** Causal self-attention on a fused QKV [B, T, 3C] (see kernels/attention.ts) and its gradient. */
-  attention?(heap: ArrayBuffer, B: number, T: number, heads: number, hs: number, qkv: number, y: number, probs: number, scale: number): void;
-  attentionGrad?(heap: ArrayBuffer, B: number, T: number, heads: number, hs: number, dy: number, qkv: number, probs: number, dqkv: number, scale: number): void;
+  /**
+   * Multi-head attention in place on the heap and its gradient (see native/blas.c for the layout
+   * of `params`: sizes, byte offsets and strides; kernels/attention.ts fills it).
+   */
+  attention?(heap: ArrayBuffer, params: Float64Array, scale: number): void;
+  attentionGrad?(heap: ArrayBuffer, params: Float64Array, scale: number): void;
+  /** T5's RMS norm and its gradient (kernels/rms_norm.ts). */
+  rmsNorm?(heap: ArrayBuffer, rows: number, cols: number, x: number, w: number, y: number, rstd: number, eps: number): void;
+  rmsNormGrad?(heap: ArrayBuffer, rows: number, cols: number, dy: number, x: number, w: number, rstd: number, dx: number, dw: number): void;
   /** Mean cross-entropy's logit gradient from the softmax, int32 targets and dy / kept rows. */
   crossEntropyGrad?(heap: ArrayBuffer, rows: number, V: number, probs: number, targets: number, scale: number, out: number): void;
   /** out[c] = sum over rows of x[r, c] (sum over leading axes). */

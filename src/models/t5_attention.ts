@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
-import { nextSeed } from "../engine/index.js";
+import { fusedAttention, nextSeed } from "../engine/index.js";
 import { Embedding, Linear, Module } from "../nn/index.js";
 import type { T5Config } from "./t5_config.js";
 
@@ -137,13 +137,18 @@ export class T5Attention extends Module {
       const [B, Tq] = x.shape as [number, number, number];
       const source = keyValue ?? x;
       const Tk = source.shape[1] as number;
+      const dropping = this.training && dropoutRate > 0;
+      const [qs, ks, vs] = [this.q.forward(x), this.k.forward(source), this.v.forward(source)]; // [B, T, H * dKv]
+      // One fused kernel each way (wasm + native addon) when no attention dropout is applied.
+      const fused = dropping ? undefined : fusedAttention(qs, ks, vs, H, { bias });
+      if (fused) return this.o.forward(fused);
       const heads = (t: tf.Tensor, T: number) => t.reshape([B, T, H, dKv]).transpose([0, 2, 1, 3]); // [B, H, T, dKv]
-      const q = heads(this.q.forward(x), Tq);
-      const k = heads(this.k.forward(source), Tk);
-      const v = heads(this.v.forward(source), Tk);
+      const q = heads(qs, Tq);
+      const k = heads(ks, Tk);
+      const v = heads(vs, Tk);
       const scores = tf.matMul(q, k, false, true).add(bias); // [B, H, Tq, Tk], unscaled as in T5
       let att = tf.softmax(scores, -1);
-      if (this.training && dropoutRate > 0) att = tf.dropout(att, dropoutRate, undefined, nextSeed());
+      if (dropping) att = tf.dropout(att, dropoutRate, undefined, nextSeed());
       const y = tf.matMul(att, v).transpose([0, 2, 1, 3]).reshape([B, Tq, innerDim]); // [B, Tq, H * dKv]
       return this.o.forward(y);
     });

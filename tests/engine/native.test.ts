@@ -122,3 +122,62 @@ describe("native fused causal attention", () => {
     else expect(await kernels()).not.toContain("LoraLabCausalAttention");
   });
 });
+
+describe("native fused attention with a bias (T5)", () => {
+  const B = 2, Tq = 5, Tk = 6, H = 2, dk = 3, C = H * dk;
+  const wave = (n: number, f: number, p = 0) => Array.from({ length: n }, (_, i) => Math.sin(i * f + p) * 1.5);
+
+  /** Heads, scaled scores plus bias, softmax, merge: the composed reference. */
+  function composed(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, bias: tf.Tensor, scale: number, causal: boolean): tf.Tensor {
+    const heads = (t: tf.Tensor, T: number) => t.reshape([B, T, H, dk]).transpose([0, 2, 1, 3]);
+    let scores = tf.matMul(heads(q, Tq), heads(k, Tk), false, true).mul(scale).add(bias);
+    if (causal) scores = scores.add(tf.linalg.bandPart(tf.ones([Tq, Tk]), -1, 0).sub(1).mul(1e9));
+    return tf.matMul(tf.softmax(scores, -1), heads(v, Tk)).transpose([0, 2, 1, 3]).reshape([B, Tq, C]);
+  }
+
+  function run(f: (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, bias: tf.Tensor) => tf.Tensor, biasShape: number[]): number[][] {
+    return tf.tidy(() => {
+      const q = tf.tensor3d(wave(B * Tq * C, 0.37), [B, Tq, C]);
+      const k = tf.tensor3d(wave(B * Tk * C, 0.23, 1), [B, Tk, C]);
+      const v = tf.tensor3d(wave(B * Tk * C, 0.41, 2), [B, Tk, C]);
+      const bias = tf.tensor(wave(biasShape.reduce((a, b) => a * b, 1), 0.7, 3), biasShape);
+      const up = tf.tensor3d(wave(B * Tq * C, 0.13, 4), [B, Tq, C]);
+      const grads = tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor, d: tf.Tensor) => f(a, b, c, d).mul(up).sum())([q, k, v, bias]);
+      return [f(q, k, v, bias), ...grads].map((t) => Array.from(t.dataSync()));
+    });
+  }
+
+  it("gives the value and the gradients of q, k, v and a broadcast bias of the composed ops (cpu backend)", async () => {
+    const { ready, fusedAttention } = await import("../../src/engine/index.js");
+    const cases: Array<{ biasShape: number[]; scale: number; causal: boolean; tq?: number }> = [
+      { biasShape: [1, H, Tq, Tk], scale: 1, causal: false }, // T5 self-attention's position bias
+      { biasShape: [B, 1, 1, Tk], scale: 1, causal: false }, // a padding mask
+      { biasShape: [B, H, Tq, Tk], scale: 0.5, causal: false },
+      { biasShape: [Tq, Tk], scale: 0.7, causal: true },
+    ];
+    for (const { biasShape, scale, causal } of cases) {
+      await ready({ backend: "cpu" });
+      const ref = run((q, k, v, bias) => composed(q, k, v, bias, scale, causal), biasShape);
+      await ready({ backend: "wasm" });
+      const fused = tf.tidy(() => fusedAttention(tf.zeros([B, Tq, C]), tf.zeros([B, Tk, C]), tf.zeros([B, Tk, C]), H, { bias: tf.zeros(biasShape) })?.shape);
+      if (!built) {
+        expect(fused).toBeUndefined();
+        continue;
+      }
+      expect(fused).toEqual([B, Tq, C]);
+      const got = run((q, k, v, bias) => fusedAttention(q, k, v, H, { bias, scale, causal })!, biasShape);
+      expect(got.map((g) => g.length)).toEqual(ref.map((r) => r.length));
+      got.forEach((g, t) => g.forEach((x, i) => expect(Math.abs(x - ref[t][i]), `output ${t} of bias ${biasShape}`).toBeLessThan(2e-5)));
+    }
+  });
+
+  it("declines shapes it cannot take, so the caller composes the ops", async () => {
+    const { ready, fusedAttention } = await import("../../src/engine/index.js");
+    await ready({ backend: "wasm" });
+    tf.tidy(() => {
+      expect(fusedAttention(tf.zeros([B, Tq, C]), tf.zeros([B, Tk, C]), tf.zeros([B, Tk + 1, C]), H)).toBeUndefined(); // v != k
+      expect(fusedAttention(tf.zeros([B, Tq, C]), tf.zeros([B, Tk, C]), tf.zeros([B, Tk, C]), 4)).toBeUndefined(); // 6 % 4
+      expect(fusedAttention(tf.zeros([B, Tq, C]), tf.zeros([B, Tk, C]), tf.zeros([B, Tk, C]), H, { bias: tf.zeros([3, 1, Tq, Tk]) })).toBeUndefined();
+    });
+  });
+});

@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { seed, setWasmFastKernels } from "../../src/engine/index.js";
-import { GPT2Config, gpt2 } from "../../src/models/index.js";
+import { GPT2Config, T5Config, gpt2, t5 } from "../../src/models/index.js";
 import { AdamW } from "../../src/optim/index.js";
 import { getPeftModel } from "../../src/peft/index.js";
 
@@ -45,3 +45,35 @@ export function trajectory(fast: boolean, lora: boolean, steps = 50): number[] {
   return losses;
 }
 
+
+const T5_CONFIG = T5Config.preset("tiny", { vocabSize: 40, dModel: 32, dKv: 8, dFf: 64, numLayers: 2, numHeads: 4 });
+
+/**
+ * Losses of `steps` AdamW steps of a small T5 (relative position bias, padded sources, causal and
+ * cross attention) with lora-lab's wasm kernels on or off.
+ */
+export function t5Trajectory(fast: boolean, steps = 30): number[] {
+  setWasmFastKernels(fast);
+  seed(11);
+  const model = t5(T5_CONFIG);
+  const named = model.namedParameters();
+  const optimizer = new AdamW(named, { lr: 3e-3, weightDecay: 0.01 });
+  const params = [...named.entries()];
+  const nameOf = new Map(params.map(([n, p]) => [p.variable.name, n]));
+  const V = T5_CONFIG.vocabSize;
+  // Copy task: the target is the source reversed; rows 1 and 3 have two padded source positions.
+  const S = 10;
+  const losses: number[] = [];
+  for (let s = 0; s < steps; s++) {
+    const src = Array.from({ length: 4 }, (_, b) => Array.from({ length: S }, (_, i) => 2 + ((s * 7 + b * 5 + i * 3) % (V - 2))));
+    const mask = src.map((_, b) => Array.from({ length: S }, (_, i) => (b % 2 === 1 && i >= S - 2 ? 0 : 1)));
+    const labels = src.map((row) => row.slice(0, 8).reverse());
+    const { value, grads } = tf.variableGrads(() => model.loss(src, labels, { attentionMask: mask }), params.map(([, p]) => p.variable));
+    optimizer.step(new Map(Object.entries(grads).map(([v, g]) => [nameOf.get(v)!, g])));
+    losses.push(value.dataSync()[0]);
+    tf.dispose([value, ...Object.values(grads)]);
+  }
+  optimizer.dispose();
+  model.dispose();
+  return losses;
+}

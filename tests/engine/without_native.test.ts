@@ -50,4 +50,19 @@ describe("training without the native addon", () => {
     expect(fast[49]).toBeLessThan(fast[0] - 1);
     fast.forEach((l, i) => expect(Math.abs(l - stock[i])).toBeLessThan(1e-4));
   });
+
+  it("T5 (JavaScript RMS norm, composed attention) gives the unpatched backend's loss curve to 1e-4", async () => {
+    const { ready, fusedAttention, fusedRmsNorm, setWasmFastKernels } = await import("../../src/engine/index.js");
+    const { t5Trajectory } = await import("./trajectory_helper.js");
+    await ready({ backend: "wasm" });
+    setWasmFastKernels(true);
+    tf.tidy(() => {
+      expect(fusedAttention(tf.zeros([1, 2, 4]), tf.zeros([1, 2, 4]), tf.zeros([1, 2, 4]), 2)).toBeUndefined(); // needs the addon
+      expect(fusedRmsNorm(tf.ones([2, 4]), tf.ones([4]), 1e-6)).toBeDefined(); // has a JavaScript loop
+    });
+    const fast = t5Trajectory(true);
+    const stock = t5Trajectory(false);
+    expect(fast[29]).toBeLessThan(fast[0] - 0.5);
+    fast.forEach((l, i) => expect(Math.abs(l - stock[i])).toBeLessThan(1e-4));
+  });
 });

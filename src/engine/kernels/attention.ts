@@ -1,18 +1,26 @@
 import * as tf from "@tensorflow/tfjs";
 import type { KernelConfig, KernelFunc, TensorInfo } from "@tensorflow/tfjs";
 import { asWasm, heapOf, offsetOf } from "./wasm_backend.js";
-import { nativeBlas, nativeBlasStatus } from "../native.js";
+import { nativeBlas, nativeBlasStatus, type NativeBlas } from "../native.js";
 
-/** lora-lab's kernel names: causal self-attention on a fused QKV projection, and its gradient. */
+/**
+ * lora-lab's attention kernels, on the native addon: GPT-2's causal self-attention read straight
+ * from c_attn's fused QKV, and general multi-head attention from separate q, k, v with an additive
+ * bias (T5: relative positions and masks); each with its gradient. One kernel each way instead of
+ * head splits, transposes, two batched products, scale, mask, softmax and the merge of heads.
+ */
 export const FUSED_CAUSAL_ATTENTION = "LoraLabCausalAttention";
 export const FUSED_CAUSAL_ATTENTION_GRAD = "LoraLabCausalAttentionGrad";
+export const FUSED_ATTENTION = "LoraLabAttention";
+export const FUSED_ATTENTION_GRAD = "LoraLabAttentionGrad";
 
 interface AttentionAttrs {
   nHead: number;
   scale: number;
+  causal?: boolean;
 }
 
-function needNative(name: string) {
+function needNative(name: string): NativeBlas {
   const native = nativeBlas();
   if (!native?.attention || !native.attentionGrad) {
     throw new Error(`${name} runs on lora-lab's native addon, which is not loaded (${nativeBlasStatus().reason ?? "it lacks the attention kernels: rebuild it"})`);
@@ -20,65 +28,140 @@ function needNative(name: string) {
   return native;
 }
 
-function dims(qkv: TensorInfo, nHead: number) {
-  const [B, T, C3] = qkv.shape;
-  return { B, T, C: C3 / 3, hs: C3 / 3 / nHead };
-}
+const params = (values: number[]) => Float64Array.from(values);
 
-/**
- * y = softmax(scale * q k^T + causal mask) v per head, q k v read in place from qkv [B, T, 3C]
- * (GPT-2's c_attn output): one kernel instead of split, three transposes, two batched products,
- * scale, mask, softmax and the merge of heads. Outputs y [B, T, C] and the probabilities
- * [B, heads, T, T] the gradient needs.
- */
-const attention: KernelFunc = ({ inputs, attrs, backend }) => {
+/** qkv [B, T, 3C] -> y [B, T, C] and the probabilities [B, heads, T, T]. */
+const causalAttention: KernelFunc = ({ inputs, attrs, backend }) => {
   const { qkv } = inputs as { qkv: TensorInfo };
   const { nHead, scale } = attrs as unknown as AttentionAttrs;
   const native = needNative(FUSED_CAUSAL_ATTENTION);
-  const { B, T, C, hs } = dims(qkv, nHead);
+  const [B, T, C3] = qkv.shape;
+  const C = C3 / 3;
   const wasm = asWasm(backend);
   const y = wasm.makeOutput([B, T, C], "float32");
   const probs = wasm.makeOutput([B, nHead, T, T], "float32");
-  if (B * T * C > 0) native.attention!(heapOf(wasm), B, T, nHead, hs, offsetOf(wasm, qkv), offsetOf(wasm, y), offsetOf(wasm, probs), scale);
+  const at = offsetOf(wasm, qkv);
+  native.attention!(heapOf(wasm), params([B, T, T, nHead, C / nHead, 1, at, at + 4 * C, at + 8 * C, offsetOf(wasm, y), -1, offsetOf(wasm, probs),
+    C3, C3, C3, C, 0, 0]), scale);
   return [y, probs];
 };
 
-const attentionGrad: KernelFunc = ({ inputs, attrs, backend }) => {
+const causalAttentionGrad: KernelFunc = ({ inputs, attrs, backend }) => {
   const { dy, qkv, probs } = inputs as { dy: TensorInfo; qkv: TensorInfo; probs: TensorInfo };
   const { nHead, scale } = attrs as unknown as AttentionAttrs;
   const native = needNative(FUSED_CAUSAL_ATTENTION_GRAD);
-  const { B, T, C, hs } = dims(qkv, nHead);
+  const [B, T, C3] = qkv.shape;
+  const C = C3 / 3;
   const wasm = asWasm(backend);
   const dqkv = wasm.makeOutput(qkv.shape, "float32");
-  if (B * T * C > 0) {
-    const o = (t: TensorInfo) => offsetOf(wasm, t);
-    native.attentionGrad!(heapOf(wasm), B, T, nHead, hs, o(dy), o(qkv), o(probs), o(dqkv), scale);
-  }
+  const at = offsetOf(wasm, qkv);
+  const d = offsetOf(wasm, dqkv);
+  native.attentionGrad!(heapOf(wasm), params([B, T, T, nHead, C / nHead, 1, at, at + 4 * C, at + 8 * C, offsetOf(wasm, dy), offsetOf(wasm, probs),
+    d, d + 4 * C, d + 8 * C, -1, C3, C3, C3, C]), scale);
   return dqkv;
 };
 
-export const attentionConfig: KernelConfig = { kernelName: FUSED_CAUSAL_ATTENTION, backendName: "wasm", kernelFunc: attention };
-export const attentionGradConfig: KernelConfig = { kernelName: FUSED_CAUSAL_ATTENTION_GRAD, backendName: "wasm", kernelFunc: attentionGrad };
+/** q [B, Tq, C], k and v [B, Tk, C], bias [1 or B, 1 or heads, Tq, Tk] -> y [B, Tq, C] and probabilities. */
+const attention: KernelFunc = ({ inputs, attrs, backend }) => {
+  const { q, k, v, bias } = inputs as { q: TensorInfo; k: TensorInfo; v: TensorInfo; bias?: TensorInfo };
+  const { nHead, scale, causal } = attrs as unknown as AttentionAttrs;
+  const native = needNative(FUSED_ATTENTION);
+  const [B, Tq, C] = q.shape;
+  const Tk = k.shape[1];
+  const wasm = asWasm(backend);
+  const y = wasm.makeOutput([B, Tq, C], "float32");
+  const probs = wasm.makeOutput([B, nHead, Tq, Tk], "float32");
+  const o = (t: TensorInfo) => offsetOf(wasm, t);
+  const biasB = bias && bias.shape[0] !== 1 ? bias.shape[1] * Tq * Tk : 0;
+  const biasH = bias && bias.shape[1] !== 1 ? Tq * Tk : 0;
+  native.attention!(heapOf(wasm), params([B, Tq, Tk, nHead, C / nHead, causal ? 1 : 0, o(q), o(k), o(v), o(y), bias ? o(bias) : -1, o(probs),
+    C, C, C, C, biasB, biasH]), scale);
+  return [y, probs];
+};
 
-// One customGrad function per (heads, scale): customGrad passes tensors only.
-const fns = new Map<string, (qkv: tf.Tensor) => tf.Tensor>();
+/** dq, dk, dv and, when `withScores`, the gradient of the scores [B, heads, Tq, Tk] (for the bias). */
+const attentionGrad: KernelFunc = ({ inputs, attrs, backend }) => {
+  const { dy, q, k, v, probs } = inputs as Record<"dy" | "q" | "k" | "v" | "probs", TensorInfo>;
+  const { nHead, scale, causal, withScores } = attrs as unknown as AttentionAttrs & { withScores: boolean };
+  const native = needNative(FUSED_ATTENTION_GRAD);
+  const [B, Tq, C] = q.shape;
+  const Tk = k.shape[1];
+  const wasm = asWasm(backend);
+  const dq = wasm.makeOutput(q.shape, "float32");
+  const dk = wasm.makeOutput(k.shape, "float32");
+  const dv = wasm.makeOutput(v.shape, "float32");
+  const dScores = withScores ? wasm.makeOutput([B, nHead, Tq, Tk], "float32") : undefined;
+  const o = (t: TensorInfo) => offsetOf(wasm, t);
+  native.attentionGrad!(heapOf(wasm), params([B, Tq, Tk, nHead, C / nHead, causal ? 1 : 0, o(q), o(k), o(v), o(dy), o(probs),
+    o(dq), o(dk), o(dv), dScores ? o(dScores) : -1, C, C, C, C]), scale);
+  return dScores ? [dq, dk, dv, dScores] : [dq, dk, dv];
+};
 
-function fusedFor(nHead: number, scale: number): (qkv: tf.Tensor) => tf.Tensor {
-  const key = `${nHead}/${scale}`;
+export const attentionConfigs: KernelConfig[] = [
+  { kernelName: FUSED_CAUSAL_ATTENTION, backendName: "wasm", kernelFunc: causalAttention },
+  { kernelName: FUSED_CAUSAL_ATTENTION_GRAD, backendName: "wasm", kernelFunc: causalAttentionGrad },
+  { kernelName: FUSED_ATTENTION, backendName: "wasm", kernelFunc: attention },
+  { kernelName: FUSED_ATTENTION_GRAD, backendName: "wasm", kernelFunc: attentionGrad },
+];
+
+type Fn = (...t: tf.Tensor[]) => tf.Tensor;
+// One customGrad function per setting: customGrad passes tensors only.
+const fns = new Map<string, Fn>();
+
+function memo(key: string, make: () => Fn): Fn {
   let fn = fns.get(key);
-  if (fn) return fn;
-  const attrs = { nHead, scale };
-  fn = tf.customGrad(((qkv: tf.Tensor, save: tf.GradSaveFunc) => {
-    const [y, probs] = tf.engine().runKernel(FUSED_CAUSAL_ATTENTION, { qkv }, attrs) as tf.Tensor[];
-    save([qkv, probs]);
-    return {
-      value: y,
-      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) =>
-        tf.engine().runKernel(FUSED_CAUSAL_ATTENTION_GRAD, { dy: dy as tf.Tensor, qkv: saved[0], probs: saved[1] }, attrs) as tf.Tensor,
-    };
-  }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (qkv: tf.Tensor) => tf.Tensor;
-  fns.set(key, fn);
+  if (!fn) {
+    fn = make();
+    fns.set(key, fn);
+  }
   return fn;
+}
+
+function causalFn(nHead: number, scale: number): Fn {
+  return memo(`causal/${nHead}/${scale}`, () => {
+    const attrs = { nHead, scale };
+    return tf.customGrad(((qkv: tf.Tensor, save: tf.GradSaveFunc) => {
+      const [y, probs] = tf.engine().runKernel(FUSED_CAUSAL_ATTENTION, { qkv }, attrs) as tf.Tensor[];
+      save([qkv, probs]);
+      return {
+        value: y,
+        gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) =>
+          tf.engine().runKernel(FUSED_CAUSAL_ATTENTION_GRAD, { dy: dy as tf.Tensor, qkv: saved[0], probs: saved[1] }, attrs) as tf.Tensor,
+      };
+    }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as Fn;
+  });
+}
+
+function generalFn(nHead: number, scale: number, causal: boolean, withBias: boolean): Fn {
+  return memo(`general/${nHead}/${scale}/${causal}/${withBias}`, () => {
+    const attrs = { nHead, scale, causal };
+    return tf.customGrad(((...args: unknown[]) => {
+      const save = args.pop() as tf.GradSaveFunc;
+      const [q, k, v, bias] = args as tf.Tensor[];
+      const inputs: tf.NamedTensorMap = bias ? { q, k, v, bias } : { q, k, v };
+      const [y, probs] = tf.engine().runKernel(FUSED_ATTENTION, inputs, attrs) as tf.Tensor[];
+      save([q, k, v, probs]);
+      return {
+        value: y,
+        gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+          const [sq, sk, sv, sp] = saved;
+          const grads = tf.engine().runKernel(FUSED_ATTENTION_GRAD, { dy: dy as tf.Tensor, q: sq, k: sk, v: sv, probs: sp },
+            { ...attrs, withScores: withBias }) as tf.Tensor[];
+          if (!withBias) return grads;
+          const [dq, dk, dv, dScores] = grads;
+          // The bias was broadcast over batch and/or heads: its gradient sums over them.
+          const axes = [0, 1].filter((a) => bias.shape[a] === 1 && dScores.shape[a] !== 1);
+          return [dq, dk, dv, axes.length ? tf.sum(dScores, axes, true) : dScores];
+        },
+      };
+    }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as Fn;
+  });
+}
+
+function available(): boolean {
+  if (tf.getKernel(FUSED_ATTENTION, tf.getBackend()) === undefined) return false;
+  const native = nativeBlas();
+  return native?.attention !== undefined && native.attentionGrad !== undefined;
 }
 
 /**
@@ -88,9 +171,38 @@ function fusedFor(nHead: number, scale: number): (qkv: tf.Tensor) => tf.Tensor {
  * the ops. No dropout: callers use it only when attention dropout is off.
  */
 export function fusedCausalAttention(qkv: tf.Tensor, nHead: number, scale: number): tf.Tensor | undefined {
-  if (qkv.dtype !== "float32" || qkv.rank !== 3 || (qkv.shape[2] as number) % (3 * nHead) !== 0) return undefined;
-  if (tf.getKernel(FUSED_CAUSAL_ATTENTION, tf.getBackend()) === undefined) return undefined;
-  const native = nativeBlas();
-  if (!native?.attention || !native.attentionGrad) return undefined;
-  return fusedFor(nHead, scale)(qkv);
+  if (qkv.dtype !== "float32" || qkv.rank !== 3 || (qkv.shape[2] as number) % (3 * nHead) !== 0 || !available()) return undefined;
+  return causalFn(nHead, scale)(qkv);
+}
+
+export interface FusedAttentionOptions {
+  /** Multiplies q k^T before the bias (1: T5's unscaled scores). */
+  scale?: number;
+  /** Added to the scores: [Tq, Tk] or [1 or B, 1 or heads, Tq, Tk] (broadcast as tf.add would). */
+  bias?: tf.Tensor;
+  /** Keys after the query get weight 0 (self-attention of a decoder). */
+  causal?: boolean;
+}
+
+/**
+ * softmax(scale q k^T + bias) v per head, from q [B, Tq, C] and k, v [B, Tk, C] (heads are C /
+ * nHead wide column blocks) to the merged heads [B, Tq, C], through the fused native kernels when
+ * the current backend has them; otherwise undefined and the caller composes the ops. No dropout.
+ */
+export function fusedAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, nHead: number, opts: FusedAttentionOptions = {}): tf.Tensor | undefined {
+  const { scale = 1, causal = false } = opts;
+  if ([q, k, v].some((t) => t.dtype !== "float32" || t.rank !== 3) || !available()) return undefined;
+  const [B, Tq, C] = q.shape as [number, number, number];
+  const Tk = k.shape[1] as number;
+  if (C % nHead !== 0 || !tf.util.arraysEqual(k.shape, [B, Tk, C]) || !tf.util.arraysEqual(v.shape, k.shape)) return undefined;
+  let bias = opts.bias;
+  if (bias) {
+    if (bias.dtype !== "float32" || bias.rank > 4) return undefined;
+    const full = [1, 1, 1, 1].map((one, i) => bias!.shape[i - (4 - bias!.rank)] ?? one);
+    const fits = (full[0] === 1 || full[0] === B) && (full[1] === 1 || full[1] === nHead);
+    if (!fits || (full[2] !== 1 && full[2] !== Tq) || (full[3] !== 1 && full[3] !== Tk)) return undefined;
+    // The kernel reads [Tq, Tk] rows; broadcasting over batch and heads it does by stride.
+    bias = full[2] === Tq && full[3] === Tk ? bias.reshape(full) : tf.broadcastTo(bias.reshape(full), [full[0], full[1], Tq, Tk]);
+  }
+  return bias ? generalFn(nHead, scale, causal, true)(q, k, v, bias) : generalFn(nHead, scale, causal, false)(q, k, v);
 }

@@ -12,7 +12,7 @@ import { fusedAdamWConfig } from "./adamw.js";
 import { layerNormConfig, layerNormGradConfig } from "./layer_norm.js";
 import { crossEntropyConfig, crossEntropyGradConfig } from "./cross_entropy.js";
 import { geluConfig, geluGradConfig } from "./gelu.js";
-import { attentionConfig, attentionGradConfig } from "./attention.js";
+import { attentionConfigs } from "./attention.js";
 import { rmsNormConfig, rmsNormGradConfig } from "./rms_norm.js";
 
 /** Kernels that training this project's models needs and the wasm backend lacks. */
@@ -40,7 +40,7 @@ const REPLACEMENTS: Array<{ name: string; make: (original: KernelFunc) => Kernel
 ];
 
 /** lora-lab's own fused kernels (no tfjs counterpart): registered while the fast kernels are on. */
-const FUSED: KernelConfig[] = [fusedAdamWConfig, layerNormConfig, layerNormGradConfig, crossEntropyConfig, crossEntropyGradConfig, geluConfig, geluGradConfig, attentionConfig, attentionGradConfig, rmsNormConfig, rmsNormGradConfig];
+const FUSED: KernelConfig[] = [fusedAdamWConfig, layerNormConfig, layerNormGradConfig, crossEntropyConfig, crossEntropyGradConfig, geluConfig, geluGradConfig, ...attentionConfigs, rmsNormConfig, rmsNormGradConfig];
 
 const originals = new Map<string, KernelConfig>();
 const replaced = new Map<string, KernelConfig>();

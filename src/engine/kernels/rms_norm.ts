@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { KernelConfig, KernelFunc, TensorInfo } from "@tensorflow/tfjs";
-import { asWasm, f32 } from "./wasm_backend.js";
+import { asWasm, f32, heapOf, offsetOf } from "./wasm_backend.js";
+import { nativeBlas } from "../native.js";
 
 /** lora-lab's kernel names: RMS norm over the last axis (T5's T5LayerNorm), and its gradient. */
 export const FUSED_RMS_NORM = "LoraLabRmsNorm";
@@ -9,7 +10,7 @@ export const FUSED_RMS_NORM_GRAD = "LoraLabRmsNormGrad";
 /**
  * y = x / sqrt(mean(x^2) + eps) * weight per row, in one pass instead of six broadcast kernels
  * (and a dozen for the gradient); also outputs 1/sqrt(mean(x^2) + eps) per row for the gradient.
- * Plain JavaScript: T5's rows are short, and the saving is in kernel calls, not arithmetic.
+ * In C when the native addon is built, in JavaScript otherwise.
  */
 const rmsNorm: KernelFunc = ({ inputs, attrs, backend }) => {
   const { x, weight } = inputs as { x: TensorInfo; weight: TensorInfo };
@@ -19,6 +20,12 @@ const rmsNorm: KernelFunc = ({ inputs, attrs, backend }) => {
   const wasm = asWasm(backend);
   const out = wasm.makeOutput(x.shape, "float32");
   const rstdOut = wasm.makeOutput([N], "float32");
+  const native = nativeBlas();
+  if (native?.rmsNorm && N * C > 0) {
+    const o = (t: TensorInfo) => offsetOf(wasm, t);
+    native.rmsNorm(heapOf(wasm), N, C, o(x), o(weight), o(out), o(rstdOut), eps);
+    return [out, rstdOut];
+  }
   // Views after every allocation: an allocation may grow (and so replace) the heap.
   const xs = f32(wasm, x);
   const w = f32(wasm, weight);
@@ -43,6 +50,12 @@ const rmsNormGrad: KernelFunc = ({ inputs, backend }) => {
   const wasm = asWasm(backend);
   const dxOut = wasm.makeOutput(x.shape, "float32");
   const dwOut = wasm.makeOutput([C], "float32");
+  const native = nativeBlas();
+  if (native?.rmsNormGrad && N * C > 0) {
+    const o = (t: TensorInfo) => offsetOf(wasm, t);
+    native.rmsNormGrad(heapOf(wasm), N, C, o(dy), o(x), o(weight), o(rstd), o(dxOut), o(dwOut));
+    return [dxOut, dwOut];
+  }
   const g = f32(wasm, dy);
   const xs = f32(wasm, x);
   const w = f32(wasm, weight);

@@ -255,6 +255,61 @@ static napi_value cross_entropy_grad(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* rms_norm(heap, rows, cols, x, w, y, rstd, eps): y = x * rstd * w, rstd = 1 / sqrt(mean(x^2) + eps) (T5) */
+static napi_value rms_norm(napi_env env, napi_callback_info info) {
+  HEAP_ARGS(8)
+  int64_t N = get_i64(env, argv[1]), C = get_i64(env, argv[2]);
+  const float* x = heap_f32(env, data, length, argv[3], N * C, &ok);
+  const float* w = heap_f32(env, data, length, argv[4], C, &ok);
+  float* y = heap_f32(env, data, length, argv[5], N * C, &ok);
+  float* rstds = heap_f32(env, data, length, argv[6], N, &ok);
+  BOUNDS()
+  double eps = get_f64(env, argv[7]);
+  for (int64_t r = 0; r < N; r++) {
+    const float* xr = x + r * C;
+    double ss = 0;
+#pragma omp simd reduction(+ : ss)
+    for (int64_t c = 0; c < C; c++) ss += (float)(xr[c] * xr[c]);
+    float rstd = (float)(1.0 / sqrt((double)(float)((float)(ss / C) + eps)));
+    rstds[r] = rstd;
+    float* yr = y + r * C;
+#pragma omp simd
+    for (int64_t c = 0; c < C; c++) yr[c] = (xr[c] * rstd) * w[c];
+  }
+  return NULL;
+}
+
+/* rms_norm_grad(heap, rows, cols, dy, x, w, rstd, dx, dw) */
+static napi_value rms_norm_grad(napi_env env, napi_callback_info info) {
+  HEAP_ARGS(9)
+  int64_t N = get_i64(env, argv[1]), C = get_i64(env, argv[2]);
+  const float* g = heap_f32(env, data, length, argv[3], N * C, &ok);
+  const float* x = heap_f32(env, data, length, argv[4], N * C, &ok);
+  const float* w = heap_f32(env, data, length, argv[5], C, &ok);
+  const float* rstds = heap_f32(env, data, length, argv[6], N, &ok);
+  float* dx = heap_f32(env, data, length, argv[7], N * C, &ok);
+  float* dw = heap_f32(env, data, length, argv[8], C, &ok);
+  BOUNDS()
+  for (int64_t c = 0; c < C; c++) dw[c] = 0;
+  for (int64_t r = 0; r < N; r++) {
+    const float* gr = g + r * C;
+    const float* xr = x + r * C;
+    float rs = rstds[r];
+    double sumGX = 0;
+#pragma omp simd reduction(+ : sumGX)
+    for (int64_t c = 0; c < C; c++) {
+      float xhat = xr[c] * rs;
+      sumGX += gr[c] * w[c] * xhat;
+      dw[c] += gr[c] * xhat;
+    }
+    float meanGX = (float)(sumGX / C);
+    float* dxr = dx + r * C;
+#pragma omp simd
+    for (int64_t c = 0; c < C; c++) dxr[c] = rs * (gr[c] * w[c] - xr[c] * rs * meanGX);
+  }
+  return NULL;
+}
+
 /* layer_norm(heap, rows, cols, x, w, b, y, mean, rstd, eps) */
 static napi_value layer_norm(napi_env env, napi_callback_info info) {
   HEAP_ARGS(10)
@@ -328,79 +383,91 @@ static napi_value layer_norm_grad(napi_env env, napi_callback_info info) {
 }
 
 /*
- * Causal self-attention on GPT-2's fused QKV, per batch row b and head h (C = heads * hs):
- *   q, k, v = columns [h*hs, C + h*hs, 2C + h*hs] of qkv[b] (row stride 3C: no split, no transpose)
- *   P = softmax(scale * q k^T + causal mask), y[b, :, h*hs:(h+1)*hs] = P v
- * P is kept for the backward pass. Entries above the diagonal are exactly 0, as softmax gives for
- * the -1e9 the composed version adds.
+ * Multi-head attention, per batch row b and head h:
+ *   S = scale * q k^T + bias[b, h] (optional), causal: keys after the query get weight 0,
+ *   P = softmax(S) by row, y = P v
+ * q, k, v and y are read and written in place through row strides (GPT-2's fused QKV is one
+ * [B, T, 3C] tensor: q, k, v are its column blocks, stride 3C; no split, no transpose). P is kept
+ * for the backward pass. Masked entries are exactly 0, as softmax gives for the -1e9 the composed
+ * version adds.
  * The (b, h) pairs are independent small products: they are shared out over OpenBLAS's thread
  * count of POSIX threads, each calling single-threaded BLAS (OpenBLAS splitting every 128x128x32
  * product over two threads spent more time synchronising than multiplying).
  */
 typedef struct {
-  int64_t B, T, H, hs, C;
-  const float *qkv, *dy, *probs_in;
-  float *y, *probs, *dqkv;
+  int64_t B, Tq, Tk, H, dk, causal;
+  const float *q, *k, *v, *bias, *dy, *probs_in;
+  int64_t ldq, ldk, ldv, ldy, biasB, biasH;
+  float *y, *probs, *dq, *dk_, *dv, *dscores;
   float scale;
   int64_t first, last; /* pairs [first, last) */
   int failed;
 } attention_job;
 
-static void attention_pair(const attention_job* job, int64_t pair, float* scratch) {
+static void attention_pair(const attention_job* j, int64_t pair, float* scratch) {
   (void)scratch;
-  int64_t T = job->T, C = job->C, hs = job->hs, b = pair / job->H, h = pair % job->H;
-  const float* q = job->qkv + b * T * 3 * C + h * hs;
-  const float* k = q + C;
-  const float* v = q + 2 * C;
-  float* P = job->probs + pair * T * T;
-  const float scale = job->scale;
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)T, (int)hs, 1.0f, q, (int)(3 * C), k, (int)(3 * C), 0.0f, P, (int)T);
-  for (int64_t i = 0; i < T; i++) {
-    float* row = P + i * T;
+  const int64_t Tq = j->Tq, Tk = j->Tk, b = pair / j->H, h = pair % j->H;
+  const float* q = j->q + b * Tq * j->ldq + h * j->dk;
+  const float* k = j->k + b * Tk * j->ldk + h * j->dk;
+  const float* v = j->v + b * Tk * j->ldv + h * j->dk;
+  const float* bias = j->bias ? j->bias + b * j->biasB + h * j->biasH : NULL;
+  float* P = j->probs + pair * Tq * Tk;
+  const float scale = j->scale;
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)Tq, (int)Tk, (int)j->dk, 1.0f, q, (int)j->ldq, k, (int)j->ldk, 0.0f, P, (int)Tk);
+  for (int64_t i = 0; i < Tq; i++) {
+    float* row = P + i * Tk;
+    const int64_t n = j->causal ? (i + 1 < Tk ? i + 1 : Tk) : Tk;
     float mx = -INFINITY;
-    for (int64_t j = 0; j <= i; j++) {
-      row[j] *= scale;
-      mx = row[j] > mx ? row[j] : mx;
+    if (bias) {
+      const float* br = bias + i * Tk;
+      for (int64_t c = 0; c < n; c++) row[c] = row[c] * scale + br[c];
+    } else {
+      for (int64_t c = 0; c < n; c++) row[c] *= scale;
     }
+    for (int64_t c = 0; c < n; c++) mx = row[c] > mx ? row[c] : mx;
 #pragma omp simd
-    for (int64_t j = 0; j <= i; j++) row[j] = vexpf(row[j] - mx);
+    for (int64_t c = 0; c < n; c++) row[c] = vexpf(row[c] - mx);
     float sum = 0.0f;
-    for (int64_t j = 0; j <= i; j++) sum += row[j];
+    for (int64_t c = 0; c < n; c++) sum += row[c];
     float inv = 1.0f / sum;
 #pragma omp simd
-    for (int64_t j = 0; j <= i; j++) row[j] *= inv;
-    for (int64_t j = i + 1; j < T; j++) row[j] = 0.0f;
+    for (int64_t c = 0; c < n; c++) row[c] *= inv;
+    for (int64_t c = n; c < Tk; c++) row[c] = 0.0f;
   }
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)hs, (int)T, 1.0f, P, (int)T, v, (int)(3 * C), 0.0f,
-              job->y + b * T * C + h * hs, (int)C);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)Tq, (int)j->dk, (int)Tk, 1.0f, P, (int)Tk, v, (int)j->ldv, 0.0f,
+              j->y + b * Tq * j->ldy + h * j->dk, (int)j->ldy);
 }
 
-/* dV = P^T dY, dP = dY V^T, dS = P * (dP - rowsum(P * dP)) * scale, dQ = dS K, dK = dS^T Q */
-static void attention_grad_pair(const attention_job* job, int64_t pair, float* dS) {
-  int64_t T = job->T, C = job->C, hs = job->hs, b = pair / job->H, h = pair % job->H;
-  const int ld = (int)(3 * C);
-  const float* q = job->qkv + b * T * 3 * C + h * hs;
-  const float* k = q + C;
-  const float* v = q + 2 * C;
-  float* dq = job->dqkv + b * T * 3 * C + h * hs;
-  float* dk = dq + C;
-  float* dv = dq + 2 * C;
-  const float* P = job->probs_in + pair * T * T;
-  const float* g = job->dy + b * T * C + h * hs;
-  const float scale = job->scale;
-  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)T, (int)hs, (int)T, 1.0f, P, (int)T, g, (int)C, 0.0f, dv, ld);
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)T, (int)hs, 1.0f, g, (int)C, v, ld, 0.0f, dS, (int)T);
-  for (int64_t i = 0; i < T; i++) {
-    const float* p = P + i * T;
-    float* d = dS + i * T;
+/*
+ * dV = P^T dY, dP = dY V^T, dS = P * (dP - rowsum(P * dP)) (the gradient of S, kept in dscores
+ * when the bias needs it), dQ = scale dS K, dK = scale dS^T Q.
+ */
+static void attention_grad_pair(const attention_job* j, int64_t pair, float* dS) {
+  const int64_t Tq = j->Tq, Tk = j->Tk, dk = j->dk, b = pair / j->H, h = pair % j->H;
+  const float* q = j->q + b * Tq * j->ldq + h * dk;
+  const float* k = j->k + b * Tk * j->ldk + h * dk;
+  const float* v = j->v + b * Tk * j->ldv + h * dk;
+  float* dq = j->dq + b * Tq * j->ldq + h * dk;
+  float* dkp = j->dk_ + b * Tk * j->ldk + h * dk;
+  float* dv = j->dv + b * Tk * j->ldv + h * dk;
+  const float* P = j->probs_in + pair * Tq * Tk;
+  const float* g = j->dy + b * Tq * j->ldy + h * dk;
+  const float scale = j->scale;
+  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)Tk, (int)dk, (int)Tq, 1.0f, P, (int)Tk, g, (int)j->ldy, 0.0f, dv, (int)j->ldv);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)Tq, (int)Tk, (int)dk, 1.0f, g, (int)j->ldy, v, (int)j->ldv, 0.0f, dS, (int)Tk);
+  for (int64_t i = 0; i < Tq; i++) {
+    const float* p = P + i * Tk;
+    float* d = dS + i * Tk;
+    const int64_t n = j->causal ? (i + 1 < Tk ? i + 1 : Tk) : Tk;
     float dot = 0.0f;
-    for (int64_t j = 0; j <= i; j++) dot += p[j] * d[j];
+    for (int64_t c = 0; c < n; c++) dot += p[c] * d[c];
 #pragma omp simd
-    for (int64_t j = 0; j <= i; j++) d[j] = p[j] * (d[j] - dot) * scale;
-    for (int64_t j = i + 1; j < T; j++) d[j] = 0.0f;
+    for (int64_t c = 0; c < n; c++) d[c] = p[c] * (d[c] - dot);
+    for (int64_t c = n; c < Tk; c++) d[c] = 0.0f;
   }
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)hs, (int)T, 1.0f, dS, (int)T, k, ld, 0.0f, dq, ld);
-  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)T, (int)hs, (int)T, 1.0f, dS, (int)T, q, ld, 0.0f, dk, ld);
+  if (j->dscores) memcpy(j->dscores + pair * Tq * Tk, dS, sizeof(float) * (size_t)(Tq * Tk));
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)Tq, (int)dk, (int)Tk, scale, dS, (int)Tk, k, (int)j->ldk, 0.0f, dq, (int)j->ldq);
+  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)Tk, (int)dk, (int)Tq, scale, dS, (int)Tk, q, (int)j->ldq, 0.0f, dkp, (int)j->ldk);
 }
 
 typedef struct {
@@ -410,7 +477,7 @@ typedef struct {
 
 static void* attention_worker(void* arg) {
   attention_task* task = (attention_task*)arg;
-  float* scratch = (float*)malloc(sizeof(float) * (size_t)(task->job.T * task->job.T));
+  float* scratch = (float*)malloc(sizeof(float) * (size_t)(task->job.Tq * task->job.Tk));
   if (scratch == NULL) {
     task->job.failed = 1;
     return NULL;
@@ -450,34 +517,86 @@ static int attention_run(attention_job job, void (*pair)(const attention_job*, i
   return failed;
 }
 
-/* attention(heap, B, T, heads, hs, qkv, y, probs, scale) */
+/* Reads the Float64Array of integer parameters (sizes, byte offsets, strides). */
+static const double* attention_params(napi_env env, napi_value v, size_t want) {
+  napi_typedarray_type type;
+  size_t count = 0;
+  void* data = NULL;
+  if (napi_get_typedarray_info(env, v, &type, &count, &data, NULL, NULL) != napi_ok || type != napi_float64_array || count != want) {
+    napi_throw_type_error(env, NULL, "attention: expected a Float64Array of parameters");
+    return NULL;
+  }
+  return (const double*)data;
+}
+
+/* Floats spanned by a [B, T, rows of stride ld] operand read at H heads of width dk. */
+static int64_t strided_span(int64_t B, int64_t T, int64_t ld, int64_t width) {
+  return B * T == 0 ? 0 : (B * T - 1) * ld + width;
+}
+
+/*
+ * attention(heap, params, scale); params = [B, Tq, Tk, H, dk, causal, q, k, v, y, bias, probs,
+ * ldq, ldk, ldv, ldy, biasB, biasH] (offsets in bytes, bias -1 for none; strides in floats).
+ */
 static napi_value attention(napi_env env, napi_callback_info info) {
-  HEAP_ARGS(9)
-  attention_job job = {0};
-  job.B = get_i64(env, argv[1]), job.T = get_i64(env, argv[2]), job.H = get_i64(env, argv[3]), job.hs = get_i64(env, argv[4]);
-  job.C = job.H * job.hs;
-  job.qkv = heap_f32(env, data, length, argv[5], job.B * job.T * 3 * job.C, &ok);
-  job.y = heap_f32(env, data, length, argv[6], job.B * job.T * job.C, &ok);
-  job.probs = heap_f32(env, data, length, argv[7], job.B * job.H * job.T * job.T, &ok);
+  HEAP_ARGS(3)
+  const double* a = attention_params(env, argv[1], 18);
+  if (a == NULL) return NULL;
+  attention_job j = {0};
+  j.B = (int64_t)a[0], j.Tq = (int64_t)a[1], j.Tk = (int64_t)a[2], j.H = (int64_t)a[3], j.dk = (int64_t)a[4], j.causal = a[5] != 0;
+  j.ldq = (int64_t)a[12], j.ldk = (int64_t)a[13], j.ldv = (int64_t)a[14], j.ldy = (int64_t)a[15], j.biasB = (int64_t)a[16], j.biasH = (int64_t)a[17];
+  const int64_t width = j.H * j.dk;
+  if (j.B < 0 || j.Tq < 0 || j.Tk < 0 || j.H < 1 || j.dk < 1 || j.ldq < width || j.ldk < width || j.ldv < width || j.ldy < width ||
+      j.biasB < 0 || j.biasH < 0) {
+    napi_throw_range_error(env, NULL, "attention: bad sizes or strides");
+    return NULL;
+  }
+  napi_value off[6];
+  for (int i = 0; i < 6; i++) napi_create_int64(env, (int64_t)a[6 + i], &off[i]);
+  j.q = heap_f32(env, data, length, off[0], strided_span(j.B, j.Tq, j.ldq, width), &ok);
+  j.k = heap_f32(env, data, length, off[1], strided_span(j.B, j.Tk, j.ldk, width), &ok);
+  j.v = heap_f32(env, data, length, off[2], strided_span(j.B, j.Tk, j.ldv, width), &ok);
+  j.y = heap_f32(env, data, length, off[3], strided_span(j.B, j.Tq, j.ldy, width), &ok);
+  if (a[10] >= 0) j.bias = heap_f32(env, data, length, off[4], (j.B > 0 ? (j.B - 1) * j.biasB : 0) + (j.H - 1) * j.biasH + j.Tq * j.Tk, &ok);
+  j.probs = heap_f32(env, data, length, off[5], j.B * j.H * j.Tq * j.Tk, &ok);
   BOUNDS()
-  job.scale = (float)get_f64(env, argv[8]);
-  if (attention_run(job, attention_pair) != 0) napi_throw_error(env, NULL, "attention: out of memory");
+  j.scale = (float)get_f64(env, argv[2]);
+  if (j.B * j.Tq * j.Tk == 0) return NULL;
+  if (attention_run(j, attention_pair) != 0) napi_throw_error(env, NULL, "attention: out of memory");
   return NULL;
 }
 
-/* attention_grad(heap, B, T, heads, hs, dy, qkv, probs, dqkv, scale) */
+/*
+ * attention_grad(heap, params, scale); params = [B, Tq, Tk, H, dk, causal, q, k, v, dy, probs, dq,
+ * dk, dv, dscores, ldq, ldk, ldv, ldy] (dscores -1 for none). dq, dk and dv share q, k and v's strides.
+ */
 static napi_value attention_grad(napi_env env, napi_callback_info info) {
-  HEAP_ARGS(10)
-  attention_job job = {0};
-  job.B = get_i64(env, argv[1]), job.T = get_i64(env, argv[2]), job.H = get_i64(env, argv[3]), job.hs = get_i64(env, argv[4]);
-  job.C = job.H * job.hs;
-  job.dy = heap_f32(env, data, length, argv[5], job.B * job.T * job.C, &ok);
-  job.qkv = heap_f32(env, data, length, argv[6], job.B * job.T * 3 * job.C, &ok);
-  job.probs_in = heap_f32(env, data, length, argv[7], job.B * job.H * job.T * job.T, &ok);
-  job.dqkv = heap_f32(env, data, length, argv[8], job.B * job.T * 3 * job.C, &ok);
+  HEAP_ARGS(3)
+  const double* a = attention_params(env, argv[1], 19);
+  if (a == NULL) return NULL;
+  attention_job j = {0};
+  j.B = (int64_t)a[0], j.Tq = (int64_t)a[1], j.Tk = (int64_t)a[2], j.H = (int64_t)a[3], j.dk = (int64_t)a[4], j.causal = a[5] != 0;
+  j.ldq = (int64_t)a[15], j.ldk = (int64_t)a[16], j.ldv = (int64_t)a[17], j.ldy = (int64_t)a[18];
+  const int64_t width = j.H * j.dk;
+  if (j.B < 0 || j.Tq < 0 || j.Tk < 0 || j.H < 1 || j.dk < 1 || j.ldq < width || j.ldk < width || j.ldv < width || j.ldy < width) {
+    napi_throw_range_error(env, NULL, "attention_grad: bad sizes or strides");
+    return NULL;
+  }
+  napi_value off[9];
+  for (int i = 0; i < 9; i++) napi_create_int64(env, (int64_t)a[6 + i], &off[i]);
+  j.q = heap_f32(env, data, length, off[0], strided_span(j.B, j.Tq, j.ldq, width), &ok);
+  j.k = heap_f32(env, data, length, off[1], strided_span(j.B, j.Tk, j.ldk, width), &ok);
+  j.v = heap_f32(env, data, length, off[2], strided_span(j.B, j.Tk, j.ldv, width), &ok);
+  j.dy = heap_f32(env, data, length, off[3], strided_span(j.B, j.Tq, j.ldy, width), &ok);
+  j.probs_in = heap_f32(env, data, length, off[4], j.B * j.H * j.Tq * j.Tk, &ok);
+  j.dq = heap_f32(env, data, length, off[5], strided_span(j.B, j.Tq, j.ldq, width), &ok);
+  j.dk_ = heap_f32(env, data, length, off[6], strided_span(j.B, j.Tk, j.ldk, width), &ok);
+  j.dv = heap_f32(env, data, length, off[7], strided_span(j.B, j.Tk, j.ldv, width), &ok);
+  if (a[14] >= 0) j.dscores = heap_f32(env, data, length, off[8], j.B * j.H * j.Tq * j.Tk, &ok);
   BOUNDS()
-  job.scale = (float)get_f64(env, argv[9]);
-  if (attention_run(job, attention_grad_pair) != 0) napi_throw_error(env, NULL, "attention_grad: out of memory");
+  j.scale = (float)get_f64(env, argv[2]);
+  if (j.B * j.Tq * j.Tk == 0) return NULL;
+  if (attention_run(j, attention_grad_pair) != 0) napi_throw_error(env, NULL, "attention_grad: out of memory");
   return NULL;
 }
 
@@ -499,6 +618,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"attention", NULL, attention, NULL, NULL, NULL, napi_default, NULL},
       {"attentionGrad", NULL, attention_grad, NULL, NULL, NULL, napi_default, NULL},
       {"crossEntropyGrad", NULL, cross_entropy_grad, NULL, NULL, NULL, napi_default, NULL},
+      {"rmsNorm", NULL, rms_norm, NULL, NULL, NULL, napi_default, NULL},
+      {"rmsNormGrad", NULL, rms_norm_grad, NULL, NULL, NULL, napi_default, NULL},
       {"sumRows", NULL, sum_rows, NULL, NULL, NULL, napi_default, NULL},
       {"gelu", NULL, gelu, NULL, NULL, NULL, napi_default, NULL},
       {"geluGrad", NULL, gelu_grad, NULL, NULL, NULL, napi_default, NULL},
