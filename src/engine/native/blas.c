@@ -77,14 +77,18 @@ static napi_value sgemm(napi_env env, napi_callback_info info) {
 }
 
 
-/* Reads a float32 pointer argument: a byte offset into the heap, bounds-checked for `count` floats. */
-static float* heap_f32(napi_env env, void* data, size_t length, napi_value v, int64_t count, bool* ok) {
-  int64_t off = get_i64(env, v);
-  if (off < 0 || off % 4 != 0 || off + 4 * count > (int64_t)length) {
+/* A float32 pointer at byte offset `off` into the heap, bounds-checked for `count` floats. */
+static float* heap_at(void* data, size_t length, int64_t off, int64_t count, bool* ok) {
+  if (off < 0 || off % 4 != 0 || count < 0 || off + 4 * count > (int64_t)length) {
     *ok = false;
     return NULL;
   }
   return (float*)((char*)data + off);
+}
+
+/* Reads a float32 pointer argument: a byte offset into the heap, bounds-checked for `count` floats. */
+static float* heap_f32(napi_env env, void* data, size_t length, napi_value v, int64_t count, bool* ok) {
+  return heap_at(data, length, get_i64(env, v), count, ok);
 }
 
 static double get_f64(napi_env env, napi_value v) {
@@ -534,6 +538,37 @@ static int64_t strided_span(int64_t B, int64_t T, int64_t ld, int64_t width) {
   return B * T == 0 ? 0 : (B * T - 1) * ld + width;
 }
 
+/* Sizes (params[0..5]) and the q, k, v, y row strides (params[ld..ld+3]); 0 after throwing if they make no sense. */
+static int attention_dims(napi_env env, const double* a, int ld, attention_job* j) {
+  j->B = (int64_t)a[0], j->Tq = (int64_t)a[1], j->Tk = (int64_t)a[2], j->H = (int64_t)a[3], j->dk = (int64_t)a[4], j->causal = a[5] != 0;
+  j->ldq = (int64_t)a[ld], j->ldk = (int64_t)a[ld + 1], j->ldv = (int64_t)a[ld + 2], j->ldy = (int64_t)a[ld + 3];
+  const int64_t width = j->H * j->dk;
+  if (j->B < 0 || j->Tq < 0 || j->Tk < 0 || j->H < 1 || j->dk < 1 || j->ldq < width || j->ldk < width || j->ldv < width || j->ldy < width) {
+    napi_throw_range_error(env, NULL, "attention: bad sizes or strides");
+    return 0;
+  }
+  return 1;
+}
+
+/* q, k and v at params[6..8], bounds-checked for their strides. */
+static void attention_inputs(void* data, size_t length, const double* a, attention_job* j, bool* ok) {
+  const int64_t width = j->H * j->dk;
+  j->q = heap_at(data, length, (int64_t)a[6], strided_span(j->B, j->Tq, j->ldq, width), ok);
+  j->k = heap_at(data, length, (int64_t)a[7], strided_span(j->B, j->Tk, j->ldk, width), ok);
+  j->v = heap_at(data, length, (int64_t)a[8], strided_span(j->B, j->Tk, j->ldv, width), ok);
+}
+
+/* Throws if an operand lay outside the heap, else runs pair() over every (b, h) at the given scale. */
+static void attention_go(napi_env env, napi_value scale, attention_job j, bool ok, void (*pair)(const attention_job*, int64_t, float*)) {
+  if (!ok) {
+    napi_throw_range_error(env, NULL, "attention: operand outside the heap");
+    return;
+  }
+  j.scale = (float)get_f64(env, scale);
+  if (j.B * j.Tq * j.Tk == 0) return;
+  if (attention_run(j, pair) != 0) napi_throw_error(env, NULL, "attention: out of memory");
+}
+
 /*
  * attention(heap, params, scale); params = [B, Tq, Tk, H, dk, causal, q, k, v, y, bias, probs,
  * ldq, ldk, ldv, ldy, biasB, biasH] (offsets in bytes, bias -1 for none; strides in floats).
@@ -543,26 +578,18 @@ static napi_value attention(napi_env env, napi_callback_info info) {
   const double* a = attention_params(env, argv[1], 18);
   if (a == NULL) return NULL;
   attention_job j = {0};
-  j.B = (int64_t)a[0], j.Tq = (int64_t)a[1], j.Tk = (int64_t)a[2], j.H = (int64_t)a[3], j.dk = (int64_t)a[4], j.causal = a[5] != 0;
-  j.ldq = (int64_t)a[12], j.ldk = (int64_t)a[13], j.ldv = (int64_t)a[14], j.ldy = (int64_t)a[15], j.biasB = (int64_t)a[16], j.biasH = (int64_t)a[17];
-  const int64_t width = j.H * j.dk;
-  if (j.B < 0 || j.Tq < 0 || j.Tk < 0 || j.H < 1 || j.dk < 1 || j.ldq < width || j.ldk < width || j.ldv < width || j.ldy < width ||
-      j.biasB < 0 || j.biasH < 0) {
-    napi_throw_range_error(env, NULL, "attention: bad sizes or strides");
+  if (!attention_dims(env, a, 12, &j)) return NULL;
+  j.biasB = (int64_t)a[16], j.biasH = (int64_t)a[17];
+  if (j.biasB < 0 || j.biasH < 0) {
+    napi_throw_range_error(env, NULL, "attention: negative bias strides");
     return NULL;
   }
-  napi_value off[6];
-  for (int i = 0; i < 6; i++) napi_create_int64(env, (int64_t)a[6 + i], &off[i]);
-  j.q = heap_f32(env, data, length, off[0], strided_span(j.B, j.Tq, j.ldq, width), &ok);
-  j.k = heap_f32(env, data, length, off[1], strided_span(j.B, j.Tk, j.ldk, width), &ok);
-  j.v = heap_f32(env, data, length, off[2], strided_span(j.B, j.Tk, j.ldv, width), &ok);
-  j.y = heap_f32(env, data, length, off[3], strided_span(j.B, j.Tq, j.ldy, width), &ok);
-  if (a[10] >= 0) j.bias = heap_f32(env, data, length, off[4], (j.B > 0 ? (j.B - 1) * j.biasB : 0) + (j.H - 1) * j.biasH + j.Tq * j.Tk, &ok);
-  j.probs = heap_f32(env, data, length, off[5], j.B * j.H * j.Tq * j.Tk, &ok);
-  BOUNDS()
-  j.scale = (float)get_f64(env, argv[2]);
-  if (j.B * j.Tq * j.Tk == 0) return NULL;
-  if (attention_run(j, attention_pair) != 0) napi_throw_error(env, NULL, "attention: out of memory");
+  const int64_t width = j.H * j.dk, scores = j.B * j.H * j.Tq * j.Tk;
+  attention_inputs(data, length, a, &j, &ok);
+  j.y = heap_at(data, length, (int64_t)a[9], strided_span(j.B, j.Tq, j.ldy, width), &ok);
+  if (a[10] >= 0) j.bias = heap_at(data, length, (int64_t)a[10], (j.B > 0 ? (j.B - 1) * j.biasB : 0) + (j.H - 1) * j.biasH + j.Tq * j.Tk, &ok);
+  j.probs = heap_at(data, length, (int64_t)a[11], scores, &ok);
+  attention_go(env, argv[2], j, ok, attention_pair);
   return NULL;
 }
 
@@ -575,28 +602,16 @@ static napi_value attention_grad(napi_env env, napi_callback_info info) {
   const double* a = attention_params(env, argv[1], 19);
   if (a == NULL) return NULL;
   attention_job j = {0};
-  j.B = (int64_t)a[0], j.Tq = (int64_t)a[1], j.Tk = (int64_t)a[2], j.H = (int64_t)a[3], j.dk = (int64_t)a[4], j.causal = a[5] != 0;
-  j.ldq = (int64_t)a[15], j.ldk = (int64_t)a[16], j.ldv = (int64_t)a[17], j.ldy = (int64_t)a[18];
-  const int64_t width = j.H * j.dk;
-  if (j.B < 0 || j.Tq < 0 || j.Tk < 0 || j.H < 1 || j.dk < 1 || j.ldq < width || j.ldk < width || j.ldv < width || j.ldy < width) {
-    napi_throw_range_error(env, NULL, "attention_grad: bad sizes or strides");
-    return NULL;
-  }
-  napi_value off[9];
-  for (int i = 0; i < 9; i++) napi_create_int64(env, (int64_t)a[6 + i], &off[i]);
-  j.q = heap_f32(env, data, length, off[0], strided_span(j.B, j.Tq, j.ldq, width), &ok);
-  j.k = heap_f32(env, data, length, off[1], strided_span(j.B, j.Tk, j.ldk, width), &ok);
-  j.v = heap_f32(env, data, length, off[2], strided_span(j.B, j.Tk, j.ldv, width), &ok);
-  j.dy = heap_f32(env, data, length, off[3], strided_span(j.B, j.Tq, j.ldy, width), &ok);
-  j.probs_in = heap_f32(env, data, length, off[4], j.B * j.H * j.Tq * j.Tk, &ok);
-  j.dq = heap_f32(env, data, length, off[5], strided_span(j.B, j.Tq, j.ldq, width), &ok);
-  j.dk_ = heap_f32(env, data, length, off[6], strided_span(j.B, j.Tk, j.ldk, width), &ok);
-  j.dv = heap_f32(env, data, length, off[7], strided_span(j.B, j.Tk, j.ldv, width), &ok);
-  if (a[14] >= 0) j.dscores = heap_f32(env, data, length, off[8], j.B * j.H * j.Tq * j.Tk, &ok);
-  BOUNDS()
-  j.scale = (float)get_f64(env, argv[2]);
-  if (j.B * j.Tq * j.Tk == 0) return NULL;
-  if (attention_run(j, attention_grad_pair) != 0) napi_throw_error(env, NULL, "attention_grad: out of memory");
+  if (!attention_dims(env, a, 15, &j)) return NULL;
+  const int64_t width = j.H * j.dk, scores = j.B * j.H * j.Tq * j.Tk;
+  attention_inputs(data, length, a, &j, &ok);
+  j.dy = heap_at(data, length, (int64_t)a[9], strided_span(j.B, j.Tq, j.ldy, width), &ok);
+  j.probs_in = heap_at(data, length, (int64_t)a[10], scores, &ok);
+  j.dq = heap_at(data, length, (int64_t)a[11], strided_span(j.B, j.Tq, j.ldq, width), &ok);
+  j.dk_ = heap_at(data, length, (int64_t)a[12], strided_span(j.B, j.Tk, j.ldk, width), &ok);
+  j.dv = heap_at(data, length, (int64_t)a[13], strided_span(j.B, j.Tk, j.ldv, width), &ok);
+  if (a[14] >= 0) j.dscores = heap_at(data, length, (int64_t)a[14], scores, &ok);
+  attention_go(env, argv[2], j, ok, attention_grad_pair);
   return NULL;
 }
 
