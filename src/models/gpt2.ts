@@ -2,25 +2,10 @@ import * as tf from "@tensorflow/tfjs";
 import { Conv1D, Dropout, Embedding, LayerNorm, Linear, Module, ModuleList, activation, crossEntropy } from "../nn/index.js";
 import { GPT2Config } from "./gpt2_config.js";
 import { fusedCausalAttention } from "../engine/index.js";
+import { causalBias } from "../nn/masks.js";
 import { toIdTensor, type TokenInput } from "./inputs.js";
 import { saveModelFolder, type SavePretrainedOptions } from "./checkpoint.js";
 import { checkGenerateOptions, pickToken, type GenerateOptions } from "./generation.js";
-
-const causalBiasValues = new Map<number, Float32Array>();
-
-/**
- * [T, T]: 0 where position j <= i may be attended to, -1e9 above the diagonal. Uploaded from a
- * cached array: building it from ops cost a dozen kernels per layer per step.
- */
-function causalBias(T: number): tf.Tensor2D {
-  let values = causalBiasValues.get(T);
-  if (!values) {
-    values = new Float32Array(T * T);
-    for (let i = 0; i < T; i++) values.fill(-1e9, i * T + i + 1, (i + 1) * T);
-    causalBiasValues.set(T, values);
-  }
-  return tf.tensor2d(values, [T, T]);
-}
 
 /** Causal self-attention with GPT-2's fused QKV projection `c_attn`. */
 export class GPT2Attention extends Module {

@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { fusedAttention, nextSeed } from "../engine/index.js";
 import { Embedding, Linear, Module } from "../nn/index.js";
+import { causalBias as causalMask } from "../nn/masks.js";
 import type { T5Config } from "./t5_config.js";
 
 /**
@@ -42,20 +43,9 @@ export function relativePositionBuckets(queryLength: number, keyLength: number, 
   return out;
 }
 
-const causalValues = new Map<number, Float32Array>();
-
-/**
- * [1, 1, T, T]: 0 where key j <= query i may be attended to, -1e9 above the diagonal. Uploaded
- * from a cached array (a dozen kernels per call when built from ops).
- */
+/** [1, 1, T, T]: 0 where key j <= query i may be attended to, -1e9 above the diagonal. */
 export function causalBias(T: number): tf.Tensor4D {
-  let values = causalValues.get(T);
-  if (!values) {
-    values = new Float32Array(T * T);
-    for (let i = 0; i < T; i++) values.fill(-1e9, i * T + i + 1, (i + 1) * T);
-    causalValues.set(T, values);
-  }
-  return tf.tensor4d(values, [1, 1, T, T]);
+  return causalMask(T, [1, 1, T, T]) as tf.Tensor4D;
 }
 
 // Bucket tables by shape and settings: every forward of the first block asks for the same one.

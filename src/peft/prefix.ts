@@ -6,6 +6,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { init, Module, type Parameter } from "../nn/index.js";
+import { causalBias } from "../nn/masks.js";
 import type { PeftBaseModel } from "./peft_model.js";
 import { TunedModel } from "./tuned_model.js";
 
@@ -63,7 +64,7 @@ export class PrefixAttention extends Module {
       if (a.config.scaleAttnByInverseLayerIdx) scale /= a.layerIdx + 1;
       const scores = tf.matMul(q, keys, false, true).mul(scale); // [B, nh, T, P+T]
       // Every query sees all prefix positions and the tokens up to itself.
-      const causal = tf.linalg.bandPart(tf.ones([T, T]), -1, 0).sub(1).mul(1e9); // [T, T]
+      const causal = causalBias(T); // [T, T]
       const mask = tf.concat([tf.zeros([T, P]), causal], 1); // [T, P+T]
       const att = a.attn_dropout.forward(tf.softmax(scores.add(mask), -1));
       const y = tf.matMul(att, values).transpose([0, 2, 1, 3]).reshape([B, T, C]); // [B, T, C]

@@ -3,8 +3,9 @@
  * buffer helpers of the widget protocol. Widgets reach the kernel only through
  * globalThis[Symbol.for("lora-lab.comms")], so a copy of this code loaded by a cell finds it.
  */
+import { PLOT_DISPLAY_HOOK, type PlotDisplayContent, type PlotDisplayHook } from "lora-lab";
+
 export const COMMS_KEY = Symbol.for("lora-lab.comms");
-export const DISPLAY_KEY = Symbol.for("lora-lab.display");
 
 export type BufferLike = ArrayBuffer | ArrayBufferView;
 
@@ -30,12 +31,10 @@ export interface CommManager {
   open(target: string, data?: any, metadata?: any, buffers?: BufferLike[]): Comm;
 }
 
-export interface DisplayContent {
-  data: Record<string, unknown>;
-  metadata: Record<string, unknown>;
-  transient: { display_id: string };
-}
-export type DisplayHook = (content: DisplayContent, update: boolean) => void;
+/** The kernel's display function and its key: the ones lora-lab's plots use. */
+export const DISPLAY_KEY = PLOT_DISPLAY_HOOK;
+export type DisplayContent = PlotDisplayContent;
+export type DisplayHook = PlotDisplayHook;
 
 type Global = Record<symbol, unknown>;
 
