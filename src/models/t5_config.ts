@@ -1,51 +1,40 @@
 import { ACTIVATIONS } from "../nn/index.js";
+import { ConfigSchema, field, nullOr, positive, positiveInt, probability, type FieldsOf } from "../io/index.js";
+import { PretrainedConfig } from "./config_base.js";
 
-/** T5 hyper-parameters under Hugging Face's config.json names (camelCase here, snake_case on disk). */
-export interface T5ConfigFields {
-  vocabSize: number;
-  dModel: number;
+// Bidirectional buckets split in two halves, each half again into exact and logarithmic bins.
+const atLeast4 = (v: number) => (Number.isInteger(v) && v >= 4 ? undefined : `must be an integer >= 4, got ${v}`);
+
+/** T5's fields under Hugging Face's config.json names; defaults are T5Config's (the t5-small checkpoint). */
+const T5_FIELDS = {
+  vocabSize: field(32128, positiveInt),
+  /** Width of the residual stream. */
+  dModel: field(512, positiveInt),
   /** Width of one attention head's keys, queries and values (not necessarily dModel / numHeads). */
-  dKv: number;
-  dFf: number;
+  dKv: field(64, positiveInt),
+  /** Width of the feed-forward block. */
+  dFf: field(2048, positiveInt),
   /** Encoder blocks. */
-  numLayers: number;
+  numLayers: field(6, positiveInt),
   /** Decoder blocks; null means as many as the encoder. */
-  numDecoderLayers: number | null;
-  numHeads: number;
-  relativeAttentionNumBuckets: number;
-  relativeAttentionMaxDistance: number;
-  dropoutRate: number;
-  layerNormEpsilon: number;
+  numDecoderLayers: field<number | null>(null, nullOr(positiveInt)),
+  numHeads: field(8, positiveInt),
+  relativeAttentionNumBuckets: field(32, atLeast4),
+  relativeAttentionMaxDistance: field(128, positiveInt),
+  dropoutRate: field(0.1, probability),
+  layerNormEpsilon: field(1e-6, positive),
   /** Scales every initialiser's std (1 in Hugging Face's checkpoints). */
-  initializerFactor: number;
+  initializerFactor: field(1.0, positive),
   /** "relu" (T5), "gated-gelu" (T5 v1.1, flan-t5) or "[gated-]<activation>". */
-  feedForwardProj: string;
-  tieWordEmbeddings: boolean;
-  padTokenId: number;
-  eosTokenId: number;
-  decoderStartTokenId: number;
-}
-
-// Hugging Face's T5Config defaults, which are the t5-small checkpoint.
-const DEFAULTS: T5ConfigFields = {
-  vocabSize: 32128,
-  dModel: 512,
-  dKv: 64,
-  dFf: 2048,
-  numLayers: 6,
-  numDecoderLayers: null,
-  numHeads: 8,
-  relativeAttentionNumBuckets: 32,
-  relativeAttentionMaxDistance: 128,
-  dropoutRate: 0.1,
-  layerNormEpsilon: 1e-6,
-  initializerFactor: 1.0,
-  feedForwardProj: "relu",
-  tieWordEmbeddings: true,
-  padTokenId: 0,
-  eosTokenId: 1,
-  decoderStartTokenId: 0,
+  feedForwardProj: field("relu"),
+  /** The LM head shares the token embedding's weight (and the decoder output is scaled by dModel^-0.5). */
+  tieWordEmbeddings: field(true),
+  padTokenId: field(0),
+  eosTokenId: field(1),
+  /** The first decoder input (T5 starts decoding from the pad token). */
+  decoderStartTokenId: field(0),
 };
+export type T5ConfigFields = FieldsOf<typeof T5_FIELDS>;
 
 export const T5_PRESETS: Record<string, Partial<T5ConfigFields>> = {
   // Byte vocabulary (ids 0 and 1 are control bytes no text uses, so they serve as pad and EOS);
@@ -57,69 +46,20 @@ export const T5_PRESETS: Record<string, Partial<T5ConfigFields>> = {
   "t5-small": {},
 };
 
-const SNAKE: Record<keyof T5ConfigFields, string> = {
-  vocabSize: "vocab_size",
-  dModel: "d_model",
-  dKv: "d_kv",
-  dFf: "d_ff",
-  numLayers: "num_layers",
-  numDecoderLayers: "num_decoder_layers",
-  numHeads: "num_heads",
-  relativeAttentionNumBuckets: "relative_attention_num_buckets",
-  relativeAttentionMaxDistance: "relative_attention_max_distance",
-  dropoutRate: "dropout_rate",
-  layerNormEpsilon: "layer_norm_epsilon",
-  initializerFactor: "initializer_factor",
-  feedForwardProj: "feed_forward_proj",
-  tieWordEmbeddings: "tie_word_embeddings",
-  padTokenId: "pad_token_id",
-  eosTokenId: "eos_token_id",
-  decoderStartTokenId: "decoder_start_token_id",
-};
+export interface T5Config extends T5ConfigFields {}
 
-function positiveInt(v: unknown, field: string): void {
-  if (!Number.isInteger(v) || (v as number) <= 0) throw new Error(`T5Config.${field} must be a positive integer, got ${JSON.stringify(v)}`);
-}
-
-function tokenId(v: unknown, field: string, vocabSize: number): void {
-  if (!Number.isInteger(v) || (v as number) < 0 || (v as number) >= vocabSize) {
-    throw new Error(`T5Config.${field} must be a token id in [0, ${vocabSize}), got ${JSON.stringify(v)}`);
-  }
-}
-
-export class T5Config implements T5ConfigFields {
+/** T5 hyper-parameters: presets "tiny" (byte vocabulary, fast on CPU) and "t5-small" (60,506,624 parameters). */
+export class T5Config extends PretrainedConfig {
+  static readonly schema = new ConfigSchema(T5_FIELDS, { owner: "T5Config", fixed: ["modelType"] });
+  static readonly presets = T5_PRESETS;
+  static readonly family = "T5";
+  static readonly modelType = "t5";
+  static readonly jsonHeader = { architectures: ["T5ForConditionalGeneration"], model_type: "t5", is_encoder_decoder: true };
   readonly modelType = "t5";
-  vocabSize!: number;
-  dModel!: number;
-  dKv!: number;
-  dFf!: number;
-  numLayers!: number;
-  numDecoderLayers!: number | null;
-  numHeads!: number;
-  relativeAttentionNumBuckets!: number;
-  relativeAttentionMaxDistance!: number;
-  dropoutRate!: number;
-  layerNormEpsilon!: number;
-  initializerFactor!: number;
-  feedForwardProj!: string;
-  tieWordEmbeddings!: boolean;
-  padTokenId!: number;
-  eosTokenId!: number;
-  decoderStartTokenId!: number;
 
   constructor(fields: Partial<T5ConfigFields> = {}) {
-    const unknown = Object.keys(fields).filter((k) => !(k in SNAKE) && k !== "modelType");
-    if (unknown.length) throw new Error(`T5Config: unknown field(s) ${unknown.join(", ")}; known: ${Object.keys(SNAKE).join(", ")}`);
-    Object.assign(this, DEFAULTS, fields, { modelType: "t5" });
-    for (const f of ["vocabSize", "dModel", "dKv", "dFf", "numLayers", "numHeads", "relativeAttentionMaxDistance"] as const) positiveInt(this[f], f);
-    if (this.numDecoderLayers !== null) positiveInt(this.numDecoderLayers, "numDecoderLayers");
-    // Bidirectional buckets split in two halves, each half again into exact and logarithmic bins.
-    if (!Number.isInteger(this.relativeAttentionNumBuckets) || this.relativeAttentionNumBuckets < 4) {
-      throw new Error(`T5Config.relativeAttentionNumBuckets must be an integer >= 4, got ${this.relativeAttentionNumBuckets}`);
-    }
-    if (!(this.dropoutRate >= 0 && this.dropoutRate < 1)) throw new Error(`T5Config.dropoutRate must be a probability in [0, 1), got ${this.dropoutRate}`);
-    if (!(this.layerNormEpsilon > 0)) throw new Error(`T5Config.layerNormEpsilon must be > 0, got ${this.layerNormEpsilon}`);
-    if (!(this.initializerFactor > 0)) throw new Error(`T5Config.initializerFactor must be > 0, got ${this.initializerFactor}`);
+    super();
+    Object.assign(this, T5Config.schema.resolve(fields));
     const parts = String(this.feedForwardProj).split("-");
     if (parts.length > 2 || (parts.length === 2 && parts[0] !== "gated") || !(this.denseActFn in ACTIVATIONS)) {
       throw new Error(
@@ -127,7 +67,12 @@ export class T5Config implements T5ConfigFields {
           `activations: ${Object.keys(ACTIVATIONS).join(", ")}`,
       );
     }
-    for (const f of ["padTokenId", "eosTokenId", "decoderStartTokenId"] as const) tokenId(this[f], f, this.vocabSize);
+    for (const f of ["padTokenId", "eosTokenId", "decoderStartTokenId"] as const) {
+      const id = this[f];
+      if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize) {
+        throw new Error(`T5Config.${f} must be a token id in [0, ${this.vocabSize}), got ${JSON.stringify(id)}`);
+      }
+    }
   }
 
   /** Number of decoder blocks. */
@@ -149,31 +94,5 @@ export class T5Config implements T5ConfigFields {
   get denseActFn(): string {
     if (this.feedForwardProj === "gated-gelu") return "gelu_new";
     return this.feedForwardProj.split("-").at(-1) as string;
-  }
-
-  /** A named shape: "tiny" (byte vocabulary, fast on CPU) or "t5-small" (60,506,624 parameters). */
-  static preset(name: string, overrides: Partial<T5ConfigFields> = {}): T5Config {
-    const preset = T5_PRESETS[name];
-    if (!preset) throw new Error(`unknown T5 preset "${name}"; available: ${Object.keys(T5_PRESETS).join(", ")}`);
-    return new T5Config({ ...preset, ...overrides });
-  }
-
-  /** Reads Hugging Face's config.json fields; fields that T5 does not use are ignored. */
-  static fromJSON(json: Record<string, unknown>): T5Config {
-    if (json.model_type !== undefined && json.model_type !== "t5") {
-      throw new Error(`config.json has model_type "${String(json.model_type)}", expected "t5"`);
-    }
-    const fields: Partial<T5ConfigFields> = {};
-    for (const [camel, snake] of Object.entries(SNAKE)) {
-      if (json[snake] !== undefined) (fields as Record<string, unknown>)[camel] = json[snake];
-    }
-    return new T5Config(fields);
-  }
-
-  /** Hugging Face's config.json for this model. */
-  toJSON(): Record<string, unknown> {
-    const out: Record<string, unknown> = { architectures: ["T5ForConditionalGeneration"], model_type: "t5", is_encoder_decoder: true };
-    for (const [camel, snake] of Object.entries(SNAKE)) out[snake] = (this as unknown as Record<string, unknown>)[camel];
-    return out;
   }
 }
