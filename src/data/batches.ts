@@ -1,4 +1,4 @@
-import { mixSeed, mulberry32, permutation } from "./random.js";
+import { EpochBatches, type EpochOptions } from "./epochs.js";
 
 /** One training batch, row-major: row b is `inputIds[b*T .. (b+1)*T)`. */
 export interface Batch {
@@ -8,69 +8,30 @@ export interface Batch {
   shape: [number, number];
 }
 
-export interface BatchOptions {
-  batchSize: number;
-  seed?: number;
-  /** Visit windows in a fresh seeded order each epoch (default) or in the given order. */
-  shuffle?: boolean;
-  /** Skip a last batch smaller than batchSize (default), so every batch has the same shape. */
-  dropLast?: boolean;
-}
+export type BatchOptions = EpochOptions;
 
 /**
  * Batches of windows (each `T + 1` tokens, as `tokenWindows` makes them). Each pass over the
  * iterator is one epoch, ordered by (seed, epoch), so a run's data order is reproducible and
  * `epochBatches(k)` gives any epoch's batches directly.
  */
-export class BatchIterator implements Iterable<Batch> {
-  readonly batchSize: number;
-  readonly seed: number;
-  readonly shuffle: boolean;
-  readonly dropLast: boolean;
+export class BatchIterator extends EpochBatches<Batch> {
   /** T: tokens per input row. */
   readonly length: number;
-  /** The epoch the next pass over the iterator yields. */
-  epoch = 0;
   private readonly windows: readonly Int32Array[];
 
   constructor(windows: readonly ArrayLike<number>[], options: BatchOptions) {
-    const { batchSize, seed = 0, shuffle = true, dropLast = true } = options;
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batches: batchSize must be a positive integer; got ${batchSize}`);
-    if (windows.length === 0) throw new RangeError("batches: no windows to batch");
+    super(windows.length, options, "batches", "windows");
     const width = windows[0]!.length;
     if (width < 2) throw new RangeError(`batches: windows need at least 2 tokens (T + 1); got ${width}`);
     windows.forEach((w, i) => {
       if (w.length !== width) throw new RangeError(`batches: window ${i} has ${w.length} tokens, window 0 has ${width}; all must have the same length`);
     });
     this.windows = windows.map((w) => (w instanceof Int32Array ? w : Int32Array.from(w)));
-    this.batchSize = batchSize;
-    this.seed = seed;
-    this.shuffle = shuffle;
-    this.dropLast = dropLast;
     this.length = width - 1;
   }
 
-  /** Batches per epoch. */
-  get numBatches(): number {
-    const n = this.windows.length / this.batchSize;
-    return this.dropLast ? Math.floor(n) : Math.ceil(n);
-  }
-
-  /** Yields the next epoch's batches and advances `epoch`. */
-  *[Symbol.iterator](): Iterator<Batch> {
-    yield* this.epochBatches(this.epoch++);
-  }
-
-  /** The batches of epoch `epoch`, without touching `this.epoch`. */
-  *epochBatches(epoch: number): Generator<Batch> {
-    const n = this.windows.length;
-    const order = this.shuffle ? permutation(n, mulberry32(mixSeed(this.seed, epoch))) : Array.from({ length: n }, (_, i) => i);
-    for (let b = 0; b < this.numBatches; b++) {
-      yield this.assemble(order.slice(b * this.batchSize, (b + 1) * this.batchSize));
-    }
-  }
-
-  private assemble(rows: number[]): Batch {
+  protected assemble(rows: number[]): Batch {
     const T = this.length;
     const inputIds = new Int32Array(rows.length * T);
     const targets = new Int32Array(rows.length * T);

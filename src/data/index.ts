@@ -5,6 +5,8 @@ export { splitDocuments } from "./split.js";
 export type { Split, SplitOptions } from "./split.js";
 export { tokenWindows } from "./windows.js";
 export type { WindowOptions } from "./windows.js";
+export { EpochBatches } from "./epochs.js";
+export type { EpochOptions } from "./epochs.js";
 export { BatchIterator, batchStream, batches } from "./batches.js";
 export type { Batch, BatchOptions } from "./batches.js";
 export { makeLmDataset } from "./dataset.js";

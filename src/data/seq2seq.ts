@@ -1,5 +1,5 @@
 import type { Tokenizer } from "../tokenizers/index.js";
-import { mixSeed, mulberry32, permutation } from "./random.js";
+import { EpochBatches, type EpochOptions } from "./epochs.js";
 
 /** A sequence-to-sequence example as text: the model reads `source` and learns to write `target`. */
 export interface Seq2SeqPair {
@@ -85,52 +85,19 @@ export function collateSeq2Seq(examples: readonly Seq2SeqExample[], options: Seq
   return { inputIds, attentionMask, labels, sourceShape: [B, S], labelShape: [B, T] };
 }
 
-export interface Seq2SeqBatchOptions extends Seq2SeqCollateOptions {
-  batchSize: number;
-  seed?: number;
-  /** Visit examples in a fresh seeded order each epoch (default) or in the given order. */
-  shuffle?: boolean;
-  /** Skip a last batch smaller than batchSize (default). */
-  dropLast?: boolean;
-}
+export interface Seq2SeqBatchOptions extends Seq2SeqCollateOptions, EpochOptions {}
 
 /**
  * Padded batches of examples, one epoch per pass, ordered by (seed, epoch) as `BatchIterator`,
  * so a run's data order is reproducible and `epochBatches(k)` gives any epoch directly.
  */
-export class Seq2SeqBatchIterator implements Iterable<Seq2SeqBatch> {
-  readonly batchSize: number;
-  readonly seed: number;
-  readonly shuffle: boolean;
-  readonly dropLast: boolean;
-  epoch = 0;
-
+export class Seq2SeqBatchIterator extends EpochBatches<Seq2SeqBatch> {
   constructor(private readonly examples: readonly Seq2SeqExample[], private readonly options: Seq2SeqBatchOptions) {
-    const { batchSize, seed = 0, shuffle = true, dropLast = true } = options;
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`seq2seqBatches: batchSize must be a positive integer; got ${batchSize}`);
-    if (examples.length === 0) throw new RangeError("seq2seqBatches: no examples to batch");
-    this.batchSize = batchSize;
-    this.seed = seed;
-    this.shuffle = shuffle;
-    this.dropLast = dropLast;
+    super(examples.length, options, "seq2seqBatches", "examples");
   }
 
-  get numBatches(): number {
-    const n = this.examples.length / this.batchSize;
-    return this.dropLast ? Math.floor(n) : Math.ceil(n);
-  }
-
-  *[Symbol.iterator](): Iterator<Seq2SeqBatch> {
-    yield* this.epochBatches(this.epoch++);
-  }
-
-  *epochBatches(epoch: number): Generator<Seq2SeqBatch> {
-    const n = this.examples.length;
-    const order = this.shuffle ? permutation(n, mulberry32(mixSeed(this.seed, epoch))) : Array.from({ length: n }, (_, i) => i);
-    for (let b = 0; b < this.numBatches; b++) {
-      const rows = order.slice(b * this.batchSize, (b + 1) * this.batchSize).map((i) => this.examples[i]!);
-      yield collateSeq2Seq(rows, this.options);
-    }
+  protected assemble(rows: number[]): Seq2SeqBatch {
+    return collateSeq2Seq(rows.map((i) => this.examples[i]!), this.options);
   }
 }
 
