@@ -3,6 +3,11 @@ import { Dropout, Embedding, Linear, Module, ModuleList, RMSNorm, activation } f
 import type { T5Config } from "./t5_config.js";
 import { T5Attention, causalBias, paddingBias } from "./t5_attention.js";
 
+/** A bias-free projection with T5's initialisation: std factor / sqrt(fan_in). */
+export function t5Linear(inFeatures: number, outFeatures: number, factor: number): Linear {
+  return new Linear(inFeatures, outFeatures, { bias: false, initStd: factor * inFeatures ** -0.5 });
+}
+
 /** wo(dropout(act(wi(x)))): T5's feed-forward block ("relu"). */
 export class T5DenseActDense extends Module {
   wi: Linear;
@@ -13,8 +18,8 @@ export class T5DenseActDense extends Module {
   constructor(config: T5Config) {
     super();
     const { dModel, dFf, initializerFactor: factor } = config;
-    this.wi = this.registerModule("wi", new Linear(dModel, dFf, { bias: false, initStd: factor * dModel ** -0.5 }));
-    this.wo = this.registerModule("wo", new Linear(dFf, dModel, { bias: false, initStd: factor * dFf ** -0.5 }));
+    this.wi = this.registerModule("wi", t5Linear(dModel, dFf, factor));
+    this.wo = this.registerModule("wo", t5Linear(dFf, dModel, factor));
     this.dropout = this.registerModule("dropout", new Dropout(config.dropoutRate));
     this.act = activation(config.denseActFn);
   }
@@ -35,9 +40,9 @@ export class T5DenseGatedActDense extends Module {
   constructor(config: T5Config) {
     super();
     const { dModel, dFf, initializerFactor: factor } = config;
-    this.wi_0 = this.registerModule("wi_0", new Linear(dModel, dFf, { bias: false, initStd: factor * dModel ** -0.5 }));
-    this.wi_1 = this.registerModule("wi_1", new Linear(dModel, dFf, { bias: false, initStd: factor * dModel ** -0.5 }));
-    this.wo = this.registerModule("wo", new Linear(dFf, dModel, { bias: false, initStd: factor * dFf ** -0.5 }));
+    this.wi_0 = this.registerModule("wi_0", t5Linear(dModel, dFf, factor));
+    this.wi_1 = this.registerModule("wi_1", t5Linear(dModel, dFf, factor));
+    this.wo = this.registerModule("wo", t5Linear(dFf, dModel, factor));
     this.dropout = this.registerModule("dropout", new Dropout(config.dropoutRate));
     this.act = activation(config.denseActFn);
   }
