@@ -6,7 +6,7 @@ import * as tf from "@tensorflow/tfjs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fromFloat32, readSafetensors, toFloat32, writeFileAtomic, writeSafetensors, type SafeTensor } from "../io/index.js";
-import { LoraConfig } from "./config.js";
+import { LoraConfig } from "./lora/config.js";
 import { adapterLayers } from "./injector.js";
 import { adapterParameters } from "./state_dict.js";
 import type { PeftBaseModel, PeftModel } from "./peft_model.js";

@@ -1,6 +1,6 @@
 /** peft: LoRA as Hugging Face PEFT does it (config, layer wrapper, injector), PEFT-format files, layer plans. */
-export { LoraConfig, DEFAULT_LORA_TARGET_MODULES, TASK_TYPES } from "./config.js";
-export type { LoraConfigFields, TaskType, LoraBias, LoraInit } from "./config.js";
+export { LoraConfig, DEFAULT_LORA_TARGET_MODULES, TASK_TYPES } from "./lora/config.js";
+export type { LoraConfigFields, TaskType, LoraBias, LoraInit } from "./lora/config.js";
 export { isTargeted, isExcluded, layerIndexOf, patternKey, rankAndAlpha } from "./matching.js";
 export type { TargetRules } from "./matching.js";
 export { LoraLayer, LORA_DISPATCHERS, createLoraLayer } from "./lora_layer.js";

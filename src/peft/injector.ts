@@ -4,7 +4,7 @@
  * parameters train. Architecture-agnostic: only names and layer types matter.
  */
 import { Conv1D, Linear, Module } from "../nn/index.js";
-import { DEFAULT_LORA_TARGET_MODULES, type LoraConfig } from "./config.js";
+import { DEFAULT_LORA_TARGET_MODULES, type LoraConfig } from "./lora/config.js";
 import { Linear4bit } from "../quant/linear4bit.js";
 import { createLoraLayer, LoraLayer, type LoraAdapterSpec } from "./lora_layer.js";
 import { isExcluded, isTargeted, rankAndAlpha } from "./matching.js";

@@ -6,7 +6,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { Conv1D, Dropout, Embedding, Linear, Module, init } from "../nn/index.js";
 import { AdapterModules, AdapterParameters, Identity } from "./containers.js";
-import type { LoraInit } from "./config.js";
+import type { LoraInit } from "./lora/config.js";
 import { topSingularTriplets } from "./svd.js";
 import { DoraMagnitude, doraTerm, rowNorm } from "./dora.js";
 import { scatter } from "./fused_qkv.js";

@@ -4,7 +4,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { Module } from "../nn/index.js";
-import { LoraConfig, type LoraConfigFields } from "./config.js";
+import { LoraConfig, type LoraConfigFields } from "./lora/config.js";
 import { adapterLayers, findTargets, injectLora, markOnlyAdapterTrainable, type InjectableModel } from "./injector.js";
 import { loadAdapterFolder, saveAdapterFolder, type SaveAdapterOptions } from "./files.js";
 import { trainableParametersLine } from "./tuned_model.js";

@@ -5,7 +5,7 @@
  * a freeze set and optimizer param groups.
  */
 import { Embedding, type Module } from "../nn/index.js";
-import { LoraConfig } from "./config.js";
+import { LoraConfig } from "./lora/config.js";
 import { isTargeted, layerIndexOf } from "./matching.js";
 import { getPeftModel, PeftModel, type AdapterOptions, type PeftBaseModel } from "./peft_model.js";
 

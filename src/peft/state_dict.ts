@@ -5,7 +5,7 @@
  * under the wrapped module's own name (`base_model.model.lm_head.weight`).
  */
 import type { Module, Parameter } from "../nn/index.js";
-import type { LoraBias } from "./config.js";
+import type { LoraBias } from "./lora/config.js";
 
 /** Saved name -> live parameter, for one adapter. */
 export function adapterParameters(peft: Module, adapterName: string, bias: LoraBias): Map<string, Parameter> {
