@@ -55,6 +55,22 @@ describe("new LoraConfigurator(model)", () => {
     check();
     expect(w.value.groups.map((g) => g.role)).toEqual(["full", "lora", "lora"]);
     expect(w.loraConfig?.targetModules).toBeDefined();
+    // Trainable embeddings (the Embedding modules, not the final norm) and a frozen tied head (no copy).
+    fake.fromFrontend(w.modelId, { method: "update", state: { embeddings: "full", head: "frozen" }, buffer_paths: [] });
+    check();
+  });
+
+  it("counts without changing the model or drawing from the seeded generator", () => {
+    const model = tiny();
+    const before = [...model.namedParameters()].map(([name, p]) => [name, p.size, p.requiresGrad]);
+    lab.seed(5);
+    const w = new W.LoraConfigurator(model);
+    fake.fromFrontend(w.modelId, { method: "update", state: { ranks: w.get<number[]>("ranks").map(() => 2), target_modules: [] }, buffer_paths: [] });
+    expect(w.get("trainable_params")).toBe(w.rows().find((r) => r.layer === "lm_head")!.trainableParams);
+    const drawn = lab.nextSeed();
+    lab.seed(5);
+    expect(drawn).toBe(lab.nextSeed());
+    expect([...model.namedParameters()].map(([name, p]) => [name, p.size, p.requiresGrad])).toEqual(before);
   });
 
   it("sends a layer-plan figure with one bar per plan row", () => {

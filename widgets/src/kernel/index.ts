@@ -8,6 +8,7 @@ export type { State, TraitChange, WidgetSpec } from "./widget.js";
 export { commManager, removeBuffers, putBuffers, float64, COMMS_KEY, DISPLAY_KEY } from "./comm.js";
 export type { Comm, CommManager, CommMsg, BufferLike, DisplayHook, DisplayContent } from "./comm.js";
 export { allStates, liveWidgets, widgetById } from "./registry.js";
+export type { LiveWidget } from "./registry.js";
 export { Layout, Style } from "./layout.js";
 export { DomWidget, ValueWidget, IntSlider, FloatSlider, FloatLogSlider, Dropdown, Checkbox, Button, Text, HTML, IntProgress, FloatProgress } from "./controls.js";
 export type { DomOptions, SliderOptions, DropdownOptions, ProgressOptions, ButtonStyleName } from "./controls.js";

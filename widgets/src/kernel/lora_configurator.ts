@@ -3,7 +3,20 @@
  * modules; the trainable-parameter count and the layer-plan picture follow every change. Its
  * `value` is the LayerPlan (and `loraConfig` the PEFT LoraConfig) the next cell trains with.
  */
-import { articlePlan, compilePlan, layerPlanFigure, type LayerPlan, type LoraConfig, type Module, type PlanRole } from "lora-lab";
+import {
+  articlePlan,
+  compilePlan,
+  isTargeted,
+  layerIndexOf,
+  layerPlanFigure,
+  planTable,
+  type LayerPlan,
+  type LoraConfig,
+  type Module,
+  type PlanLayerGroup,
+  type PlanRole,
+  type PlanTableRow,
+} from "lora-lab";
 import { LabWidget, packFigure } from "./lab_widget.js";
 
 export const PLAN_ROLES: PlanRole[] = ["frozen", "lora", "full"];
@@ -19,29 +32,52 @@ interface ParamInfo {
   size: number;
 }
 
-interface PlanRow {
-  layer: number | string;
-  role: PlanRole;
-  rank?: number;
-  alpha?: number;
-  trainableParams: number;
-  totalParams: number;
+/** A parameter as planTable reads it: a size and whether it trains. */
+interface PlannedParam {
+  size: number;
+  requiresGrad: boolean;
 }
 
-const layerOf = (name: string): number | undefined => {
-  const m = /\.(\d+)\./.exec(name);
-  return m ? Number(m[1]) : undefined;
-};
+const moduleOf = (paramName: string): string => paramName.slice(0, paramName.lastIndexOf("."));
 const moduleLeaf = (paramName: string): string => paramName.split(".").slice(-2, -1)[0] ?? "";
+const inLayers = (g: PlanLayerGroup, key: string): boolean => (!g.within || key.startsWith(g.within)) && g.layers.includes(layerIndexOf(`${key}.`) ?? -1);
+
+/**
+ * The parameters applyPlan(model, plan) leaves on a model, by PEFT's names, as sizes and trainable
+ * flags: planTable counts these, so the model is not changed, no tensor is made and no random
+ * number is drawn (which would shift every later seeded initialisation).
+ */
+function plannedParameters(model: Module, params: ParamInfo[], headSize: number, plan: LayerPlan): Map<string, PlannedParam> {
+  // The plan's own rule for what trains in place (full groups, full embeddings); LoRA groups are
+  // left out because compilePlan rejects the half-made ones a view can send (no targets yet).
+  const inPlace = compilePlan(model, { ...plan, groups: plan.groups.filter((g) => g.role !== "lora") });
+  const planned = new Map<string, PlannedParam>();
+  for (const p of params) {
+    planned.set(p.name, { size: p.size, requiresGrad: inPlace.trainsInPlace(p.name) });
+    const key = moduleOf(p.name);
+    if (p.shape.length !== 2 || !p.name.endsWith(".weight")) continue;
+    for (const g of plan.groups) {
+      if (g.role !== "lora" || !inLayers(g, key) || !isTargeted({ targetModules: g.targetModules ?? [], layersToTransform: g.layers }, key)) continue;
+      // lora_A [r, in] and lora_B [out, r], whichever way round the base stores its weight.
+      const r = g.r ?? 0;
+      planned.set(`${key}.lora_A.default.weight`, { size: r * p.shape[1], requiresGrad: true });
+      planned.set(`${key}.lora_B.default.weight`, { size: p.shape[0] * r, requiresGrad: true });
+    }
+  }
+  // A trainable copy of the head (PEFT's modules_to_save); a tied head's weight is the embedding's.
+  if (plan.head === "full" && headSize > 0) planned.set("lm_head.modules_to_save.default.weight", { size: headSize, requiresGrad: true });
+  return planned;
+}
 
 export class LoraConfigurator extends LabWidget {
   private readonly params: ParamInfo[];
+  private readonly headSize: number;
   private readonly base: LayerPlan;
 
   constructor(private readonly model: Module & { config?: { modelType?: string } }, o: LoraConfiguratorOptions = {}) {
     const plan = o.plan ?? articlePlan(model as never, { peftCompatible: true });
     const params = [...model.namedParameters()].map(([name, p]) => ({ name, shape: [...p.variable.shape], size: p.size }));
-    const available = [...new Set(params.filter((p) => p.shape.length === 2 && layerOf(p.name) !== undefined).map((p) => moduleLeaf(p.name)))];
+    const available = [...new Set(params.filter((p) => p.shape.length === 2 && layerIndexOf(p.name) !== undefined).map((p) => moduleLeaf(p.name)))];
     const lora = plan.groups.find((g) => g.role === "lora");
     super("LoraConfigurator", {
       groups: plan.groups.map((g) => ({ name: g.name, layers: g.layers })),
@@ -57,6 +93,8 @@ export class LoraConfigurator extends LabWidget {
       figure: null,
     });
     this.params = params;
+    const head = model.namedModules().get("lm_head");
+    this.headSize = head ? [...head.namedParameters().values()].reduce((s, p) => s + p.size, 0) : 0;
     this.base = plan;
     this.recount();
     this.observe(["roles", "ranks", "alphas", "target_modules", "embeddings", "head"], () => this.recount());
@@ -87,36 +125,12 @@ export class LoraConfigurator extends LabWidget {
     return compilePlan(this.model, this.value).loraConfig;
   }
 
-  /** Trainable parameters per plan row, counted from the model's shapes (the model is not changed). */
-  rows(): PlanRow[] {
+  /** The plan table of the plan the controls describe, as applying it to the model would count it (the model is not changed). */
+  rows(): PlanTableRow[] {
     const plan = this.value;
-    const rows: PlanRow[] = [];
-    const inLayers = new Set<string>();
-    for (const g of plan.groups) {
-      for (const layer of g.layers) {
-        const mine = this.params.filter((p) => layerOf(p.name) === layer && (!g.within || p.name.startsWith(g.within)));
-        mine.forEach((p) => inLayers.add(p.name));
-        const total = mine.reduce((s, p) => s + p.size, 0);
-        let trainable = 0;
-        if (g.role === "full") trainable = total;
-        if (g.role === "lora") {
-          for (const p of mine) {
-            if (p.shape.length === 2 && p.name.endsWith(".weight") && (g.targetModules ?? []).includes(moduleLeaf(p.name))) trainable += (g.r ?? 0) * (p.shape[0] + p.shape[1]);
-          }
-        }
-        rows.push({ layer, role: g.role, ...(g.role === "lora" ? { rank: g.r, alpha: g.loraAlpha } : {}), trainableParams: trainable, totalParams: g.role === "lora" ? total + trainable : total });
-      }
-    }
-    const rest = this.params.filter((p) => !inLayers.has(p.name));
-    const head = rest.filter((p) => p.name.startsWith("lm_head."));
-    const other = rest.filter((p) => !p.name.startsWith("lm_head."));
-    const otherTotal = other.reduce((s, p) => s + p.size, 0);
-    rows.push({ layer: "embeddings and norms", role: plan.embeddings, trainableParams: plan.embeddings === "full" ? otherTotal : 0, totalParams: otherTotal });
-    // A tied head has no weight of its own: "full" trains a copy of the token embedding (PEFT's modules_to_save).
-    const headParams = head.length ? head : this.params.filter((p) => /(^|\.)(wte|shared|embed_tokens)\.weight$/.test(p.name)).slice(0, 1);
-    const headTotal = headParams.reduce((s, p) => s + p.size, 0);
-    rows.push({ layer: "lm_head", role: plan.head, trainableParams: plan.head === "full" ? headTotal : 0, totalParams: headTotal });
-    return rows;
+    const planned = plannedParameters(this.model, this.params, this.headSize, plan);
+    // planTable reads only the names, sizes and flags of namedParameters().
+    return planTable({ namedParameters: () => planned } as unknown as Module, plan);
   }
 
   private recount(): void {

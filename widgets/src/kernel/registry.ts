@@ -5,18 +5,28 @@
  */
 import type { Comm, CommManager, CommMsg } from "./comm.js";
 import { CONTROL_TARGET } from "./traits.js";
-import type { Widget } from "./widget.js";
+
+/**
+ * What the registry needs of a widget. widget.ts's Widget has it; declaring it here keeps the
+ * import one way (widget.ts -> registry.ts).
+ */
+export interface LiveWidget {
+  readonly modelId: string;
+  readonly comm: Comm | undefined;
+  readonly spec: { readonly modelName: string; readonly modelModule: string; readonly modelModuleVersion: string };
+  wireState(): { state: Record<string, unknown>; bufferPaths: (string | number)[][]; buffers: ArrayBufferView[] };
+}
 
 const REGISTRY = Symbol.for("lora-lab.widgets.registry");
 const CONTROL_REGISTERED = Symbol.for("lora-lab.widgets.controlTarget");
 type Global = Record<symbol, unknown>;
 
-function registry(): Map<string, Widget> {
+function registry(): Map<string, LiveWidget> {
   const g = globalThis as unknown as Global;
-  return ((g[REGISTRY] as Map<string, Widget> | undefined) ??= new Map()) as Map<string, Widget>;
+  return ((g[REGISTRY] as Map<string, LiveWidget> | undefined) ??= new Map()) as Map<string, LiveWidget>;
 }
 
-export function registerWidget(w: Widget): void {
+export function registerWidget(w: LiveWidget): void {
   registry().set(w.modelId, w);
 }
 
@@ -24,11 +34,11 @@ export function unregisterWidget(id: string): void {
   registry().delete(id);
 }
 
-export function widgetById(id: string): Widget | undefined {
+export function widgetById(id: string): LiveWidget | undefined {
   return registry().get(id);
 }
 
-export function liveWidgets(): Widget[] {
+export function liveWidgets(): LiveWidget[] {
   return [...registry().values()];
 }
 

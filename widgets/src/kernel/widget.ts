@@ -6,7 +6,7 @@
  */
 import { commManager, displayHook, putBuffers, removeBuffers, type BufferLike, type Comm, type CommMsg } from "./comm.js";
 import { PROTOCOL_VERSION, WIDGET_TARGET } from "./traits.js";
-import { ensureControlTarget, registerWidget, unregisterWidget, widgetById } from "./registry.js";
+import { ensureControlTarget, registerWidget, unregisterWidget, widgetById, type LiveWidget } from "./registry.js";
 
 export type State = Record<string, unknown>;
 
@@ -42,7 +42,7 @@ function fromWire(value: unknown): unknown {
   return value;
 }
 
-export class Widget {
+export class Widget implements LiveWidget {
   private id: string | undefined;
   private openedComm: Comm | undefined;
   protected readonly state: State;
