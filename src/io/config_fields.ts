@@ -46,7 +46,11 @@ export const nullOr =
   (v) => (v === null ? undefined : check(v));
 export const oneOf =
   <T>(...allowed: T[]): Check<T> =>
-  (v) => (allowed.includes(v) ? undefined : `must be ${allowed.map((a) => JSON.stringify(a)).join(", ")}; got ${JSON.stringify(v)}`);
+  (v) => {
+    if (allowed.includes(v)) return undefined;
+    const names = allowed.map((a) => (a === undefined ? "undefined" : JSON.stringify(a)));
+    return `must be ${names.slice(0, -1).join(", ")} or ${names.at(-1)}, got ${JSON.stringify(v)}`;
+  };
 
 export interface ConfigSchemaOptions {
   /** Prefix of every error, e.g. "GPT2Config". */
@@ -97,7 +101,8 @@ export class ConfigSchema<T extends FieldTable> {
     for (const [name, spec] of Object.entries(this.table)) {
       const value = name in given ? given[name] : cloneDefault(spec.default);
       const problem = spec.check?.(value);
-      if (problem) throw new Error(`${this.owner}.${name} ${problem}`);
+      // A problem may start with an index into the value: `["q"] must be ...`.
+      if (problem) throw new Error(`${this.owner}.${name}${problem.startsWith("[") ? "" : " "}${problem}`);
       out[name] = value;
     }
     return out as FieldsOf<T>;

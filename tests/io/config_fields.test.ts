@@ -79,3 +79,13 @@ describe("model configs on the shared base", () => {
     expect(T5Config.preset("tiny")).toBeInstanceOf(T5Config);
   });
 });
+
+describe("LoraConfig on the shared base", () => {
+  it("accepts PEFT's Python keyword names, as pasted from a PEFT script", async () => {
+    const { LoraConfig } = await import("../../src/peft/index.js");
+    const c = new LoraConfig({ r: 16, lora_alpha: 32, target_modules: ["c_attn"], lora_dropout: 0.05, layers_to_transform: [1] } as never);
+    expect(c).toMatchObject({ r: 16, loraAlpha: 32, targetModules: ["c_attn"], loraDropout: 0.05, layersToTransform: [1] });
+    expect(c.toJSON()).toMatchObject({ lora_alpha: 32, target_modules: ["c_attn"], layers_to_transform: [1] });
+    expect(() => new LoraConfig({ loraAlpha: 16, lora_alpha: 32 } as never)).toThrow(/loraAlpha is given twice/);
+  });
+});

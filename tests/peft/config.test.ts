@@ -34,7 +34,7 @@ describe("LoraConfig", () => {
   it.each([
     [{ r: 0 }, /r must be a positive integer, got 0/],
     [{ r: 2.5 }, /r must be a positive integer/],
-    [{ taskType: "CAUSAL" as never }, /unknown taskType "CAUSAL"; available: SEQ_CLS, SEQ_2_SEQ_LM, CAUSAL_LM/],
+    [{ taskType: "CAUSAL" as never }, /taskType must be "SEQ_CLS", "SEQ_2_SEQ_LM", "CAUSAL_LM", .* or undefined, got "CAUSAL"/],
     [{ targetModules: ".*c_attn", layersToTransform: [0] }, /layersToTransform cannot be used when targetModules is a str/],
     [{ targetModules: ["c_attn"], layersPattern: "h" }, /layersPattern is specified, layersToTransform must also be specified/],
     [{ loraDropout: 1 }, /loraDropout must be in \[0, 1\)/],
