@@ -9,6 +9,8 @@ import { GPT2Config } from "./gpt2_config.js";
 import { GPT2LMHeadModel } from "./gpt2.js";
 import { T5Config } from "./t5_config.js";
 import { T5ForConditionalGeneration } from "./t5.js";
+import { LlamaConfig, LLAMA_MODEL_TYPES } from "./llama_config.js";
+import { LlamaForCausalLM } from "./llama.js";
 
 /** How one architecture is built from config.json and how checkpoint keys map onto it. */
 export interface Architecture {
@@ -39,10 +41,18 @@ const t5Architecture: Architecture = {
   optionalKeys: (model) => (model as T5ForConditionalGeneration).tiedKeys(),
 };
 
+const llamaArchitecture: Architecture = {
+  build: (config) => new LlamaForCausalLM(LlamaConfig.fromJSON(config)),
+  // Older conversions store RoPE's inv_freq buffer, which lora-lab recomputes from the config.
+  mapKey: (key) => (key.endsWith(".rotary_emb.inv_freq") ? null : key),
+  optionalKeys: (model) => (model as LlamaForCausalLM).tiedKeys(),
+};
+
 /** Architectures by config.json's model_type; other model families register here. */
 export const ARCHITECTURES = new Map<string, Architecture>([
   ["gpt2", gpt2Architecture],
   ["t5", t5Architecture],
+  ...LLAMA_MODEL_TYPES.map((type) => [type, llamaArchitecture] as const),
 ]);
 
 export interface FromPretrainedOptions {
