@@ -55,8 +55,8 @@ export class LlamaAttention extends Module {
     const [B, T, nkv, hs] = x.shape as [number, number, number, number];
     const groups = this.config.numKeyValueGroups;
     if (groups === 1) return x.reshape([B, T, nkv * hs]);
-    // Query head h reads key/value head floor(h / groups).
-    return x.reshape([B, T, nkv, 1, hs]).tile([1, 1, 1, groups, 1]).reshape([B, T, nkv * groups * hs]); // [B, T, nh * hs]
+    // Query head h reads key/value head floor(h / groups). Rank 3: tfjs has no rank-5 Tile gradient.
+    return x.reshape([B * T * nkv, 1, hs]).tile([1, groups, 1]).reshape([B, T, nkv * groups * hs]); // [B, T, nh * hs]
   }
 
   forward(x: tf.Tensor, ctx: AttentionContext): tf.Tensor {

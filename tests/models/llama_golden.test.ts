@@ -21,6 +21,8 @@ interface Expected {
   padded_input_ids?: number[][];
   attention_mask?: number[][];
   padded_logits?: number[];
+  padded_targets?: number[][];
+  grads?: Record<string, number[]>;
 }
 const expectedOf = (name: string) => JSON.parse(readFileSync(`${GOLDEN}/${name}/expected.json`, "utf8")) as Expected;
 
@@ -100,6 +102,23 @@ describe("LLaMA family against the PyTorch reference (fp32, max abs diff < 1e-4)
     const unmasked = model.forward(e.padded_input_ids!);
     expect(maxAbsDiff(unmasked.dataSync(), e.padded_logits!, V, mask.flat())).toBeGreaterThan(1e-3);
     tf.dispose([logits, unmasked]);
+    model.dispose();
+  });
+
+  it("gradients of the padded batch's loss match the reference (through RoPE, GQA, the mask, the tied head)", async () => {
+    const e = expectedOf("llama-gqa-tied");
+    const model = await fromPretrained<LlamaForCausalLM>(`${GOLDEN}/llama-gqa-tied`);
+    const params = model.namedParameters();
+    const names = Object.keys(e.grads!);
+    const vars = names.map((n) => params.get(n)!.variable);
+    const { value, grads } = tf.variableGrads(() => model.loss(e.padded_input_ids!, e.padded_targets!, { attentionMask: e.attention_mask! }), vars);
+    names.forEach((n, i) => {
+      const g = grads[vars[i].name].dataSync();
+      const ref = e.grads![n];
+      const scale = Math.max(...ref.map(Math.abs));
+      expect(maxAbsDiff(g, ref) / scale, n).toBeLessThan(1e-4);
+    });
+    tf.dispose([value, ...Object.values(grads)]);
     model.dispose();
   });
 
