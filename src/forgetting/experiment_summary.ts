@@ -1,4 +1,5 @@
 import type { RetentionRecord } from "./retention.js";
+import { formatTable } from "./text_table.js";
 
 /** One strategy's outcome, read from its last retention record (the final evaluation). */
 export interface SummaryRow {
@@ -68,9 +69,6 @@ export function summaryTable(rows: readonly SummaryRow[], baseline: Record<strin
     r.seconds.toFixed(1),
   ]);
   const baseRow = ["base model", "-", baseline.domain.toFixed(3), "-", ...retained.map((n) => baseline[n].toFixed(3)), ...retained.map(() => "-"), "-", "-", "-", "-"];
-  const all = [columns, baseRow, ...body];
-  const widths = columns.map((_, i) => Math.max(...all.map((r) => r[i].length)));
-  const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
-  const text = [line(columns), widths.map((w) => "-".repeat(w)).join("  "), line(baseRow), ...body.map(line)].join("\n");
+  const text = formatTable(columns, [baseRow, ...body]);
   return { columns, rows: [baseRow, ...body], text };
 }

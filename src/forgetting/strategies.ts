@@ -5,9 +5,9 @@
  * mitigations (replay, EWC, L2-SP) compose with any of them.
  */
 import type { GPT2LMHeadModel } from "../models/index.js";
-import type { Module } from "../nn/index.js";
+import { layerIndexOf, type Module } from "../nn/index.js";
 import type { ParamGroupSpec, SchedulerName } from "../optim/index.js";
-import { applyPlan, articlePlan as articleLayerPlan, countLayers, getBottleneckModel, getPeftModel, getPrefixTuningModel, layerIndexOf, LoraConfig, type ArticlePlanOptions } from "../peft/index.js";
+import { applyPlan, articlePlan as articleLayerPlan, BottleneckConfig, countLayers, getPeftModel, LoraConfig, PrefixTuningConfig, type ArticlePlanOptions } from "../peft/index.js";
 import { quantizeModel, type QuantType } from "../quant/index.js";
 import type { TrainableModel } from "../train/index.js";
 
@@ -158,7 +158,7 @@ export function qlora(opts: LoraStrategyOptions & { quantType?: QuantType } = {}
 export function bottleneck(opts: StrategyOptions & { bottleneckSize?: number } = {}): Strategy {
   const size = opts.bottleneckSize ?? 16;
   return make({ name: `bottleneck ${size}`, description: `bottleneck adapters of width ${size}, warmup + cosine`, scheduler: "cosine" }, opts, (model) => ({
-    model: getBottleneckModel(model, { bottleneckSize: size }) as unknown as StrategyModel,
+    model: getPeftModel(model, new BottleneckConfig({ bottleneckSize: size })) as unknown as StrategyModel,
     lowRankUpdates: false,
   }));
 }
@@ -167,7 +167,7 @@ export function bottleneck(opts: StrategyOptions & { bottleneckSize?: number } =
 export function prefix(opts: StrategyOptions & { numVirtualTokens?: number } = {}): Strategy {
   const P = opts.numVirtualTokens ?? 8;
   return make({ name: `prefix ${P}`, description: `prefix tuning, ${P} virtual tokens per layer, warmup + cosine`, scheduler: "cosine" }, opts, (model) => ({
-    model: getPrefixTuningModel(model, { numVirtualTokens: P }) as unknown as StrategyModel,
+    model: getPeftModel(model, new PrefixTuningConfig({ numVirtualTokens: P })) as unknown as StrategyModel,
     lowRankUpdates: false,
   }));
 }
