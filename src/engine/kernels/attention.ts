@@ -1,7 +1,8 @@
 import * as tf from "@tensorflow/tfjs";
-import type { KernelConfig, KernelFunc, TensorInfo } from "@tensorflow/tfjs";
+import type { KernelFunc, TensorInfo } from "@tensorflow/tfjs";
 import { asWasm, heapOf, offsetOf } from "./wasm_backend.js";
 import { nativeBlas, nativeBlasStatus, type NativeBlas } from "../native.js";
+import { fusedGradient, hasKernel, runFused, runFusedValue, wasmKernel, type FusedKernel } from "./fused.js";
 
 /**
  * lora-lab's attention kernels, on the native addon: GPT-2's causal self-attention read straight
@@ -14,11 +15,9 @@ export const FUSED_CAUSAL_ATTENTION_GRAD = "LoraLabCausalAttentionGrad";
 export const FUSED_ATTENTION = "LoraLabAttention";
 export const FUSED_ATTENTION_GRAD = "LoraLabAttentionGrad";
 
-interface AttentionAttrs {
-  nHead: number;
-  scale: number;
-  causal?: boolean;
-}
+type CausalAttentionAttrs = { nHead: number; scale: number };
+/** `biasShape`: the bias as the kernel reads it, [1 or B, 1 or heads, Tq, Tk]; [] without one. */
+type AttentionAttrs = CausalAttentionAttrs & { causal: boolean; biasShape: number[] };
 
 function needNative(name: string): NativeBlas {
   const native = nativeBlas();
@@ -33,7 +32,7 @@ const params = (values: number[]) => Float64Array.from(values);
 /** qkv [B, T, 3C] -> y [B, T, C] and the probabilities [B, heads, T, T]. */
 const causalAttention: KernelFunc = ({ inputs, attrs, backend }) => {
   const { qkv } = inputs as { qkv: TensorInfo };
-  const { nHead, scale } = attrs as unknown as AttentionAttrs;
+  const { nHead, scale } = attrs as CausalAttentionAttrs;
   const native = needNative(FUSED_CAUSAL_ATTENTION);
   const [B, T, C3] = qkv.shape;
   const C = C3 / 3;
@@ -48,7 +47,7 @@ const causalAttention: KernelFunc = ({ inputs, attrs, backend }) => {
 
 const causalAttentionGrad: KernelFunc = ({ inputs, attrs, backend }) => {
   const { dy, qkv, probs } = inputs as { dy: TensorInfo; qkv: TensorInfo; probs: TensorInfo };
-  const { nHead, scale } = attrs as unknown as AttentionAttrs;
+  const { nHead, scale } = attrs as CausalAttentionAttrs;
   const native = needNative(FUSED_CAUSAL_ATTENTION_GRAD);
   const [B, T, C3] = qkv.shape;
   const C = C3 / 3;
@@ -64,7 +63,7 @@ const causalAttentionGrad: KernelFunc = ({ inputs, attrs, backend }) => {
 /** q [B, Tq, C], k and v [B, Tk, C], bias [1 or B, 1 or heads, Tq, Tk] -> y [B, Tq, C] and probabilities. */
 const attention: KernelFunc = ({ inputs, attrs, backend }) => {
   const { q, k, v, bias } = inputs as { q: TensorInfo; k: TensorInfo; v: TensorInfo; bias?: TensorInfo };
-  const { nHead, scale, causal } = attrs as unknown as AttentionAttrs;
+  const { nHead, scale, causal } = attrs as AttentionAttrs;
   const native = needNative(FUSED_ATTENTION);
   const [B, Tq, C] = q.shape;
   const Tk = k.shape[1];
@@ -79,10 +78,10 @@ const attention: KernelFunc = ({ inputs, attrs, backend }) => {
   return [y, probs];
 };
 
-/** dq, dk, dv and, when `withScores`, the gradient of the scores [B, heads, Tq, Tk] (for the bias). */
+/** dq, dk, dv and, when there is a bias, the gradient of the scores [B, heads, Tq, Tk] (for the bias's). */
 const attentionGrad: KernelFunc = ({ inputs, attrs, backend }) => {
   const { dy, q, k, v, probs } = inputs as Record<"dy" | "q" | "k" | "v" | "probs", TensorInfo>;
-  const { nHead, scale, causal, withScores } = attrs as unknown as AttentionAttrs & { withScores: boolean };
+  const { nHead, scale, causal, biasShape } = attrs as AttentionAttrs;
   const native = needNative(FUSED_ATTENTION_GRAD);
   const [B, Tq, C] = q.shape;
   const Tk = k.shape[1];
@@ -90,76 +89,39 @@ const attentionGrad: KernelFunc = ({ inputs, attrs, backend }) => {
   const dq = wasm.makeOutput(q.shape, "float32");
   const dk = wasm.makeOutput(k.shape, "float32");
   const dv = wasm.makeOutput(v.shape, "float32");
-  const dScores = withScores ? wasm.makeOutput([B, nHead, Tq, Tk], "float32") : undefined;
+  const dScores = biasShape.length > 0 ? wasm.makeOutput([B, nHead, Tq, Tk], "float32") : undefined;
   const o = (t: TensorInfo) => offsetOf(wasm, t);
   native.attentionGrad!(heapOf(wasm), params([B, Tq, Tk, nHead, C / nHead, causal ? 1 : 0, o(q), o(k), o(v), o(dy), o(probs),
     o(dq), o(dk), o(dv), dScores ? o(dScores) : -1, C, C, C, C]), scale);
   return dScores ? [dq, dk, dv, dScores] : [dq, dk, dv];
 };
 
-export const attentionConfigs: KernelConfig[] = [
-  { kernelName: FUSED_CAUSAL_ATTENTION, backendName: "wasm", kernelFunc: causalAttention },
-  { kernelName: FUSED_CAUSAL_ATTENTION_GRAD, backendName: "wasm", kernelFunc: causalAttentionGrad },
-  { kernelName: FUSED_ATTENTION, backendName: "wasm", kernelFunc: attention },
-  { kernelName: FUSED_ATTENTION_GRAD, backendName: "wasm", kernelFunc: attentionGrad },
+export const attentionKernels: FusedKernel[] = [
+  {
+    kernel: wasmKernel(FUSED_CAUSAL_ATTENTION, causalAttention),
+    gradient: fusedGradient<CausalAttentionAttrs>(FUSED_CAUSAL_ATTENTION, { inputs: ["qkv"], outputs: [false, true] }, ([dy], [qkv, probs], attrs) => ({
+      qkv: runFusedValue(FUSED_CAUSAL_ATTENTION_GRAD, { dy, qkv, probs }, attrs),
+    })),
+  },
+  { kernel: wasmKernel(FUSED_CAUSAL_ATTENTION_GRAD, causalAttentionGrad) },
+  {
+    kernel: wasmKernel(FUSED_ATTENTION, attention),
+    gradient: fusedGradient<AttentionAttrs>(FUSED_ATTENTION, { inputs: ["q", "k", "v"], outputs: [false, true] }, ([dy], [q, k, v, probs], attrs) => {
+      const [dq, dk, dv, dScores] = runFused(FUSED_ATTENTION_GRAD, { dy, q, k, v, probs }, attrs);
+      const grads: Record<string, tf.Tensor> = { q: dq, k: dk, v: dv };
+      if (dScores) {
+        // The bias was broadcast over batch and/or heads: its gradient sums over them.
+        const axes = [0, 1].filter((a) => attrs.biasShape[a] === 1 && dScores.shape[a] !== 1);
+        grads.bias = axes.length ? tf.sum(dScores, axes, true) : dScores;
+      }
+      return grads;
+    }),
+  },
+  { kernel: wasmKernel(FUSED_ATTENTION_GRAD, attentionGrad) },
 ];
 
-type Fn = (...t: tf.Tensor[]) => tf.Tensor;
-// One customGrad function per setting: customGrad passes tensors only.
-const fns = new Map<string, Fn>();
-
-function memo(key: string, make: () => Fn): Fn {
-  let fn = fns.get(key);
-  if (!fn) {
-    fn = make();
-    fns.set(key, fn);
-  }
-  return fn;
-}
-
-function causalFn(nHead: number, scale: number): Fn {
-  return memo(`causal/${nHead}/${scale}`, () => {
-    const attrs = { nHead, scale };
-    return tf.customGrad(((qkv: tf.Tensor, save: tf.GradSaveFunc) => {
-      const [y, probs] = tf.engine().runKernel(FUSED_CAUSAL_ATTENTION, { qkv }, attrs) as tf.Tensor[];
-      save([qkv, probs]);
-      return {
-        value: y,
-        gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) =>
-          tf.engine().runKernel(FUSED_CAUSAL_ATTENTION_GRAD, { dy: dy as tf.Tensor, qkv: saved[0], probs: saved[1] }, attrs) as tf.Tensor,
-      };
-    }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as Fn;
-  });
-}
-
-function generalFn(nHead: number, scale: number, causal: boolean, withBias: boolean): Fn {
-  return memo(`general/${nHead}/${scale}/${causal}/${withBias}`, () => {
-    const attrs = { nHead, scale, causal };
-    return tf.customGrad(((...args: unknown[]) => {
-      const save = args.pop() as tf.GradSaveFunc;
-      const [q, k, v, bias] = args as tf.Tensor[];
-      const inputs: tf.NamedTensorMap = bias ? { q, k, v, bias } : { q, k, v };
-      const [y, probs] = tf.engine().runKernel(FUSED_ATTENTION, inputs, attrs) as tf.Tensor[];
-      save([q, k, v, probs]);
-      return {
-        value: y,
-        gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
-          const [sq, sk, sv, sp] = saved;
-          const grads = tf.engine().runKernel(FUSED_ATTENTION_GRAD, { dy: dy as tf.Tensor, q: sq, k: sk, v: sv, probs: sp },
-            { ...attrs, withScores: withBias }) as tf.Tensor[];
-          if (!withBias) return grads;
-          const [dq, dk, dv, dScores] = grads;
-          // The bias was broadcast over batch and/or heads: its gradient sums over them.
-          const axes = [0, 1].filter((a) => bias.shape[a] === 1 && dScores.shape[a] !== 1);
-          return [dq, dk, dv, axes.length ? tf.sum(dScores, axes, true) : dScores];
-        },
-      };
-    }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as Fn;
-  });
-}
-
 function available(): boolean {
-  if (tf.getKernel(FUSED_ATTENTION, tf.getBackend()) === undefined) return false;
+  if (!hasKernel(FUSED_ATTENTION)) return false;
   const native = nativeBlas();
   return native?.attention !== undefined && native.attentionGrad !== undefined;
 }
@@ -172,7 +134,7 @@ function available(): boolean {
  */
 export function fusedCausalAttention(qkv: tf.Tensor, nHead: number, scale: number): tf.Tensor | undefined {
   if (qkv.dtype !== "float32" || qkv.rank !== 3 || (qkv.shape[2] as number) % (3 * nHead) !== 0 || !available()) return undefined;
-  return causalFn(nHead, scale)(qkv);
+  return runFusedValue(FUSED_CAUSAL_ATTENTION, { qkv }, { nHead, scale } satisfies CausalAttentionAttrs);
 }
 
 export interface FusedAttentionOptions {
@@ -204,5 +166,6 @@ export function fusedAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, nHead: 
     // The kernel reads [Tq, Tk] rows; broadcasting over batch and heads it does by stride.
     bias = full[2] === Tq && full[3] === Tk ? bias.reshape(full) : tf.broadcastTo(bias.reshape(full), [full[0], full[1], Tq, Tk]);
   }
-  return bias ? generalFn(nHead, scale, causal, true)(q, k, v, bias) : generalFn(nHead, scale, causal, false)(q, k, v);
+  const attrs: AttentionAttrs = { nHead, scale, causal, biasShape: bias?.shape ?? [] };
+  return runFusedValue(FUSED_ATTENTION, bias ? { q, k, v, bias } : { q, k, v }, attrs);
 }

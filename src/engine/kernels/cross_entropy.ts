@@ -1,7 +1,8 @@
 import * as tf from "@tensorflow/tfjs";
-import type { KernelConfig, KernelFunc, TensorInfo } from "@tensorflow/tfjs";
+import type { KernelFunc, TensorInfo } from "@tensorflow/tfjs";
 import { asWasm, f32, heapOf, offsetOf } from "./wasm_backend.js";
 import { nativeBlas } from "../native.js";
+import { fusedGradient, hasKernel, rowsOf, runFusedValue, wasmKernel, type FusedKernel } from "./fused.js";
 
 /** lora-lab's kernel names: mean softmax cross-entropy against integer targets, and its gradient. */
 export const FUSED_CROSS_ENTROPY = "LoraLabCrossEntropy";
@@ -23,8 +24,7 @@ function rowLogSumExp(row: Float32Array): number {
  */
 const crossEntropy: KernelFunc = ({ inputs, backend }) => {
   const { logits, targets } = inputs as { logits: TensorInfo; targets: TensorInfo };
-  const V = logits.shape[logits.shape.length - 1];
-  const N = logits.shape.reduce((a, b) => a * b, 1) / V;
+  const { rows: N, cols: V } = rowsOf(logits.shape);
   const softmax = tf.getKernel(tf.Softmax, "wasm")!.kernelFunc;
   const probs = softmax({ inputs: { logits }, attrs: { dim: logits.shape.length - 1 }, backend }) as TensorInfo;
   const wasm = asWasm(backend);
@@ -51,8 +51,7 @@ const crossEntropy: KernelFunc = ({ inputs, backend }) => {
 /** d loss / d logits = (softmax - onehot(target)) * dy / kept rows; zero on dropped rows. */
 const crossEntropyGrad: KernelFunc = ({ inputs, backend }) => {
   const { dy, probs, targets } = inputs as { dy: TensorInfo; probs: TensorInfo; targets: TensorInfo };
-  const V = probs.shape[probs.shape.length - 1];
-  const N = probs.shape.reduce((a, b) => a * b, 1) / V;
+  const { rows: N, cols: V } = rowsOf(probs.shape);
   const wasm = asWasm(backend);
   const out = wasm.makeOutput(probs.shape, "float32");
   const p = f32(wasm, probs);
@@ -79,22 +78,17 @@ const crossEntropyGrad: KernelFunc = ({ inputs, backend }) => {
   return out;
 };
 
-export const crossEntropyConfig: KernelConfig = { kernelName: FUSED_CROSS_ENTROPY, backendName: "wasm", kernelFunc: crossEntropy };
-export const crossEntropyGradConfig: KernelConfig = { kernelName: FUSED_CROSS_ENTROPY_GRAD, backendName: "wasm", kernelFunc: crossEntropyGrad };
-
-const fused = tf.customGrad(((logits: tf.Tensor, targets: tf.Tensor, save: tf.GradSaveFunc) => {
-  const [loss, probs] = tf.engine().runKernel(FUSED_CROSS_ENTROPY, { logits, targets }, {}) as tf.Tensor[];
-  save([probs, targets]);
-  return {
-    value: loss,
-    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
-      const [p, t] = saved;
-      const dLogits = tf.engine().runKernel(FUSED_CROSS_ENTROPY_GRAD, { dy: dy as tf.Tensor, probs: p, targets: t }, {}) as tf.Tensor;
+export const crossEntropyKernels: FusedKernel[] = [
+  {
+    kernel: wasmKernel(FUSED_CROSS_ENTROPY, crossEntropy),
+    gradient: fusedGradient(FUSED_CROSS_ENTROPY, { inputs: ["targets"], outputs: [false, true] }, ([dy], [targets, probs]) => ({
+      logits: runFusedValue(FUSED_CROSS_ENTROPY_GRAD, { dy, probs, targets }, {}),
       // targets are data, never on a path to a variable; a float zero keeps the tape's checks happy.
-      return [dLogits, tf.zeros(t.shape)];
-    },
-  };
-}) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (logits: tf.Tensor, targets: tf.Tensor) => tf.Scalar;
+      targets: tf.zeros(targets.shape),
+    })),
+  },
+  { kernel: wasmKernel(FUSED_CROSS_ENTROPY_GRAD, crossEntropyGrad) },
+];
 
 /**
  * Mean cross-entropy of logits [N, V] against int32 targets [N] through the fused kernels when the
@@ -103,6 +97,6 @@ const fused = tf.customGrad(((logits: tf.Tensor, targets: tf.Tensor, save: tf.Gr
 export function fusedCrossEntropy(logits: tf.Tensor, targets: tf.Tensor): tf.Scalar | undefined {
   if (logits.rank !== 2 || targets.rank !== 1 || logits.dtype !== "float32" || targets.dtype !== "int32") return undefined;
   if (logits.shape[0] !== targets.shape[0]) return undefined;
-  if (tf.getKernel(FUSED_CROSS_ENTROPY, tf.getBackend()) === undefined) return undefined;
-  return fused(logits, targets);
+  if (!hasKernel(FUSED_CROSS_ENTROPY)) return undefined;
+  return runFusedValue(FUSED_CROSS_ENTROPY, { logits, targets }, {}) as tf.Scalar;
 }

@@ -1,7 +1,8 @@
 import * as tf from "@tensorflow/tfjs";
-import type { KernelConfig, KernelFunc, TensorInfo } from "@tensorflow/tfjs";
-import { asWasm, f32, heapOf, offsetOf } from "./wasm_backend.js";
+import type { KernelFunc, TensorInfo } from "@tensorflow/tfjs";
+import { asWasm, f32, heapOf } from "./wasm_backend.js";
 import { nativeBlas } from "../native.js";
+import { fusedGradient, hasKernel, offsets, runFusedValue, sizeOf, views, wasmKernel, type FusedKernel } from "./fused.js";
 
 /** lora-lab's kernel names: GPT-2's tanh GELU ("gelu_new") and its gradient. */
 export const FUSED_GELU = "LoraLabGeluNew";
@@ -28,66 +29,59 @@ function sigmoid2z(wasm: ReturnType<typeof asWasm>, backend: unknown, x: TensorI
   return s;
 }
 
-/** y = x * sigmoid(2z), z = sqrt(2/pi) (x + 0.044715 x^3), which is 0.5 x (1 + tanh z). */
-const gelu: KernelFunc = ({ inputs, backend }) => {
-  const { x } = inputs as { x: TensorInfo };
+/**
+ * One GELU pass over x, the value or the gradient: `native` (the addon's C loop, arguments
+ * (heap, n, ...operands, out)) when it is loaded, else `loop` over s = sigmoid(2z) and the
+ * operands' float32 views.
+ */
+function geluPass(
+  backend: unknown, x: TensorInfo, operands: TensorInfo[],
+  native: ((heap: ArrayBuffer, n: number, ...offsets: number[]) => void) | undefined,
+  loop: (s: Float32Array, out: Float32Array, ...operands: Float32Array[]) => void,
+): TensorInfo {
   const wasm = asWasm(backend);
-  const native = nativeBlas();
-  if (native?.gelu) {
+  if (native) {
     const out = wasm.makeOutput(x.shape, "float32");
-    native.gelu(heapOf(wasm), x.shape.reduce((a, b) => a * b, 1), offsetOf(wasm, x), offsetOf(wasm, out));
+    native(heapOf(wasm), sizeOf(x.shape), ...offsets(wasm, ...operands, out));
     return out;
   }
   const s = sigmoid2z(wasm, backend, x);
   const out = wasm.makeOutput(x.shape, "float32");
-  const xs = f32(wasm, x);
-  const ss = f32(wasm, s);
-  const y = f32(wasm, out);
-  for (let i = 0; i < xs.length; i++) y[i] = xs[i] * ss[i];
+  loop(f32(wasm, s), f32(wasm, out), ...views(wasm, ...operands));
   wasm.disposeData(s.dataId);
   return out;
+}
+
+/** y = x * sigmoid(2z), z = sqrt(2/pi) (x + 0.044715 x^3), which is 0.5 x (1 + tanh z). */
+const gelu: KernelFunc = ({ inputs, backend }) => {
+  const { x } = inputs as { x: TensorInfo };
+  return geluPass(backend, x, [x], nativeBlas()?.gelu, (s, y, xs) => {
+    for (let i = 0; i < xs.length; i++) y[i] = xs[i] * s[i];
+  });
 };
 
 /** dx = dy * (s + 2 x s (1 - s) dz/dx), s = sigmoid(2z), dz/dx = sqrt(2/pi) (1 + 3 * 0.044715 x^2). */
 const geluGrad: KernelFunc = ({ inputs, backend }) => {
   const { dy, x } = inputs as { dy: TensorInfo; x: TensorInfo };
-  const wasm = asWasm(backend);
-  const native = nativeBlas();
-  if (native?.geluGrad) {
-    const out = wasm.makeOutput(x.shape, "float32");
-    native.geluGrad(heapOf(wasm), x.shape.reduce((a, b) => a * b, 1), offsetOf(wasm, dy), offsetOf(wasm, x), offsetOf(wasm, out));
-    return out;
-  }
-  const s = sigmoid2z(wasm, backend, x);
-  const out = wasm.makeOutput(x.shape, "float32");
-  const xs = f32(wasm, x);
-  const g = f32(wasm, dy);
-  const ss = f32(wasm, s);
-  const dx = f32(wasm, out);
-  for (let i = 0; i < xs.length; i++) {
-    const v = xs[i];
-    const si = ss[i];
-    dx[i] = g[i] * (si + 2 * v * si * (1 - si) * K * (1 + 3 * A * v * v));
-  }
-  wasm.disposeData(s.dataId);
-  return out;
+  return geluPass(backend, x, [dy, x], nativeBlas()?.geluGrad, (s, dx, g, xs) => {
+    for (let i = 0; i < xs.length; i++) {
+      const v = xs[i];
+      const si = s[i];
+      dx[i] = g[i] * (si + 2 * v * si * (1 - si) * K * (1 + 3 * A * v * v));
+    }
+  });
 };
 
-export const geluConfig: KernelConfig = { kernelName: FUSED_GELU, backendName: "wasm", kernelFunc: gelu };
-export const geluGradConfig: KernelConfig = { kernelName: FUSED_GELU_GRAD, backendName: "wasm", kernelFunc: geluGrad };
-
-const fused = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
-  const y = tf.engine().runKernel(FUSED_GELU, { x }, {}) as tf.Tensor;
-  save([x]);
-  return {
-    value: y,
-    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) =>
-      tf.engine().runKernel(FUSED_GELU_GRAD, { dy: dy as tf.Tensor, x: saved[0] }, {}) as tf.Tensor,
-  };
-}) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor) => tf.Tensor;
+export const geluKernels: FusedKernel[] = [
+  {
+    kernel: wasmKernel(FUSED_GELU, gelu),
+    gradient: fusedGradient(FUSED_GELU, { inputs: ["x"] }, ([dy], [x]) => ({ x: runFusedValue(FUSED_GELU_GRAD, { dy, x }, {}) })),
+  },
+  { kernel: wasmKernel(FUSED_GELU_GRAD, geluGrad) },
+];
 
 /** GPT-2's tanh GELU through the fused kernels when the current backend has them; else undefined. */
 export function fusedGeluNew(x: tf.Tensor): tf.Tensor | undefined {
-  if (x.dtype !== "float32" || tf.getKernel(FUSED_GELU, tf.getBackend()) === undefined) return undefined;
-  return fused(x);
+  if (x.dtype !== "float32" || !hasKernel(FUSED_GELU)) return undefined;
+  return runFusedValue(FUSED_GELU, { x }, {});
 }

@@ -8,12 +8,13 @@ import { leadingAxesSum } from "./sum.js";
 import { viewSlice, viewSplitV } from "./slice.js";
 import { rowGather } from "./gather.js";
 import { nativeBlas } from "../native.js";
-import { fusedAdamWConfig } from "./adamw.js";
-import { layerNormConfig, layerNormGradConfig } from "./layer_norm.js";
-import { crossEntropyConfig, crossEntropyGradConfig } from "./cross_entropy.js";
-import { geluConfig, geluGradConfig } from "./gelu.js";
-import { attentionConfigs } from "./attention.js";
-import { rmsNormConfig, rmsNormGradConfig } from "./rms_norm.js";
+import type { FusedKernel } from "./fused.js";
+import { fusedAdamWKernel } from "./adamw.js";
+import { layerNormKernels } from "./layer_norm.js";
+import { crossEntropyKernels } from "./cross_entropy.js";
+import { geluKernels } from "./gelu.js";
+import { attentionKernels } from "./attention.js";
+import { rmsNormKernels } from "./rms_norm.js";
 
 /** Kernels that training this project's models needs and the wasm backend lacks. */
 export const WASM_KERNELS: KernelConfig[] = [unsortedSegmentSumConfig];
@@ -39,8 +40,12 @@ const REPLACEMENTS: Array<{ name: string; make: (original: KernelFunc) => Kernel
   { name: tf.GatherV2, make: rowGather },
 ];
 
-/** lora-lab's own fused kernels (no tfjs counterpart): registered while the fast kernels are on. */
-const FUSED: KernelConfig[] = [fusedAdamWConfig, layerNormConfig, layerNormGradConfig, crossEntropyConfig, crossEntropyGradConfig, geluConfig, geluGradConfig, ...attentionConfigs, rmsNormConfig, rmsNormGradConfig];
+/**
+ * lora-lab's own fused kernels (no tfjs counterpart): registered while the fast kernels are on.
+ * Their gradients are registered once and stay (tfjs keeps gradients by kernel name for every
+ * backend; without the kernel nothing reaches them).
+ */
+const FUSED: FusedKernel[] = [fusedAdamWKernel, ...layerNormKernels, ...crossEntropyKernels, ...geluKernels, ...attentionKernels, ...rmsNormKernels];
 
 const originals = new Map<string, KernelConfig>();
 const replaced = new Map<string, KernelConfig>();
@@ -79,13 +84,14 @@ export function setWasmFastKernels(on: boolean, only?: string[]): void {
     if (on) enabled.add(name);
     else enabled.delete(name);
   }
-  for (const config of FUSED) {
-    if (only && !only.includes(config.kernelName)) continue;
-    const present = tf.getKernel(config.kernelName, "wasm") !== undefined;
-    if (on && !present) tf.registerKernel(config);
-    if (!on && present) tf.unregisterKernel(config.kernelName, "wasm");
-    if (on) enabled.add(config.kernelName);
-    else enabled.delete(config.kernelName);
+  for (const { kernel, gradient } of FUSED) {
+    if (only && !only.includes(kernel.kernelName)) continue;
+    const present = tf.getKernel(kernel.kernelName, "wasm") !== undefined;
+    if (on && !present) tf.registerKernel(kernel);
+    if (on && gradient && tf.getGradient(gradient.kernelName) !== gradient) tf.registerGradient(gradient);
+    if (!on && present) tf.unregisterKernel(kernel.kernelName, "wasm");
+    if (on) enabled.add(kernel.kernelName);
+    else enabled.delete(kernel.kernelName);
   }
 }
 
