@@ -64,6 +64,46 @@ describe("setWasmFastKernels", () => {
   });
 });
 
+describe("fused kernels in tfjs's registries", () => {
+  it("each forward kernel has a registered gradient that saves what its gradient kernel reads", () => {
+    const saves = (name: string) => {
+      const g = tf.getGradient(name);
+      return g && { inputs: g.inputsToSave, outputs: g.outputsToSave };
+    };
+    expect(saves("LoraLabLayerNorm")).toEqual({ inputs: ["x", "weight"], outputs: [false, true, true] });
+    expect(saves("LoraLabRmsNorm")).toEqual({ inputs: ["x", "weight"], outputs: [false, true] });
+    expect(saves("LoraLabGeluNew")).toEqual({ inputs: ["x"], outputs: undefined });
+    expect(saves("LoraLabCrossEntropy")).toEqual({ inputs: ["targets"], outputs: [false, true] });
+    expect(saves("LoraLabCausalAttention")).toEqual({ inputs: ["qkv"], outputs: [false, true] });
+    expect(saves("LoraLabAttention")).toEqual({ inputs: ["q", "k", "v"], outputs: [false, true] });
+  });
+
+  it("two eps values in one graph: each forward reads its own from the attrs, the gradient matches the composed ops", () => {
+    // One registered gradient serves every eps: a mix-up between settings would show here.
+    const { fast, stock } = fastAndStock(() => {
+      const x = tf.tensor(values(4 * 16, 0.05), [4, 16]); // small values: eps matters
+      const w = tf.tensor1d(values(16, 0.3, 1));
+      const f = (xx: tf.Tensor) => rmsNorm(xx, w, 1e-2).mul(rmsNorm(xx, w, 1e-6)).sum();
+      return [tf.grad(f)(x)];
+    });
+    expect(maxDiff(fast[0], stock[0])).toBeLessThan(2e-4);
+  });
+
+  it("leave no tensors behind outside a tidy, with the tape recording or not", () => {
+    const x = tf.tensor(values(3 * 8), [3, 8]);
+    const w = tf.ones([8]);
+    const b = tf.zeros([8]);
+    const before = tf.memory().numTensors;
+    fusedRmsNorm(x, w, 1e-6)!.dispose();
+    fusedLayerNorm(x, w, b, 1e-5)!.dispose();
+    fusedGeluNew(x)!.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    const g = tf.grads((xx: tf.Tensor, ww: tf.Tensor) => fusedRmsNorm(fusedLayerNorm(xx, ww, b, 1e-5)!, ww, 1e-6)!.sum())([x, w]);
+    expect(tf.memory().numTensors).toBe(before + 2);
+    tf.dispose([...g, x, w, b]);
+  });
+});
+
 describe("wasm Sum over leading axes", () => {
   it("equals the backend's own Sum for leading, trailing and mixed axes, with and without keepDims", () => {
     const cases: Array<[number[], number | number[], boolean]> = [

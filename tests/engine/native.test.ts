@@ -171,6 +171,18 @@ describe("native fused attention with a bias (T5)", () => {
     }
   });
 
+  it("two settings in one graph (scale, causal, bias shape) each reach their gradient through the kernel's attrs", async () => {
+    const { ready, fusedAttention } = await import("../../src/engine/index.js");
+    const twice = (att: (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, bias: tf.Tensor, scale: number, causal: boolean) => tf.Tensor) =>
+      (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, bias: tf.Tensor) => att(q, k, v, bias, 1, false).add(att(q, k, v, bias.sum(0, true), 0.5, true).mul(2));
+    await ready({ backend: "cpu" });
+    const ref = run(twice(composed), [B, H, Tq, Tk]);
+    await ready({ backend: "wasm" });
+    if (!built) return;
+    const got = run(twice((q, k, v, bias, scale, causal) => fusedAttention(q, k, v, H, { bias, scale, causal })!), [B, H, Tq, Tk]);
+    got.forEach((g, t) => g.forEach((x, i) => expect(Math.abs(x - ref[t][i]), `output ${t}`).toBeLessThan(5e-5)));
+  });
+
   it("declines shapes it cannot take, so the caller composes the ops", async () => {
     const { ready, fusedAttention } = await import("../../src/engine/index.js");
     await ready({ backend: "wasm" });
