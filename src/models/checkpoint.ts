@@ -1,4 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { fromFloat32, writeFileAtomic, writeSafetensors, type SafeTensor } from "../io/index.js";
 
@@ -13,11 +14,32 @@ export interface Saveable {
 export interface SavePretrainedOptions {
   /** Storage dtype of float tensors. Default "F32". */
   dtype?: "F32" | "F16" | "BF16";
+  /**
+   * Largest shard in bytes: bigger models are written as model-0000i-of-0000n.safetensors and
+   * model.safetensors.index.json, as transformers' max_shard_size. Default: one file.
+   */
+  maxShardSize?: number;
+}
+
+/** Tensors packed in order into shards of at most `max` bytes (a larger tensor gets its own), as transformers packs them. */
+function shards(tensors: Record<string, SafeTensor>, max: number): Array<Record<string, SafeTensor>> {
+  const out: Array<Record<string, SafeTensor>> = [{}];
+  let size = 0;
+  for (const [name, t] of Object.entries(tensors)) {
+    const bytes = t.data.byteLength;
+    if (size > 0 && size + bytes > max) {
+      out.push({});
+      size = 0;
+    }
+    out[out.length - 1][name] = t;
+    size += bytes;
+  }
+  return out;
 }
 
 /**
  * Writes a Hugging Face model folder: config.json and model.safetensors (metadata
- * {"format": "pt"}, as transformers writes), both atomically.
+ * {"format": "pt"}, as transformers writes), or shards and their index, each file atomically.
  */
 export async function saveModelFolder(model: Saveable, dir: string, opts: SavePretrainedOptions = {}): Promise<void> {
   const tied = new Set(model.tiedKeys());
@@ -26,7 +48,21 @@ export async function saveModelFolder(model: Saveable, dir: string, opts: SavePr
     if (tied.has(name)) continue;
     tensors[name] = fromFloat32(t.dataSync() as Float32Array, t.shape, opts.dtype ?? "F32");
   }
-  await writeSafetensors(join(dir, "model.safetensors"), tensors, { format: "pt" });
+  const parts = opts.maxShardSize === undefined ? [tensors] : shards(tensors, opts.maxShardSize);
+  // A stale file of the other layout would be read instead of (or beside) the new one.
+  await rm(join(dir, parts.length === 1 ? "model.safetensors.index.json" : "model.safetensors"), { force: true });
+  if (parts.length === 1) await writeSafetensors(join(dir, "model.safetensors"), tensors, { format: "pt" });
+  else {
+    const n = String(parts.length).padStart(5, "0");
+    const weightMap: Record<string, string> = {};
+    for (const [i, part] of parts.entries()) {
+      const file = `model-${String(i + 1).padStart(5, "0")}-of-${n}.safetensors`;
+      await writeSafetensors(join(dir, file), part, { format: "pt" });
+      for (const name of Object.keys(part)) weightMap[name] = file;
+    }
+    const totalSize = Object.values(tensors).reduce((a, t) => a + t.data.byteLength, 0);
+    await writeFileAtomic(join(dir, "model.safetensors.index.json"), JSON.stringify({ metadata: { total_size: totalSize }, weight_map: weightMap }, null, 2) + "\n");
+  }
   const config = { ...model.configJSON(), torch_dtype: { F32: "float32", F16: "float16", BF16: "bfloat16" }[opts.dtype ?? "F32"] };
   await writeFileAtomic(join(dir, "config.json"), JSON.stringify(config, null, 2) + "\n");
 }

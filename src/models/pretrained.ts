@@ -122,7 +122,10 @@ async function readWeights(dir: string): Promise<Record<string, SafeTensor>> {
     const index = (await readJSON(indexPath)) as { weight_map?: Record<string, string> };
     if (!index.weight_map) throw new Error(`${indexPath} has no "weight_map"`);
     const tensors: Record<string, SafeTensor> = {};
-    for (const shard of new Set(Object.values(index.weight_map))) Object.assign(tensors, (await readSafetensors(join(dir, shard))).tensors);
+    for (const shard of new Set(Object.values(index.weight_map))) {
+      if (!existsSync(join(dir, shard))) throw new Error(`${indexPath} names the shard ${shard}, which is missing (files: ${readdirSync(dir).join(", ")})`);
+      Object.assign(tensors, (await readSafetensors(join(dir, shard))).tensors);
+    }
     return tensors;
   }
   const present = readdirSync(dir).join(", ") || "(empty)";
