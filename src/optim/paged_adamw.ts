@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
-import type { AdamWOptions, AdamWStepOptions } from "./adamw.js";
+import { AdamWBase, type AdamWOptions, type AdamWStepOptions } from "./adamw_base.js";
 import {
   dequantizeOptimState,
   MIN_8BIT_STATE_SIZE,
@@ -9,8 +9,9 @@ import {
   UNSIGNED_DYNAMIC_MAP,
   type Blockwise8bit,
 } from "./adamw8bit_state.js";
+import { adamwUpdate, updateSquare } from "./adamw_update.js";
 import type { GradMap } from "./clip.js";
-import { resolveParamGroups, type OptimParameter, type ResolvedParamGroup } from "./param_groups.js";
+import type { OptimParameter, ResolvedParamGroup } from "./param_groups.js";
 
 export interface PagedAdamWOptions extends AdamWOptions {
   /** 32: float32 moments (bitsandbytes' paged_adamw_32bit); 8: blockwise 8-bit moments. Default 32. */
@@ -59,55 +60,24 @@ interface Page {
  * backend, updates it and pages it back out, so the backend holds at most `budgetBytes` of
  * optimizer memory however large the model; `stats` counts pages and bytes moved.
  */
-export class PagedAdamW {
-  lr: number;
-  readonly betas: [number, number];
-  readonly eps: number;
+export class PagedAdamW extends AdamWBase {
   readonly optimBits: 32 | 8;
   readonly budgetBytes: number;
-  readonly groups: ResolvedParamGroup[];
   readonly pages: Page[];
-  stepCount = 0;
   readonly stats: PagingStats = { pagesIn: 0, pagesOut: 0, bytesIn: 0, bytesOut: 0, peakBytes: 0 };
-  private readonly variables = new Map<string, tf.Variable>();
-  private readonly groupOf = new Map<string, ResolvedParamGroup>();
   private readonly moments = new Map<string, HostMoments>();
   private exported: tf.Tensor[] = [];
 
   constructor(params: Map<string, OptimParameter>, opts: PagedAdamWOptions = {}) {
-    const name = this.constructor.name;
-    this.lr = opts.lr ?? 1e-3;
-    this.betas = opts.betas ?? [0.9, 0.999];
-    this.eps = opts.eps ?? 1e-8;
-    this.optimBits = opts.optimBits ?? 32;
-    this.budgetBytes = opts.budgetBytes ?? Infinity;
-    const weightDecay = opts.weightDecay ?? 0.01;
-    if (!(this.lr >= 0)) throw new Error(`${name}: lr must be >= 0, got ${this.lr}`);
-    if (!(weightDecay >= 0)) throw new Error(`${name}: weightDecay must be >= 0, got ${weightDecay}`);
-    for (const b of this.betas) if (!(b >= 0 && b < 1)) throw new Error(`${name}: betas must be in [0, 1), got [${this.betas}]`);
-    if (this.optimBits !== 32 && this.optimBits !== 8) throw new Error(`${name}: optimBits must be 32 or 8, got ${this.optimBits}`);
-    if (!(this.budgetBytes > 0)) throw new Error(`${name}: budgetBytes must be > 0, got ${this.budgetBytes}`);
-    this.groups = resolveParamGroups(params, opts.paramGroups, { weightDecay, noDecay: opts.noDecay });
-    if (this.groups.length === 0) throw new Error(`${name}: no trainable parameters (every parameter has requiresGrad = false)`);
-    for (const g of this.groups) {
-      for (const p of g.params) {
-        this.variables.set(p, params.get(p)!.variable);
-        this.groupOf.set(p, g);
-      }
-    }
+    const optimBits = opts.optimBits ?? 32;
+    const budgetBytes = opts.budgetBytes ?? Infinity;
+    super(params, opts, (name) => {
+      if (optimBits !== 32 && optimBits !== 8) throw new Error(`${name}: optimBits must be 32 or 8, got ${optimBits}`);
+      if (!(budgetBytes > 0)) throw new Error(`${name}: budgetBytes must be > 0, got ${budgetBytes}`);
+    });
+    this.optimBits = optimBits;
+    this.budgetBytes = budgetBytes;
     this.pages = this.groups.flatMap((g) => this.splitIntoPages(g));
-  }
-
-  get parameterNames(): string[] {
-    return [...this.variables.keys()];
-  }
-
-  has(name: string): boolean {
-    return this.variables.has(name);
-  }
-
-  groupLr(group: ResolvedParamGroup, lrScale = 1): number {
-    return this.lr * lrScale * group.lrMultiplier;
   }
 
   /** Bytes of all moments in JS memory (8-bit codes and absmax, or float32). */
@@ -117,10 +87,8 @@ export class PagedAdamW {
     return total;
   }
 
-  /** One update; same contract as AdamW.step (skips parameters without a gradient). */
   step(grads: GradMap, opts: AdamWStepOptions = {}): Map<string, number> | undefined {
-    const unknown = [...grads.keys()].filter((n) => !this.variables.has(n));
-    if (unknown.length) throw new Error(`${this.constructor.name}.step: gradients for ${unknown.join(", ")}, which this optimizer does not update; it updates ${this.parameterNames.join(", ")}`);
+    this.checkGradientNames(grads);
     this.freeExported();
     this.stepCount++;
     const base = tf.memory().numBytes;
@@ -130,7 +98,7 @@ export class PagedAdamW {
       if (names.length === 0) continue;
       const onBackend = this.pageIn(names);
       for (const n of names) {
-        const sq = this.update(n, grads.get(n)!, onBackend.get(n)!, page.group, opts, base);
+        const sq = this.update(n, grads.get(n)!, onBackend.get(n)!, opts, base);
         if (sq !== undefined) updateSquares.set(n, sq);
       }
       this.pageOut(onBackend);
@@ -222,25 +190,16 @@ export class PagedAdamW {
   }
 
   /** AdamW's update of one parameter; replaces the paged-in moments in `state`. Returns the squared update norm when asked. */
-  private update(name: string, grad: tf.Tensor, state: { m: tf.Tensor; v: tf.Tensor }, group: ResolvedParamGroup, opts: AdamWStepOptions, base: number): number | undefined {
+  private update(name: string, grad: tf.Tensor, state: { m: tf.Tensor; v: tf.Tensor }, opts: AdamWStepOptions, base: number): number | undefined {
     const variable = this.variables.get(name)!;
-    const [beta1, beta2] = this.betas;
-    const lr = this.groupLr(group, opts.lrScale);
-    const t = ++this.hostMoments(name).step;
-    const biasCorrection1 = 1 - beta1 ** t;
-    const biasCorrection2Sqrt = Math.sqrt(1 - beta2 ** t);
+    const { scalars, weightDecay } = this.scalarsOf(name, ++this.hostMoments(name).step, opts.lrScale);
     const [m, v, sq] = tf.tidy(() => {
-      const old = variable as tf.Tensor;
-      const decayed = group.weightDecay !== 0 ? tf.mul(old, 1 - lr * group.weightDecay) : old;
-      const m = tf.add(state.m, tf.mul(tf.sub(grad, state.m), 1 - beta1));
-      const v = tf.add(tf.mul(state.v, beta2), tf.mul(tf.mul(grad, grad), 1 - beta2));
-      const denom = tf.add(tf.div(tf.sqrt(v), biasCorrection2Sqrt), this.eps);
-      const next = tf.sub(decayed, tf.mul(tf.div(m, denom), lr / biasCorrection1));
-      const sq = opts.updateNorms ? [tf.sum(tf.square(tf.sub(next, old)))] : [];
+      const u = adamwUpdate(variable, grad, state.m, state.v, scalars, weightDecay);
+      const sq = opts.updateNorms ? [updateSquare(variable, u.param)] : [];
       // Every temporary is alive here: the step's peak.
       this.stats.peakBytes = Math.max(this.stats.peakBytes, tf.memory().numBytes - base);
-      variable.assign(next);
-      return [m, v, ...sq];
+      variable.assign(u.param);
+      return [u.m, u.v, ...sq];
     });
     tf.dispose([state.m, state.v]);
     state.m = m;
