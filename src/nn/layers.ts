@@ -5,11 +5,11 @@ import type { Parameter } from "./parameter.js";
 import { init } from "./init.js";
 import { layerNorm, linearInOut, linearOutIn } from "./functional.js";
 
-function checkPositiveInt(value: number, what: string): void {
+export function checkPositiveInt(value: number, what: string): void {
   if (!Number.isInteger(value) || value <= 0) throw new Error(`${what} must be a positive integer, got ${value}`);
 }
 
-function lastDim(x: tf.Tensor, expected: number, layer: string): void {
+export function checkLastDim(x: tf.Tensor, expected: number, layer: string): void {
   const got = x.shape[x.rank - 1];
   if (got !== expected) throw new Error(`${layer} expects inputs with last dimension ${expected}, got shape [${x.shape}]`);
 }
@@ -23,7 +23,7 @@ export interface LinearOptions {
 }
 
 /** y = x W^T + b with W stored [out, in], as torch.nn.Linear. */
-export class Linear extends Module {
+export class Linear extends Module<[tf.Tensor], tf.Tensor> {
   readonly weight: Parameter;
   readonly bias?: Parameter;
 
@@ -39,24 +39,22 @@ export class Linear extends Module {
       this.weight = this.registerParameter("weight", opts.weight);
     } else {
       const w = opts.initStd !== undefined ? init.normal([outFeatures, inFeatures], opts.initStd) : init.uniform([outFeatures, inFeatures], bound);
-      this.weight = this.registerParameter("weight", w);
-      w.dispose();
+      this.weight = this.registerInitialized("weight", w);
     }
     if (opts.bias ?? true) {
       const b = opts.initStd !== undefined ? init.zeros([outFeatures]) : init.uniform([outFeatures], bound);
-      this.bias = this.registerParameter("bias", b);
-      b.dispose();
+      this.bias = this.registerInitialized("bias", b);
     }
   }
 
   forward(x: tf.Tensor): tf.Tensor {
-    lastDim(x, this.inFeatures, "Linear");
+    checkLastDim(x, this.inFeatures, "Linear");
     return linearOutIn(x, this.weight.variable, this.bias?.variable);
   }
 }
 
 /** GPT-2's Conv1D: a linear layer whose weight is stored [in, out] (y = x W + b). */
-export class Conv1D extends Module {
+export class Conv1D extends Module<[tf.Tensor], tf.Tensor> {
   readonly weight: Parameter;
   readonly bias: Parameter;
 
@@ -64,30 +62,25 @@ export class Conv1D extends Module {
     super();
     checkPositiveInt(inFeatures, "Conv1D inFeatures");
     checkPositiveInt(outFeatures, "Conv1D outFeatures");
-    const w = init.normal([inFeatures, outFeatures], opts.initStd ?? 0.02);
-    const b = init.zeros([outFeatures]);
-    this.weight = this.registerParameter("weight", w);
-    this.bias = this.registerParameter("bias", b);
-    tf.dispose([w, b]);
+    this.weight = this.registerInitialized("weight", init.normal([inFeatures, outFeatures], opts.initStd ?? 0.02));
+    this.bias = this.registerInitialized("bias", init.zeros([outFeatures]));
   }
 
   forward(x: tf.Tensor): tf.Tensor {
-    lastDim(x, this.inFeatures, "Conv1D");
+    checkLastDim(x, this.inFeatures, "Conv1D");
     return linearInOut(x, this.weight.variable, this.bias.variable);
   }
 }
 
 /** A lookup table [numEmbeddings, dim]. */
-export class Embedding extends Module {
+export class Embedding extends Module<[tf.Tensor], tf.Tensor> {
   readonly weight: Parameter;
 
   constructor(readonly numEmbeddings: number, readonly embeddingDim: number, opts: { initStd?: number } = {}) {
     super();
     checkPositiveInt(numEmbeddings, "Embedding numEmbeddings");
     checkPositiveInt(embeddingDim, "Embedding embeddingDim");
-    const w = init.normal([numEmbeddings, embeddingDim], opts.initStd ?? 1);
-    this.weight = this.registerParameter("weight", w);
-    w.dispose();
+    this.weight = this.registerInitialized("weight", init.normal([numEmbeddings, embeddingDim], opts.initStd ?? 1));
   }
 
   forward(ids: tf.Tensor): tf.Tensor {
@@ -96,28 +89,25 @@ export class Embedding extends Module {
 }
 
 /** Layer normalisation over the last axis with a learned scale and shift. */
-export class LayerNorm extends Module {
+export class LayerNorm extends Module<[tf.Tensor], tf.Tensor> {
   readonly weight: Parameter;
   readonly bias: Parameter;
 
   constructor(readonly normalizedShape: number, readonly eps = 1e-5) {
     super();
     checkPositiveInt(normalizedShape, "LayerNorm size");
-    const w = init.ones([normalizedShape]);
-    const b = init.zeros([normalizedShape]);
-    this.weight = this.registerParameter("weight", w);
-    this.bias = this.registerParameter("bias", b);
-    tf.dispose([w, b]);
+    this.weight = this.registerInitialized("weight", init.ones([normalizedShape]));
+    this.bias = this.registerInitialized("bias", init.zeros([normalizedShape]));
   }
 
   forward(x: tf.Tensor): tf.Tensor {
-    lastDim(x, this.normalizedShape, "LayerNorm");
+    checkLastDim(x, this.normalizedShape, "LayerNorm");
     return layerNorm(x, this.weight.variable, this.bias.variable, this.eps);
   }
 }
 
 /** Inverted dropout, active only in training mode; masks come from lora-lab's seed. */
-export class Dropout extends Module {
+export class Dropout extends Module<[tf.Tensor], tf.Tensor> {
   constructor(readonly p = 0.1) {
     super();
     if (!(p >= 0 && p < 1)) throw new Error(`Dropout probability must be in [0, 1), got ${p}`);
@@ -144,6 +134,10 @@ export class ModuleList<M extends Module = Module> extends Module {
     const m = this._modules.get(String(i));
     if (!m) throw new Error(`ModuleList index ${i} out of range (length ${this.length})`);
     return m as M;
+  }
+
+  forward(): never {
+    throw new Error("ModuleList holds modules by index; call one of them (list.at(i).forward(...))");
   }
 
   [Symbol.iterator](): Iterator<M> {

@@ -15,11 +15,22 @@ export interface LoadStateDictResult {
  * A node of the model tree, named as in the Hugging Face checkpoints: a child registered as
  * "attn" under "transformer.h.0" is "transformer.h.0.attn". Parameters and children keep their
  * registration order, which is the order of `namedParameters()` and of state dicts.
+ *
+ * `In` and `Out` type `forward`: `Linear extends Module<[tf.Tensor], tf.Tensor>`, so code holding
+ * a `Module<[tf.Tensor], tf.Tensor>` (a wrapped base layer) calls it without a cast. The defaults
+ * accept any signature, so `class X extends Module { forward(ids: tf.Tensor2D): tf.Tensor3D }`
+ * compiles as before, and a plain `Module` promises nothing about its output (`unknown`).
  */
-export abstract class Module {
+export abstract class Module<In extends unknown[] = any[], Out = unknown> {
   training = true;
   protected readonly _parameters = new Map<string, Parameter>();
   protected readonly _modules = new Map<string, Module>();
+
+  /**
+   * The module's computation. Containers that only hold children (`ModuleList`) throw, as
+   * PyTorch's do.
+   */
+  abstract forward(...inputs: In): Out;
 
   /** Short class name shown in summaries and errors. */
   get typeName(): string {
@@ -29,6 +40,13 @@ export abstract class Module {
   protected registerParameter(name: string, value: tf.Tensor | Parameter, requiresGrad = true): Parameter {
     const param = value instanceof Parameter ? value : new Parameter(value, requiresGrad, name);
     this._parameters.set(name, param);
+    return param;
+  }
+
+  /** registerParameter for a tensor made only to initialise it: the parameter takes it over (frees it). */
+  protected registerInitialized(name: string, value: tf.Tensor, requiresGrad = true): Parameter {
+    const param = this.registerParameter(name, value, requiresGrad);
+    value.dispose();
     return param;
   }
 

@@ -3,6 +3,7 @@ import { Module } from "./module.js";
 import type { Parameter } from "./parameter.js";
 import { init } from "./init.js";
 import { fusedRmsNorm } from "../engine/index.js";
+import { checkLastDim, checkPositiveInt } from "./layers.js";
 
 /**
  * Root-mean-square normalisation over the last axis, x / sqrt(mean(x^2) + eps) * weight: no mean
@@ -19,21 +20,18 @@ export function rmsNorm(x: tf.Tensor, weight: tf.Tensor, eps: number): tf.Tensor
 }
 
 /** RMS norm with a learned scale (initialised to ones) and no bias: Hugging Face's T5LayerNorm. */
-export class RMSNorm extends Module {
+export class RMSNorm extends Module<[tf.Tensor], tf.Tensor> {
   readonly weight: Parameter;
 
   constructor(readonly hiddenSize: number, readonly eps = 1e-6) {
     super();
-    if (!Number.isInteger(hiddenSize) || hiddenSize <= 0) throw new Error(`RMSNorm size must be a positive integer, got ${hiddenSize}`);
+    checkPositiveInt(hiddenSize, "RMSNorm size");
     if (!(eps > 0)) throw new Error(`RMSNorm eps must be > 0, got ${eps}`);
-    const w = init.ones([hiddenSize]);
-    this.weight = this.registerParameter("weight", w);
-    w.dispose();
+    this.weight = this.registerInitialized("weight", init.ones([hiddenSize]));
   }
 
   forward(x: tf.Tensor): tf.Tensor {
-    const got = x.shape[x.rank - 1];
-    if (got !== this.hiddenSize) throw new Error(`RMSNorm expects inputs with last dimension ${this.hiddenSize}, got shape [${x.shape}]`);
+    checkLastDim(x, this.hiddenSize, "RMSNorm");
     return rmsNorm(x, this.weight.variable, this.eps);
   }
 }

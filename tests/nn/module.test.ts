@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ready, seed } from "../../src/engine/index.js";
-import { Conv1D, Dropout, Embedding, LayerNorm, Linear, Module, ModuleList } from "../../src/nn/index.js";
+import { Conv1D, Dropout, Embedding, LayerNorm, Linear, Module, ModuleList, RMSNorm } from "../../src/nn/index.js";
 
 class Block extends Module {
   fc: Linear;
@@ -10,6 +10,10 @@ class Block extends Module {
     super();
     this.fc = this.registerModule("fc", new Linear(3, 2));
     this.ln = this.registerModule("ln", new LayerNorm(2));
+  }
+
+  forward(x: tf.Tensor): tf.Tensor {
+    return this.ln.forward(this.fc.forward(x));
   }
 }
 
@@ -22,6 +26,10 @@ class Net extends Module {
     this.emb = this.registerModule("emb", new Embedding(5, 3));
     this.layers = this.registerModule("layers", new ModuleList([new Block(), new Block()]));
     this.head = this.registerModule("head", new Linear(2, 4, { bias: false }));
+  }
+
+  forward(ids: tf.Tensor): tf.Tensor {
+    return this.head.forward(this.layers.at(0).forward(this.emb.forward(ids))); // [N, 3] -> [N, 2] -> [N, 4]
   }
 }
 
@@ -108,6 +116,24 @@ describe("Module tree", () => {
     net.dispose();
   });
 
+  it("forward through a typed tree: a Module<[Tensor], Tensor> is called without a cast; containers throw", () => {
+    const net = new Net();
+    const layer: Module<[tf.Tensor], tf.Tensor> = net.layers.at(0);
+    const x = tf.tensor2d([[1, 2, 3]]);
+    expect(layer.forward(x).shape).toEqual([1, 2]);
+    expect(net.forward(tf.tensor1d([0, 4], "int32")).shape).toEqual([2, 4]);
+    expect(() => net.layers.forward()).toThrow(/ModuleList holds modules by index/);
+    net.dispose();
+  });
+
+  it("layers free the tensors they initialise their parameters from", () => {
+    const before = tf.memory().numTensors;
+    const layers = [new Linear(3, 2), new Conv1D(3, 2), new Embedding(4, 3), new LayerNorm(3), new RMSNorm(3)];
+    expect(tf.memory().numTensors - before).toBe(2 + 2 + 1 + 2 + 1); // the parameters' variables only
+    layers.forEach((l) => l.dispose());
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it("train() and eval() reach every descendant", () => {
     const net = new Net();
     net.eval();
@@ -189,6 +215,10 @@ describe("shared modules", () => {
         super();
         this.a = this.registerModule("a", new Embedding(3, 2));
         this.b = this.registerModule("b", this.a);
+      }
+
+      forward(ids: tf.Tensor): tf.Tensor {
+        return this.a.forward(ids);
       }
     }
     const m = new Shared();
