@@ -44,6 +44,10 @@ export class AdapterParameters extends Module {
     this._parameters.get(name)?.dispose();
     this._parameters.delete(name);
   }
+
+  forward(): never {
+    throw new Error("AdapterParameters holds parameters by adapter name; it has no forward");
+  }
 }
 
 /** A module without parameters that returns its input (PEFT's nn.Identity when dropout is 0). */
