@@ -3,6 +3,7 @@ import { ready, type BackendChoice } from "../engine/index.js";
 import { forgettingData, runForgettingExperiment, strategiesFromKeys, summaryTable, type ExperimentEvent, type ForgettingExperimentResult, type StrategyRun } from "../forgetting/index.js";
 import { loadBase } from "../models/index.js";
 import { ByteTokenizer } from "../tokenizers/index.js";
+import { layerIndexOf } from "../nn/index.js";
 import { forgettingFigure, gradNormHeatmap, learnForgetFigure, rankSpectrumFigure, writeReport, type PlotReportSection } from "../plot/index.js";
 
 export const DEFAULT_DEMO_STRATEGIES = ["naive", "cosine", "freeze-lower", "lora", "article", "qlora"];
@@ -103,7 +104,7 @@ function rankSpectra(runs: StrategyRun[]) {
   return out;
 }
 
-const layerNumber = (name: string) => Number(/\.h\.(\d+)\./.exec(name)?.[1] ?? -1);
+const layerNumber = (name: string) => layerIndexOf(name, "h") ?? -1;
 
 /**
  * The forgetting demo: the shipped pretrained base learns Brown genre J ("learned") under each

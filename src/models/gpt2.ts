@@ -7,6 +7,15 @@ import { toIdTensor, type TokenInput } from "./inputs.js";
 import { saveModelFolder, type SavePretrainedOptions } from "./checkpoint.js";
 import { checkGenerateOptions, pickToken, type GenerateOptions } from "./generation.js";
 
+/**
+ * Keys and values of earlier positions, [B, nh, P, hs] each, that the present queries attend to
+ * before their own: a KV cache, or prefix tuning's learned prefixes.
+ */
+export interface PastKeyValue {
+  key: tf.Tensor;
+  value: tf.Tensor;
+}
+
 /** Causal self-attention with GPT-2's fused QKV projection `c_attn`. */
 export class GPT2Attention extends Module {
   c_attn: Conv1D;
@@ -24,7 +33,8 @@ export class GPT2Attention extends Module {
     this.resid_dropout = this.registerModule("resid_dropout", new Dropout(config.residPdrop));
   }
 
-  forward(x: tf.Tensor): tf.Tensor {
+  /** `past`: keys and values placed before the present ones; every query sees all of them. */
+  forward(x: tf.Tensor, past?: PastKeyValue): tf.Tensor {
     return tf.tidy(() => {
       const [B, T, C] = x.shape as [number, number, number];
       const nh = this.config.nHead;
@@ -34,15 +44,19 @@ export class GPT2Attention extends Module {
       if (this.config.scaleAttnByInverseLayerIdx) scale /= this.layerIdx + 1;
       // One fused kernel (wasm + native addon) when no attention dropout is applied.
       const dropping = this.attn_dropout.training && this.attn_dropout.p > 0;
-      const fused = dropping ? undefined : fusedCausalAttention(qkv, nh, scale);
+      const fused = dropping || past ? undefined : fusedCausalAttention(qkv, nh, scale);
       if (fused) return this.resid_dropout.forward(this.c_proj.forward(fused));
       const [q, k, v] = tf.split(qkv, 3, -1).map((t) => t.reshape([B, T, nh, hs]).transpose([0, 2, 1, 3])); // [B, nh, T, hs]
-      const scores = tf.matMul(q, k, false, true).mul(scale); // [B, nh, T, T]
+      const keys = past ? tf.concat([past.key, k], 2) : k; // [B, nh, P+T, hs]
+      const values = past ? tf.concat([past.value, v], 2) : v;
+      const scores = tf.matMul(q, keys, false, true).mul(scale); // [B, nh, T, P+T]
       // Future positions get -1e9 added, so softmax gives them exactly 0 in float32 (HF uses
       // where() with the float32 minimum; the result is the same, and an add broadcasts cheaply).
-      const masked = scores.add(causalBias(T)); // [B, nh, T, T]
-      const att = this.attn_dropout.forward(tf.softmax(masked, -1));
-      const y = tf.matMul(att, v).transpose([0, 2, 1, 3]).reshape([B, T, C]); // [B, T, C]
+      // Query i stands at position P+i: it sees every past position and the present up to itself.
+      const P = past ? (past.key.shape[2] as number) : 0;
+      const mask = P ? tf.concat([tf.zeros([T, P]), causalBias(T)], 1) : causalBias(T); // [T, P+T]
+      const att = this.attn_dropout.forward(tf.softmax(scores.add(mask), -1));
+      const y = tf.matMul(att, values).transpose([0, 2, 1, 3]).reshape([B, T, C]); // [B, T, C]
       return this.resid_dropout.forward(this.c_proj.forward(y));
     });
   }

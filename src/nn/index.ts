@@ -6,3 +6,4 @@ export type { LinearOptions } from "./layers.js";
 export { init } from "./init.js";
 export { linearInOut, linearOutIn, geluNew, gelu, layerNorm, crossEntropy, activation, ACTIVATIONS } from "./functional.js";
 export { RMSNorm, rmsNorm } from "./rmsnorm.js";
+export { layerIndexOf, LAYERS_PATTERNS } from "./layer_index.js";

@@ -1,4 +1,8 @@
 import type * as tf from "@tensorflow/tfjs";
+import { layerIndexOf, LAYERS_PATTERNS } from "../nn/layer_index.js";
+
+// Re-exported for the callers that found the layer parser here first.
+export { layerIndexOf, LAYERS_PATTERNS };
 
 /**
  * A parameter group as plain data (shared with peft's layer plans): dotted parameter names as in
@@ -94,18 +98,6 @@ export function resolveParamGroups(
 
 function preview(names: string[], max = 20): string {
   return names.length <= max ? names.join(", ") : `${names.slice(0, max).join(", ")}, ... (${names.length} in all)`;
-}
-
-/** PEFT's COMMON_LAYERS_PATTERN: the name segment that precedes a transformer layer's index. */
-export const LAYERS_PATTERNS = ["layers", "h", "block", "blocks", "layer"];
-
-/** The transformer layer index in a dotted name (PEFT's rule: the first pattern that matches). */
-export function layerIndexOf(name: string, patterns: string[] = LAYERS_PATTERNS): number | undefined {
-  for (const p of patterns) {
-    const m = new RegExp(`^(?:.*\\.)?${p}\\.(\\d+)\\.`).exec(name);
-    if (m) return Number(m[1]);
-  }
-  return undefined;
 }
 
 /**

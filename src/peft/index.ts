@@ -1,30 +1,27 @@
-/** peft: LoRA as Hugging Face PEFT does it (config, layer wrapper, injector), PEFT-format files, layer plans. */
-export { LoraConfig, DEFAULT_LORA_TARGET_MODULES, TASK_TYPES } from "./lora/config.js";
-export type { LoraConfigFields, TaskType, LoraBias, LoraInit } from "./lora/config.js";
-export { isTargeted, isExcluded, layerIndexOf, patternKey, rankAndAlpha } from "./matching.js";
-export type { TargetRules } from "./matching.js";
-export { LoraLayer, LORA_DISPATCHERS, createLoraLayer } from "./lora_layer.js";
-export type { LoraAdapterSpec, LoraBaseKind, LoraDispatcher } from "./lora_layer.js";
-export { ModulesToSaveWrapper } from "./modules_to_save.js";
-export { resolveTargetModules, findTargets, injectLora, adapterLayers, markOnlyAdapterTrainable } from "./injector.js";
-export type { InjectableModel } from "./injector.js";
-export { PeftModel, LoraModel, getPeftModel } from "./peft_model.js";
-export type { PeftBaseModel, AdapterOptions, FromPretrainedOptions as PeftFromPretrainedOptions } from "./peft_model.js";
-export { adapterParameters } from "./state_dict.js";
-export { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME } from "./files.js";
-export type { SaveAdapterOptions } from "./files.js";
-export { topSingularTriplets } from "./svd.js";
-export { FUSED_QKV_NAMES } from "./fused_qkv.js";
-export type { QkvPart } from "./fused_qkv.js";
-export { compilePlan, applyPlan, countLayers } from "./plan.js";
-export type { LayerPlan, PlanLayerGroup, PlanRole, PlanParamGroup, CompiledPlan, AppliedPlan } from "./plan.js";
-export { articlePlan, encoderDecoderPlan } from "./plan_presets.js";
-export type { ArticlePlanOptions, EncoderDecoderPlanOptions } from "./plan_presets.js";
-export { planTable, formatPlanTable } from "./plan_table.js";
-export type { PlanTableRow } from "./plan_table.js";
+/**
+ * peft: Hugging Face PEFT's workflow. One entry point, getPeftModel, whose config picks the method;
+ * LoRA laid out as PEFT's tuners/lora; the other methods beside it; layer plans on top.
+ */
+
+// The entry point and the models it returns
+export { getPeftModel } from "./mapping.js";
+export type { PeftConfig } from "./mapping.js";
+export { PeftModel } from "./peft_model.js";
+export type { AdapterOptions, FromPretrainedOptions as PeftFromPretrainedOptions } from "./peft_model.js";
 export { TunedModel, trainableParametersLine } from "./tuned_model.js";
-export type { SwitchableAdapter } from "./tuned_model.js";
-export { BottleneckAdapter, BottleneckLayer, getBottleneckModel, DEFAULT_BOTTLENECK_TARGETS } from "./bottleneck.js";
-export type { BottleneckConfigFields } from "./bottleneck.js";
-export { PrefixAttention, getPrefixTuningModel } from "./prefix.js";
-export type { PrefixTuningConfigFields } from "./prefix.js";
+export type { PeftBaseModel, InjectableModel, SwitchableAdapter } from "./tuned_model.js";
+
+// Which modules a config targets (PEFT's rules)
+export { isTargeted, isExcluded, patternKey, rankAndAlpha } from "./matching.js";
+export type { TargetRules } from "./matching.js";
+export { ModulesToSaveWrapper } from "./modules_to_save.js";
+
+// LoRA
+export * from "./lora/index.js";
+
+// Other methods
+export * from "./bottleneck/index.js";
+export * from "./prefix/index.js";
+
+// Layer plans
+export * from "./plan/index.js";

@@ -3,6 +3,7 @@
  * and lora/model.py's rank/alpha pattern lookup). Python's re.fullmatch / re.match become anchored
  * JavaScript regexes; the patterns people write (names, dots, alternations, \d) mean the same in both.
  */
+import { layerIndexOf } from "../nn/index.js";
 
 /** Python's re.fullmatch(pattern, s). */
 export function fullMatch(pattern: string, s: string): boolean {
@@ -28,23 +29,6 @@ export function isExcluded(rules: TargetRules, key: string): boolean {
   const ex = rules.excludeModules;
   if (ex === undefined || ex.length === 0) return false;
   return typeof ex === "string" ? fullMatch(ex, key) : matchesList(key, ex);
-}
-
-/**
- * The layer index of a module name: the first numbered segment (`transformer.h.9.attn` -> 9,
- * `encoder.block.3.layer.0.SelfAttention.q` -> 3), or the number after a `layersPattern` segment.
- */
-export function layerIndexOf(key: string, layersPattern?: string[] | string): number | undefined {
-  const patterns = layersPattern === undefined || layersPattern.length === 0 ? [] : ([] as string[]).concat(layersPattern);
-  if (patterns.length === 0) {
-    const m = /^.*?\.[^.]*\.(\d+)\./.exec(key);
-    return m ? Number(m[1]) : undefined;
-  }
-  for (const p of patterns) {
-    const m = new RegExp(`^.*?\\.${p}\\.(\\d+)\\.`).exec(key);
-    if (m) return Number(m[1]);
-  }
-  return undefined;
 }
 
 /** PEFT's check_target_module_exists (without the exclusion, see isExcluded). */

@@ -1,15 +1,15 @@
 /**
- * PeftModel: the base model with adapters, named as PEFT names it (`base_model.model.<base names>`),
- * forwarding forward / loss / generate to the base model. `getPeftModel` builds one.
+ * PeftModel (PEFT's peft_model.py): the base model with LoRA adapters, named as PEFT names it
+ * (`base_model.model.<base names>`). Adds, removes, switches, merges, saves and loads adapters by
+ * name; forwarding and the trainable-parameter line come from TunedModel.
  */
-import * as tf from "@tensorflow/tfjs";
-import { Module } from "../nn/index.js";
+import { join } from "node:path";
 import { LoraConfig, type LoraConfigFields } from "./lora/config.js";
-import { adapterLayers, findTargets, injectLora, markOnlyAdapterTrainable, type InjectableModel } from "./injector.js";
-import { loadAdapterFolder, saveAdapterFolder, type SaveAdapterOptions } from "./files.js";
-import { trainableParametersLine } from "./tuned_model.js";
-import { FUSED_QKV_NAMES, fusedQkvRanges, type QkvPart } from "./fused_qkv.js";
-import { packedParameterCount } from "../quant/model.js";
+import { checkPeftCompatible, loadAdapterWeights, readAdapterConfig, writeAdapterFolder, type SaveAdapterOptions } from "./lora/files.js";
+import { FUSED_QKV_NAMES, fusedQkvRanges, type QkvPart } from "./lora/fused_qkv.js";
+import { adapterLayers, findTargets, injectLora, LoraModel, markOnlyAdapterTrainable } from "./lora/model.js";
+import { adapterParameters } from "./lora/state_dict.js";
+import { TunedModel, type PeftBaseModel } from "./tuned_model.js";
 
 /** lora-lab's options beyond PEFT's config (not saved in adapter_config.json). */
 export interface AdapterOptions {
@@ -20,62 +20,31 @@ export interface AdapterOptions {
   fusedQkv?: QkvPart[];
 }
 
-/** What PeftModel forwards to: a module tree with forward, and loss / generate when the model has them. */
-export interface PeftBaseModel extends InjectableModel {
-  forward(...args: unknown[]): tf.Tensor;
-  loss?(...args: unknown[]): tf.Scalar;
-  generate?(...args: unknown[]): number[][];
-}
-
-/** PEFT's LoraModel: holds the base model as `model` and the adapter configs. */
-export class LoraModel extends Module {
-  readonly model: PeftBaseModel;
-
-  constructor(model: PeftBaseModel) {
-    super();
-    this.model = this.registerModule("model", model);
-  }
-
-  forward(...args: unknown[]): tf.Tensor {
-    return this.model.forward(...args);
-  }
-}
-
 export interface FromPretrainedOptions {
   adapterName?: string;
   /** Load for further training (PEFT's is_trainable); default false: everything frozen. */
   isTrainable?: boolean;
 }
 
-export class PeftModel extends Module {
+export class PeftModel extends TunedModel {
   readonly base_model: LoraModel;
   readonly peftConfig: Record<string, LoraConfig> = {};
   activeAdapter: string;
 
   constructor(model: PeftBaseModel, config: LoraConfig, adapterName = "default", opts: AdapterOptions = {}) {
-    super();
-    this.base_model = this.registerModule("base_model", new LoraModel(model));
+    super(model, "LoRA", { name: "base_model", module: new LoraModel(model) });
+    this.base_model = this._modules.get("base_model") as LoraModel;
     this.activeAdapter = adapterName;
     this.addAdapter(adapterName, config, opts);
   }
 
   /** The model under the adapters (its layers are wrapped while the adapters are attached). */
   get baseModel(): PeftBaseModel {
-    return this.base_model.model;
+    return this.model;
   }
 
-  forward(...args: unknown[]): tf.Tensor {
-    return this.baseModel.forward(...args);
-  }
-
-  loss(...args: unknown[]): tf.Scalar {
-    if (!this.baseModel.loss) throw new Error(`the base model (${this.baseModel.typeName}) has no loss()`);
-    return this.baseModel.loss(...args);
-  }
-
-  generate(...args: unknown[]): number[][] {
-    if (!this.baseModel.generate) throw new Error(`the base model (${this.baseModel.typeName}) has no generate()`);
-    return this.baseModel.generate(...args);
+  private notFound(name: string): Error {
+    return new Error(`adapter "${name}" not found; adapters: ${Object.keys(this.peftConfig).join(", ")}`);
   }
 
   /** Adds adapter `name` (its layers trainable only once it is the active adapter, see setAdapter). */
@@ -88,12 +57,12 @@ export class PeftModel extends Module {
     }
     const parts = opts.fusedQkv;
     if (parts) {
-      const fused = findTargets(this.baseModel, cfg).targets.filter((k) => fusedQkvRanges(this.baseModel.getSubmodule(k), k, parts));
+      const fused = findTargets(this.model, cfg).targets.filter((k) => fusedQkvRanges(this.model.getSubmodule(k), k, parts));
       if (fused.length === 0) throw new Error(`fusedQkv: none of the targeted modules is a fused QKV projection (local names ${FUSED_QKV_NAMES.join(", ")})`);
     }
-    injectLora(this.baseModel, cfg, name, parts && ((key) => fusedQkvRanges(this.baseModel.getSubmodule(key), key, parts)));
+    injectLora(this.model, cfg, name, parts && ((key) => fusedQkvRanges(this.model.getSubmodule(key), key, parts)));
     this.peftConfig[name] = cfg;
-    const { lora, saved } = adapterLayers(this.baseModel);
+    const { lora, saved } = adapterLayers(this.model);
     // A new adapter does not change which one runs: the others' layers keep their active adapter.
     for (const layer of lora.values()) layer.activeAdapters = layer.specs.has(this.activeAdapter) ? [this.activeAdapter] : [];
     for (const w of saved.values()) w.activeAdapter = this.activeAdapter;
@@ -103,8 +72,8 @@ export class PeftModel extends Module {
   /** Makes `name` the adapter that runs and trains; the others stay attached, frozen and unused. */
   setAdapter(name: string): void {
     const cfg = this.peftConfig[name];
-    if (!cfg) throw new Error(`adapter "${name}" not found; adapters: ${Object.keys(this.peftConfig).join(", ")}`);
-    const { lora, saved } = adapterLayers(this.baseModel);
+    if (!cfg) throw this.notFound(name);
+    const { lora, saved } = adapterLayers(this.model);
     for (const layer of lora.values()) {
       if (layer.merged) throw new Error("cannot change the active adapter while adapters are merged; call unmerge() first");
       layer.activeAdapters = layer.specs.has(name) ? [name] : [];
@@ -116,63 +85,23 @@ export class PeftModel extends Module {
   }
 
   deleteAdapter(name: string): void {
-    if (!(name in this.peftConfig)) throw new Error(`adapter "${name}" not found; adapters: ${Object.keys(this.peftConfig).join(", ")}`);
-    this.deleteAdapterLayers(name);
+    if (!(name in this.peftConfig)) throw this.notFound(name);
+    const { lora, saved } = adapterLayers(this.model);
+    for (const layer of lora.values()) if (layer.specs.has(name)) layer.deleteAdapter(name);
+    for (const w of saved.values()) if (w.modules_to_save.has(name)) w.modules_to_save.delete(name);
     delete this.peftConfig[name];
     const left = Object.keys(this.peftConfig);
     if (this.activeAdapter === name && left.length) this.setAdapter(left[0]);
   }
 
-  private deleteAdapterLayers(name: string): void {
-    const { lora, saved } = adapterLayers(this.baseModel);
-    for (const layer of lora.values()) if (layer.specs.has(name)) layer.deleteAdapter(name);
-    for (const w of saved.values()) if (w.modules_to_save.has(name)) w.modules_to_save.delete(name);
-  }
-
-  /** PEFT's get_nb_trainable_parameters: [trainable, all], all including the adapters and 4-bit weights (packed numel * 2). */
-  getNbTrainableParameters(): [number, number] {
-    return [this.numParameters({ trainableOnly: true }), this.numParameters() + packedParameterCount(this)];
-  }
-
-  /** Prints and returns PEFT's line, e.g. `trainable params: 294,912 || all params: 124,734,720 || trainable%: 0.2364`. */
-  printTrainableParameters(): string {
-    const line = trainableParametersLine(...this.getNbTrainableParameters());
-    console.log(line);
-    return line;
-  }
-
-  private setDisabled(value: boolean): void {
-    const { lora, saved } = adapterLayers(this.baseModel);
-    for (const l of lora.values()) l.disableAdapters = value;
-    for (const w of saved.values()) w.disableAdapters = value;
-  }
-
-  /**
-   * Runs `fn` with every adapter off (the base model's behaviour, adapters kept), as PEFT's
-   * `with model.disable_adapter():`. Async callbacks keep them off until their promise settles.
-   */
-  disableAdapter<T>(fn: () => T): T {
-    this.setDisabled(true);
-    let result: T;
-    try {
-      result = fn();
-    } catch (e) {
-      this.setDisabled(false);
-      throw e;
-    }
-    if (result instanceof Promise) return result.finally(() => this.setDisabled(false)) as T;
-    this.setDisabled(false);
-    return result;
-  }
-
   /** Adds the active adapter's (or the named adapters') delta into the base weights. */
   merge(adapterNames: string[] = [this.activeAdapter]): void {
-    for (const n of adapterNames) if (!(n in this.peftConfig)) throw new Error(`adapter "${n}" not found; adapters: ${Object.keys(this.peftConfig).join(", ")}`);
-    for (const layer of adapterLayers(this.baseModel).lora.values()) layer.merge(adapterNames.filter((n) => layer.specs.has(n)));
+    for (const n of adapterNames) if (!(n in this.peftConfig)) throw this.notFound(n);
+    for (const layer of adapterLayers(this.model).lora.values()) layer.merge(adapterNames.filter((n) => layer.specs.has(n)));
   }
 
   unmerge(): void {
-    for (const layer of adapterLayers(this.baseModel).lora.values()) layer.unmerge();
+    for (const layer of adapterLayers(this.model).lora.values()) layer.unmerge();
   }
 
   /** Merges the active adapter and returns the base model with plain layers (modulesToSave copies in place). */
@@ -183,7 +112,7 @@ export class PeftModel extends Module {
 
   /** Returns the base model with the adapters removed, unmerged unless `keepMerged`. */
   unload(keepMerged = false): PeftBaseModel {
-    const model = this.baseModel;
+    const model = this.model;
     const { lora, saved } = adapterLayers(model);
     for (const [key, layer] of lora) {
       if (!keepMerged) layer.unmerge();
@@ -198,26 +127,34 @@ export class PeftModel extends Module {
 
   /** adapter_config.json + adapter_model.safetensors (+ README.md); other adapters go into subfolders of their names. */
   async savePretrained(dir: string, opts: SaveAdapterOptions = {}): Promise<void> {
-    await saveAdapterFolder(this, dir, opts);
+    for (const name of opts.selectedAdapters ?? Object.keys(this.peftConfig)) {
+      const cfg = this.peftConfig[name];
+      if (!cfg) throw new Error(`savePretrained: adapter "${name}" not found; adapters: ${Object.keys(this.peftConfig).join(", ")}`);
+      checkPeftCompatible(adapterLayers(this.model).lora, name);
+      await writeAdapterFolder(name === "default" ? dir : join(dir, name), name, cfg, adapterParameters(this, name, cfg.bias), opts.dtype);
+    }
   }
 
   /** Attaches an adapter folder written by savePretrained or by Python PEFT. */
   async loadAdapter(dir: string, adapterName: string, opts: { isTrainable?: boolean } = {}): Promise<void> {
-    await loadAdapterFolder(this, dir, adapterName, opts.isTrainable ?? false);
+    const cfg = await readAdapterConfig(dir, opts.isTrainable ?? false);
+    this.addAdapter(adapterName, cfg.with({ initLoraWeights: false }));
+    await this.fillAdapter(dir, adapterName, cfg);
   }
 
   static async fromPretrained(model: PeftBaseModel, dir: string, opts: FromPretrainedOptions = {}): Promise<PeftModel> {
-    return loadAdapterFolder(undefined, dir, opts.adapterName ?? "default", opts.isTrainable ?? false, model);
+    const name = opts.adapterName ?? "default";
+    const cfg = await readAdapterConfig(dir, opts.isTrainable ?? false);
+    if (model instanceof PeftModel) throw new Error("PeftModel.fromPretrained: the model already has adapters; use loadAdapter on it");
+    const peft = new PeftModel(model, cfg.with({ initLoraWeights: false }), name);
+    await peft.fillAdapter(dir, name, cfg);
+    return peft;
   }
-}
 
-/** Wraps the targeted layers of `model` with LoRA and freezes the rest (PEFT's get_peft_model). */
-export function getPeftModel(
-  model: PeftBaseModel,
-  config: LoraConfig | Partial<LoraConfigFields>,
-  adapterName = "default",
-  opts: AdapterOptions = {},
-): PeftModel {
-  if (model instanceof PeftModel) throw new Error("getPeftModel: the model already has adapters; use addAdapter on it");
-  return new PeftModel(model, config instanceof LoraConfig ? config : new LoraConfig(config), adapterName, opts);
+  /** Keeps the config as read (its init, its inference mode), loads the weights and reapplies what trains. */
+  private async fillAdapter(dir: string, name: string, cfg: LoraConfig): Promise<void> {
+    this.peftConfig[name] = cfg;
+    await loadAdapterWeights(dir, adapterParameters(this, name, cfg.bias));
+    this.setAdapter(this.activeAdapter);
+  }
 }

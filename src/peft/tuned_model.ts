@@ -1,11 +1,24 @@
 /**
- * A base model with non-LoRA adapters (bottleneck adapters, prefix tuning): the same surface as
- * PeftModel (forward / loss / generate forwarded, PEFT's trainable-parameter line, disableAdapter),
- * so a notebook can put the methods side by side.
+ * TunedModel: a base model with adapters of any method (LoRA's PeftModel, bottleneck adapters,
+ * prefix tuning). It forwards forward / loss / generate to the base model, prints PEFT's
+ * trainable-parameter line and runs code with the adapters switched off, so a notebook can put
+ * the methods side by side.
  */
 import type * as tf from "@tensorflow/tfjs";
 import { Module } from "../nn/index.js";
-import type { PeftBaseModel } from "./peft_model.js";
+import { packedParameterCount } from "../quant/model.js";
+
+/** What the adapters need of a base model: a module tree and, for defaults, its model_type. */
+export interface InjectableModel extends Module {
+  config?: { modelType?: string };
+}
+
+/** What a TunedModel forwards to: a module tree with forward, and loss / generate when the model has them. */
+export interface PeftBaseModel extends InjectableModel {
+  forward(...args: unknown[]): tf.Tensor;
+  loss?(...args: unknown[]): tf.Scalar;
+  generate?(...args: unknown[]): number[][];
+}
 
 /** PEFT's print_trainable_parameters line for [trainable, all]. */
 export function trainableParametersLine(trainable: number, all: number): string {
@@ -22,11 +35,18 @@ function isSwitchable(m: Module): m is Module & SwitchableAdapter {
 }
 
 export class TunedModel extends Module {
+  /** The model under the adapters (its layers are wrapped while the adapters are attached). */
   readonly model: PeftBaseModel;
 
-  constructor(model: PeftBaseModel, readonly method: string) {
+  /**
+   * `holder` is the child that carries the base model's names: by default the model itself as
+   * `model` (`model.transformer.h.0...`); PeftModel passes PEFT's LoraModel as `base_model`, so
+   * LoRA's names read `base_model.model.transformer.h.0...` as in PEFT's files.
+   */
+  constructor(model: PeftBaseModel, readonly method: string, holder: { name: string; module: Module } = { name: "model", module: model }) {
     super();
-    this.model = this.registerModule("model", model);
+    this.model = model;
+    this.registerModule(holder.name, holder.module);
   }
 
   forward(...args: unknown[]): tf.Tensor {
@@ -43,17 +63,22 @@ export class TunedModel extends Module {
     return this.model.generate(...args);
   }
 
+  /** PEFT's get_nb_trainable_parameters: [trainable, all], all including the adapters and 4-bit weights (packed numel * 2). */
   getNbTrainableParameters(): [number, number] {
-    return [this.numParameters({ trainableOnly: true }), this.numParameters()];
+    return [this.numParameters({ trainableOnly: true }), this.numParameters() + packedParameterCount(this)];
   }
 
+  /** Prints and returns PEFT's line, e.g. `trainable params: 294,912 || all params: 124,734,720 || trainable%: 0.2364`. */
   printTrainableParameters(): string {
     const line = trainableParametersLine(...this.getNbTrainableParameters());
     console.log(line);
     return line;
   }
 
-  /** Runs `fn` with the adapters switched off (the base model's behaviour). */
+  /**
+   * Runs `fn` with every adapter off (the base model's behaviour, adapters kept), as PEFT's
+   * `with model.disable_adapter():`. Async callbacks keep them off until their promise settles.
+   */
   disableAdapter<T>(fn: () => T): T {
     const layers = [...this.model.namedModules().values()].filter(isSwitchable);
     const set = (v: boolean) => layers.forEach((l) => (l.disableAdapters = v));

@@ -1,7 +1,8 @@
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { ready, seed } from "../../src/engine/index.js";
 import { gpt2 } from "../../src/models/index.js";
-import { getPeftModel, isExcluded, isTargeted, layerIndexOf, LoraConfig, patternKey, rankAndAlpha } from "../../src/peft/index.js";
+import { layerIndexOf } from "../../src/nn/index.js";
+import { getPeftModel, isExcluded, isTargeted, LoraConfig, patternKey, rankAndAlpha } from "../../src/peft/index.js";
 
 beforeAll(async () => {
   await ready({ backend: "wasm" });

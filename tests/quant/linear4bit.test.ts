@@ -4,7 +4,7 @@ import { ready, seed } from "../../src/engine/index.js";
 import { gpt2, GPT2Config } from "../../src/models/index.js";
 import { Conv1D, Linear } from "../../src/nn/index.js";
 import { getPeftModel } from "../../src/peft/index.js";
-import { LoraLayer } from "../../src/peft/lora_layer.js";
+import { LoraLayer } from "../../src/peft/index.js";
 import { Linear4bit, NF4_CODE, linear4bitLayers, prepareModelForKbitTraining, quantizeModel } from "../../src/quant/index.js";
 
 beforeAll(async () => {

@@ -4,8 +4,8 @@
  * (`base_model.model.transformer.h.0.attn.c_attn.lora_A.weight`) and modulesToSave copies
  * under the wrapped module's own name (`base_model.model.lm_head.weight`).
  */
-import type { Module, Parameter } from "../nn/index.js";
-import type { LoraBias } from "./lora/config.js";
+import type { Module, Parameter } from "../../nn/index.js";
+import type { LoraBias } from "./config.js";
 
 /** Saved name -> live parameter, for one adapter. */
 export function adapterParameters(peft: Module, adapterName: string, bias: LoraBias): Map<string, Parameter> {

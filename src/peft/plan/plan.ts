@@ -4,10 +4,12 @@
  * the LM head. It compiles to a PEFT LoraConfig (exact module names, rankPattern / alphaPattern),
  * a freeze set and optimizer param groups.
  */
-import { Embedding, type Module } from "../nn/index.js";
-import { LoraConfig } from "./lora/config.js";
-import { isTargeted, layerIndexOf } from "./matching.js";
-import { getPeftModel, PeftModel, type AdapterOptions, type PeftBaseModel } from "./peft_model.js";
+import { Embedding, layerIndexOf, type Module } from "../../nn/index.js";
+import { LoraConfig } from "../lora/config.js";
+import { getPeftModel } from "../mapping.js";
+import { isTargeted } from "../matching.js";
+import { PeftModel, type AdapterOptions } from "../peft_model.js";
+import type { PeftBaseModel } from "../tuned_model.js";
 
 export type PlanRole = "frozen" | "lora" | "full";
 
@@ -37,7 +39,7 @@ export interface LayerPlan {
   head: "frozen" | "full";
   headLrMultiplier?: number;
   embeddingsLrMultiplier?: number;
-  /** LoRA on only these parts of a fused QKV (GPT-2's c_attn); see fused_qkv.ts. */
+  /** LoRA on only these parts of a fused QKV (GPT-2's c_attn); see lora/fused_qkv.ts. */
   fusedQkv?: AdapterOptions["fusedQkv"];
   loraDropout?: number;
 }

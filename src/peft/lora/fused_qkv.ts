@@ -6,7 +6,7 @@
  * (and lora-lab's) is one LoRA over the whole fused QKV, and only that form is saved in PEFT's format.
  */
 import * as tf from "@tensorflow/tfjs";
-import { Conv1D, Linear, type Module } from "../nn/index.js";
+import { Conv1D, Linear, type Module } from "../../nn/index.js";
 
 export type QkvPart = "q" | "k" | "v";
 const ORDER: QkvPart[] = ["q", "k", "v"];

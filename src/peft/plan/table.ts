@@ -1,5 +1,5 @@
 /** A plan as a table (layer, role, rank, alpha, trainable params), counted on the model it was applied to. */
-import type { Module } from "../nn/index.js";
+import type { Module } from "../../nn/index.js";
 import { inGroup, type LayerPlan, type PlanRole } from "./plan.js";
 
 /** One row per layer and group; the same shape as plot's PlotLayerPlanRow. */

@@ -3,8 +3,8 @@
  * middle quarter LoRA r 8, alpha 16 on Q and V; upper quarter LoRA r 16, alpha 32; LM head
  * trainable (the upper ends of the article's r 4-8 and 8-16 ranges; pass other values to change).
  */
-import { DEFAULT_LORA_TARGET_MODULES } from "./lora/config.js";
-import type { InjectableModel } from "./injector.js";
+import { DEFAULT_LORA_TARGET_MODULES } from "../lora/config.js";
+import type { InjectableModel } from "../tuned_model.js";
 import { countLayers, type LayerPlan } from "./plan.js";
 
 const range = (from: number, to: number) => Array.from({ length: Math.max(0, to - from) }, (_, i) => from + i);

@@ -1,18 +1,62 @@
 /**
  * The injector (PEFT's tuners/lora/model.py + tuners_utils.inject_adapter): walks the module
- * tree, wraps every targeted layer with a LoraLayer, wraps modulesToSave, and sets which
- * parameters train. Architecture-agnostic: only names and layer types matter.
+ * tree, wraps every targeted layer with the LoRA layer its dispatcher picks, wraps modulesToSave,
+ * and sets which parameters train. Architecture-agnostic: only names and layer types matter.
  */
-import { Conv1D, Linear, Module } from "../nn/index.js";
-import { DEFAULT_LORA_TARGET_MODULES, type LoraConfig } from "./lora/config.js";
-import { Linear4bit } from "../quant/linear4bit.js";
-import { createLoraLayer, LoraLayer, type LoraAdapterSpec } from "./lora_layer.js";
-import { isExcluded, isTargeted, rankAndAlpha } from "./matching.js";
-import { ModulesToSaveWrapper } from "./modules_to_save.js";
+import type * as tf from "@tensorflow/tfjs";
+import { Conv1D, Embedding, Linear, Module } from "../../nn/index.js";
+import { Linear4bit } from "../../quant/linear4bit.js";
+import { isExcluded, isTargeted, rankAndAlpha } from "../matching.js";
+import { ModulesToSaveWrapper } from "../modules_to_save.js";
+import type { InjectableModel, PeftBaseModel } from "../tuned_model.js";
+import { DEFAULT_LORA_TARGET_MODULES, type LoraConfig } from "./config.js";
+import { LoraEmbedding } from "./embedding.js";
+import { LoraLayer, type LoraAdapterSpec } from "./layer.js";
+import { LoraLinear } from "./linear.js";
+import { LoraLinear4bit } from "./linear4bit.js";
 
-/** What the injector needs from a base model: a module tree and, for defaults, its model_type. */
-export interface InjectableModel extends Module {
-  config?: { modelType?: string };
+/** PEFT's LoraModel: holds the base model as `model`, so names read `base_model.model.*` under PeftModel. */
+export class LoraModel extends Module {
+  readonly model: PeftBaseModel;
+
+  constructor(model: PeftBaseModel) {
+    super();
+    this.model = this.registerModule("model", model);
+  }
+
+  forward(...args: unknown[]): tf.Tensor {
+    return this.model.forward(...args);
+  }
+}
+
+/** One entry of the ordered dispatch from a base layer to its LoRA layer (PEFT's dispatch_* functions). */
+export interface LoraDispatcher {
+  name: string;
+  create(target: Module): LoraLayer | undefined;
+}
+
+/**
+ * First match wins, so the quantized base goes in front of Linear (PEFT puts dispatch_bnb_4bit
+ * before dispatch_default). A custom layer kind plugs in by adding an entry here.
+ */
+export const LORA_DISPATCHERS: LoraDispatcher[] = [
+  // 4-bit storage, [out, in] like Linear (a quantized Conv1D was transposed by quantizeModel)
+  { name: "Linear4bit", create: (m) => (m instanceof Linear4bit ? new LoraLinear4bit(m) : undefined) },
+  { name: "Embedding", create: (m) => (m instanceof Embedding ? new LoraEmbedding(m) : undefined) },
+  { name: "Conv1D", create: (m) => (m instanceof Conv1D ? new LoraLinear(m) : undefined) },
+  { name: "Linear", create: (m) => (m instanceof Linear ? new LoraLinear(m) : undefined) },
+];
+
+/** Wraps `target` with the first dispatcher that accepts it; the error lists the supported types. */
+export function createLoraLayer(target: Module, key: string): LoraLayer {
+  for (const d of LORA_DISPATCHERS) {
+    const layer = d.create(target);
+    if (layer) return layer;
+  }
+  throw new Error(
+    `Target module "${key}" (${target.typeName}) is not supported. Currently, only the following modules are supported: ` +
+      `${LORA_DISPATCHERS.map((d) => d.name).join(", ")}`,
+  );
 }
 
 /** Output embedding names excluded by "all-linear" (PEFT asks model.get_output_embeddings()). */

@@ -5,7 +5,7 @@
  * y = base(x) + (m/||.|| - 1) * (x W^T) + (m/||.||) * s B A x.
  */
 import * as tf from "@tensorflow/tfjs";
-import { Module, type Parameter } from "../nn/index.js";
+import { Module, type Parameter } from "../../nn/index.js";
 
 /** `lora_magnitude_vector.<adapter>.weight`, [out]. */
 export class DoraMagnitude extends Module {
