@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 /**
  * Builds notebooks/*.ipynb from the readable sources in notebooks/src/*.md: each ```ts fence is a
- * code cell, the prose between fences is one markdown cell, and a code line `//#include NAME`
- * pastes notebooks/src/_NAME.ts in its place (shared setup, so every notebook reads top to bottom
- * on its own). A cell whose source is unchanged keeps the outputs the .ipynb already has, so prose
- * edits do not throw away executed results.
+ * code cell and the prose between fences is one markdown cell. What notebooks share lives in the
+ * library (lab.forgettingStudy and friends), not in pasted code, so each cell reads on its own. A
+ * cell whose source is unchanged keeps the outputs the .ipynb already has, so prose edits do not
+ * throw away executed results.
  *
  *   node notebooks/build.mjs              write every notebook
  *   node notebooks/build.mjs 01           only those whose name starts with 01
@@ -19,14 +19,6 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const srcDir = path.join(here, "src");
 
 export const KERNELSPEC = { name: "lora-lab", display_name: "TypeScript (lora-lab)", language: "typescript" };
-
-function expandIncludes(code) {
-  return code.replace(/^\/\/#include (\S+)\s*$/gm, (_, name) => {
-    const file = path.join(srcDir, `_${name}.ts`);
-    if (!fs.existsSync(file)) throw new Error(`build.mjs: //#include ${name}: ${file} does not exist`);
-    return fs.readFileSync(file, "utf8").trimEnd();
-  });
-}
 
 /** Cells of one source file: [{ type: "markdown" | "code", source }]. */
 export function parseSource(text) {
@@ -43,7 +35,7 @@ export function parseSource(text) {
       flushProse();
       code = [];
     } else if (code !== null && /^```\s*$/.test(line)) {
-      cells.push({ type: "code", source: expandIncludes(code.join("\n")).trim() });
+      cells.push({ type: "code", source: code.join("\n").trim() });
       code = null;
     } else if (code !== null) code.push(line);
     else prose.push(line);

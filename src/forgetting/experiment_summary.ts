@@ -1,5 +1,5 @@
 import type { RetentionRecord } from "./retention.js";
-import { formatTable } from "./text_table.js";
+import { formatCount, formatTable } from "./text_table.js";
 
 /** One strategy's outcome, read from its last retention record (the final evaluation). */
 export interface SummaryRow {
@@ -58,7 +58,7 @@ export function summaryTable(rows: readonly SummaryRow[], baseline: Record<strin
   const columns = ["strategy", "trainable", "domain loss", "gain", ...retained.map((n) => `${n} loss`), ...retained.map((n) => `forget ${n}`), "mean forget", "BWT", "adapter off", "time s"];
   const body = rows.map((r) => [
     r.strategy,
-    `${r.trainableParams.toLocaleString("en-US")} (${r.trainablePercent.toFixed(1)}%)`,
+    `${formatCount(r.trainableParams)} (${r.trainablePercent.toFixed(1)}%)`,
     r.domainLoss.toFixed(3),
     fmt(r.domainGain),
     ...retained.map((n) => r.retained[n].toFixed(3)),

@@ -11,7 +11,7 @@ export { copyBase, runForgettingExperiment } from "./experiment.js";
 export type { ExperimentEvent, ForgettingExperimentOptions, ForgettingExperimentResult, StrategyRun } from "./experiment.js";
 export { summarizeRun, summaryTable } from "./experiment_summary.js";
 export type { SummaryRow } from "./experiment_summary.js";
-export { formatTable } from "./text_table.js";
+export { formatCount, formatTable } from "./text_table.js";
 export { compareWithMargin, maxAbsDiff, verdict, verdictWord } from "./verdict.js";
 export type { VerdictCheck, Verdict, VerdictWord } from "./verdict.js";
 export { forgettingStudy, STUDY_DEFAULTS } from "./study.js";

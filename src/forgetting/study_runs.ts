@@ -1,7 +1,7 @@
 import type { TrainEvent } from "../train/index.js";
 import { summarizeRun } from "./experiment_summary.js";
 import type { RetentionRecord } from "./retention.js";
-import { formatTable } from "./text_table.js";
+import { formatCount, formatTable } from "./text_table.js";
 
 /**
  * What one fine-tuning run of a study leaves (pure data): what it learned of the new domain and
@@ -67,7 +67,7 @@ export function studyTable(runs: readonly StudyRun[]): string {
   const head = ["run", "trainable", "domain loss", "learned", "retained loss", "forgot", "ms/step"];
   const rows = runs.map((r) => [
     r.name,
-    r.trainable.toLocaleString("en-US"),
+    formatCount(r.trainable),
     r.domainLoss.toFixed(3),
     r.gain.toFixed(3),
     r.retainedLoss.toFixed(3),

@@ -11,3 +11,6 @@ export function formatTable(head: readonly string[], rows: readonly (readonly st
   const line = (cells: readonly string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
   return [line(head), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
 }
+
+/** A count with thousands separators ("834,304"), the same on every machine's locale. */
+export const formatCount = (n: number): string => n.toLocaleString("en-US");

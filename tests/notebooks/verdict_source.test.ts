@@ -20,6 +20,9 @@ describe("literalText", () => {
     expect(literalVerdictProblems('verdict("6 (plan)", [{ what: "layers 1-6 frozen", ok: x, numbers: `h.${i}` }])')).toEqual([]);
     expect(literalVerdictProblems('verdict("6", [{ what: "layers frozen", ok: x, numbers: "rank 8 on GPT-2" }])')).toEqual(['literal number in "rank 8 on GPT-2"']);
     expect(literalVerdictProblems("verdict(claim, [{ what: `the run learns`, ok: a.gain > MARGIN, numbers: `loss ${f3(a.loss)}` }])")).toEqual([]);
+    // study.printVerdict: the claim may name its number, the measurements may not be typed in.
+    expect(literalVerdictProblems('study.printVerdict("claim 2 (x)", [{ what: "a", ok: x, numbers: `forgot ${f}` }])')).toEqual([]);
+    expect(literalVerdictProblems('study.printVerdict("claim 2", [{ what: "a", ok: x, numbers: "forgot 0.078" }])')).toEqual(['literal number in "forgot 0.078"']);
   });
 });
 
@@ -29,7 +32,7 @@ describe("verdict cells of the committed notebooks", () => {
     const cells = nb.cells.filter((c: { cell_type: string; source: string | string[] }) => c.cell_type === "code" && sourceOf(c).startsWith("// Verdict"));
     expect(cells).toHaveLength(1);
     const source = sourceOf(cells[0]);
-    expect(source).toMatch(/\bverdict\(/);
+    expect(source).toMatch(/\b(verdict|printVerdict)\(/);
     expect(literalVerdictProblems(source)).toEqual([]);
   });
 });

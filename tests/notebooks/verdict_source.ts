@@ -71,7 +71,8 @@ export const VERDICT_WORDS = /\b(supported|unsupported|not supported|partly|conf
 
 /**
  * Problems with one verdict cell's source: a literal verdict word anywhere, or a literal number
- * outside what the article predicts (the claim's name, the first argument of verdict(), and each
+ * outside what the article predicts (the claim's name, the first argument of verdict() or
+ * study.printVerdict(), and each
  * check's `what`, which may quote the article: "layers 1-6").
  */
 export function literalVerdictProblems(source: string): string[] {
@@ -80,7 +81,7 @@ export function literalVerdictProblems(source: string): string[] {
     if (VERDICT_WORDS.test(text)) problems.push(`literal verdict word in ${JSON.stringify(text)}`);
   }
   const predictions = source
-    .replace(/\bverdict\(\s*("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`$]*`)/g, "verdict(")
+    .replace(/\b(verdict|printVerdict)\(\s*("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`$]*`)/g, "$1(")
     .replace(/\bwhat:\s*("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`$]*`)/g, "what: null");
   for (const text of literalText(predictions)) {
     if (NUMBER.test(text)) problems.push(`literal number in ${JSON.stringify(text)}`);
