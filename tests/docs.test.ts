@@ -4,7 +4,12 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const PAGES = ["README.md", ...readdirSync(join(ROOT, "docs")).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`)];
+const PAGES = [
+  "README.md",
+  ...readdirSync(join(ROOT, "docs"))
+    .filter((f) => f.endsWith(".md"))
+    .map((f) => `docs/${f}`),
+];
 
 /** Markdown without fenced code blocks and inline code, where a `[x](y)` is not a link. */
 function prose(markdown: string): string {
@@ -24,7 +29,10 @@ function headingAnchors(markdown: string): Set<string> {
   const anchors = new Set<string>();
   const seen = new Map<string, number>();
   for (const m of markdown.replace(/^(```|~~~)[^\n]*\n[\s\S]*?^\1[^\n]*$/gm, "").matchAll(/^#{1,6}\s+(.+?)\s*#*\s*$/gm)) {
-    const slug = m[1].toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, "").replace(/\s/g, "-");
+    const slug = m[1]
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N}\s_-]/gu, "")
+      .replace(/\s/g, "-");
     const n = seen.get(slug) ?? 0;
     seen.set(slug, n + 1);
     anchors.add(n === 0 ? slug : `${slug}-${n}`);
@@ -79,13 +87,18 @@ describe("the README and docs/", () => {
   });
 
   it("the link checker finds links outside code and catches the ones that escape", () => {
-    const sample = "see [a](docs/a.md#x), `[not](code.md)`, ![img](b.png \"t\")\n\n```\n[no](fenced.md)\n```\n[r]: ../up.md\n";
+    const sample = 'see [a](docs/a.md#x), `[not](code.md)`, ![img](b.png "t")\n\n```\n[no](fenced.md)\n```\n[r]: ../up.md\n';
     expect(linkTargets(sample)).toEqual(["docs/a.md#x", "b.png", "../up.md"]);
     expect(problem("README.md", "../outside.md")).toMatch(/outside the repository/);
     expect(problem("docs/lora.md", "https://github.com/huggingface/peft")).toMatch(/URL/);
     expect(problem("docs/lora.md", "missing.md")).toMatch(/does not exist/);
     expect(problem("docs/lora.md", "layer-plans.md#no-such-heading")).toMatch(/not a heading/);
     expect(problem("docs/lora.md", "../README.md#a-tour")).toBeUndefined();
-    expect([...headingAnchors("# A tour\n## Q and V of GPT-2's fused `c_attn`\n## Tests\n## Tests\n")]).toEqual(["a-tour", "q-and-v-of-gpt-2s-fused-c_attn", "tests", "tests-1"]);
+    expect([...headingAnchors("# A tour\n## Q and V of GPT-2's fused `c_attn`\n## Tests\n## Tests\n")]).toEqual([
+      "a-tour",
+      "q-and-v-of-gpt-2s-fused-c_attn",
+      "tests",
+      "tests-1",
+    ]);
   });
 });

@@ -35,7 +35,8 @@ describe("npm run format:check", () => {
     expect((await unformatted([messy])).map((f) => resolve(ROOT, f))).toEqual([messy]);
     // Formatted as if it sat in the repository, so .prettierrc applies: a 137-column call stays on one line, a 147-column one does not.
     const call = (n: number) => `f(${Array(n).fill('"a"').join(", ")});\n`; // 5n + 2 columns
-    const format = (code: string) => execFileSync(process.execPath, [PRETTIER, "--stdin-filepath", "src/example.ts"], { cwd: ROOT, input: code }).toString();
+    const format = (code: string) =>
+      execFileSync(process.execPath, [PRETTIER, "--stdin-filepath", "src/example.ts"], { cwd: ROOT, input: code }).toString();
     const short = call(27); // 137 columns
     expect(format(short)).toBe(short);
     expect(format(call(29)).split("\n").length).toBeGreaterThan(3); // 147 columns: one argument a line

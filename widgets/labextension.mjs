@@ -38,32 +38,62 @@ await build({
 });
 
 writeFileSync(join(pkgDir, "webpack.extra.cjs"), "module.exports = { optimization: { minimize: false } };\n");
-writeFileSync(join(pkgDir, "package.json"), JSON.stringify({
-  name: "lora-lab-widgets",
-  version,
-  description: "lora-lab notebook widgets (LoRA configurator, schedule explorer, training dashboard, rank and quantization inspectors)",
-  license: "MIT",
-  main: "lib/index.js",
-  dependencies: { "@jupyter-widgets/base": `^${baseVersion}` },
-  jupyterlab: {
-    extension: true,
-    outputDir: "../../labextension",
-    sharedPackages: { "@jupyter-widgets/base": { bundled: false, singleton: true } },
-    // esbuild already minified lib/index.js; webpack's terser pass over 4.6 MB took 5 minutes here.
-    webpackConfig: "./webpack.extra.cjs",
-  },
-}, null, 2));
+writeFileSync(
+  join(pkgDir, "package.json"),
+  JSON.stringify(
+    {
+      name: "lora-lab-widgets",
+      version,
+      description: "lora-lab notebook widgets (LoRA configurator, schedule explorer, training dashboard, rank and quantization inspectors)",
+      license: "MIT",
+      main: "lib/index.js",
+      dependencies: { "@jupyter-widgets/base": `^${baseVersion}` },
+      jupyterlab: {
+        extension: true,
+        outputDir: "../../labextension",
+        sharedPackages: { "@jupyter-widgets/base": { bundled: false, singleton: true } },
+        // esbuild already minified lib/index.js; webpack's terser pass over 4.6 MB took 5 minutes here.
+        webpackConfig: "./webpack.extra.cjs",
+      },
+    },
+    null,
+    2,
+  ),
+);
 
 // JupyterLab 4's singletons that a widget extension can meet (from its staging/package.json).
-const singletons = ["@jupyter-widgets/base", "@jupyterlab/application", "@jupyterlab/apputils", "@jupyterlab/coreutils", "@jupyterlab/notebook", "@jupyterlab/rendermime", "@jupyterlab/services", "@lumino/algorithm", "@lumino/application", "@lumino/commands", "@lumino/coreutils", "@lumino/disposable", "@lumino/messaging", "@lumino/signaling", "@lumino/widgets"];
-writeFileSync(join(coreDir, "package.json"), JSON.stringify({
-  name: "@jupyterlab/application-top",
-  version: "4.5.0",
-  private: true,
-  dependencies: {},
-  resolutions: { "@jupyter-widgets/base": `^${baseVersion}` },
-  jupyterlab: { singletonPackages: singletons },
-}, null, 2));
+const singletons = [
+  "@jupyter-widgets/base",
+  "@jupyterlab/application",
+  "@jupyterlab/apputils",
+  "@jupyterlab/coreutils",
+  "@jupyterlab/notebook",
+  "@jupyterlab/rendermime",
+  "@jupyterlab/services",
+  "@lumino/algorithm",
+  "@lumino/application",
+  "@lumino/commands",
+  "@lumino/coreutils",
+  "@lumino/disposable",
+  "@lumino/messaging",
+  "@lumino/signaling",
+  "@lumino/widgets",
+];
+writeFileSync(
+  join(coreDir, "package.json"),
+  JSON.stringify(
+    {
+      name: "@jupyterlab/application-top",
+      version: "4.5.0",
+      private: true,
+      dependencies: {},
+      resolutions: { "@jupyter-widgets/base": `^${baseVersion}` },
+      jupyterlab: { singletonPackages: singletons },
+    },
+    null,
+    2,
+  ),
+);
 
 const cli = join(dirname(require.resolve("@jupyterlab/builder/package.json")), "lib", "build-labextension.js");
 const r = spawnSync(process.execPath, [cli, "--core-path", coreDir, pkgDir], { stdio: "inherit", cwd: here });

@@ -65,7 +65,11 @@ describe("new LoraConfigurator(model)", () => {
     const before = [...model.namedParameters()].map(([name, p]) => [name, p.size, p.requiresGrad]);
     lab.seed(5);
     const w = new W.LoraConfigurator(model);
-    fake.fromFrontend(w.modelId, { method: "update", state: { ranks: w.get<number[]>("ranks").map(() => 2), target_modules: [] }, buffer_paths: [] });
+    fake.fromFrontend(w.modelId, {
+      method: "update",
+      state: { ranks: w.get<number[]>("ranks").map(() => 2), target_modules: [] },
+      buffer_paths: [],
+    });
     expect(w.get("trainable_params")).toBe(w.rows().find((r) => r.layer === "lm_head")!.trainableParams);
     const drawn = lab.nextSeed();
     lab.seed(5);
@@ -124,7 +128,8 @@ describe("new RankInspector(model)", () => {
     const base = tiny();
     const peft = lab.getPeftModel(base, new lab.LoraConfig({ r: 4, loraAlpha: 8, targetModules: ["c_attn"] }));
     // B starts at zero (no update yet): give it values, as training would.
-    for (const [name, p] of peft.namedParameters()) if (name.includes("lora_B")) p.variable.assign(lab.tf.randomNormal(p.variable.shape, 0, 0.02, "float32", 1));
+    for (const [name, p] of peft.namedParameters())
+      if (name.includes("lora_B")) p.variable.assign(lab.tf.randomNormal(p.variable.shape, 0, 0.02, "float32", 1));
     const w = new W.RankInspector(peft as any);
     const layers = w.get<string[]>("layers");
     expect(layers.length).toBe(4);
@@ -145,15 +150,21 @@ function* endless(): Generator<lab.TokenBatch> {
 }
 const small = () => {
   lab.seed(0);
-  return lab.gpt2(new lab.GPT2Config({ vocabSize: 32, nPositions: 8, nEmbd: 8, nLayer: 1, nHead: 2, residPdrop: 0, embdPdrop: 0, attnPdrop: 0 }));
+  return lab.gpt2(
+    new lab.GPT2Config({ vocabSize: 32, nPositions: 8, nEmbd: 8, nLayer: 1, nHead: 2, residPdrop: 0, embdPdrop: 0, attnPdrop: 0 }),
+  );
 };
 
 describe("new TrainingDashboard()", () => {
   it("Stop from the view ends training after the step that was running", async () => {
     const d = new W.TrainingDashboard({ throttleMs: 0 });
     const result = await d.train(small(), {
-      data: endless(), steps: 40, lr: 1e-3,
-      onEvent: (e) => { if (e.type === "step" && e.step === 5) fake.fromFrontend(d.modelId, { method: "custom", content: { action: "stop" } }); },
+      data: endless(),
+      steps: 40,
+      lr: 1e-3,
+      onEvent: (e) => {
+        if (e.type === "step" && e.step === 5) fake.fromFrontend(d.modelId, { method: "custom", content: { action: "stop" } });
+      },
     });
     expect(result).toMatchObject({ steps: 5, aborted: true });
     expect(d.stopRequestedAt).toBe(5);
@@ -164,8 +175,12 @@ describe("new TrainingDashboard()", () => {
     const d = new W.TrainingDashboard({ throttleMs: 0 });
     let stepAtPause = -1;
     const run = d.train(small(), {
-      data: endless(), steps: 6, lr: 1e-3,
-      onEvent: (e) => { if (e.type === "step" && e.step === 2) fake.fromFrontend(d.modelId, { method: "custom", content: { action: "pause" } }); },
+      data: endless(),
+      steps: 6,
+      lr: 1e-3,
+      onEvent: (e) => {
+        if (e.type === "step" && e.step === 2) fake.fromFrontend(d.modelId, { method: "custom", content: { action: "pause" } });
+      },
     });
     await new Promise((r) => setTimeout(r, 300));
     stepAtPause = d.get("step");
@@ -199,7 +214,19 @@ describe("TRAITS", () => {
       LoraConfigurator: new W.LoraConfigurator(tiny()),
       TrainingDashboard: new W.TrainingDashboard(),
     };
-    const common = ["_model_name", "_model_module", "_model_module_version", "_view_name", "_view_module", "_view_module_version", "_view_count", "_dom_classes", "layout", "tabbable", "tooltip"];
+    const common = [
+      "_model_name",
+      "_model_module",
+      "_model_module_version",
+      "_view_name",
+      "_view_module",
+      "_view_module_version",
+      "_view_count",
+      "_dom_classes",
+      "layout",
+      "tabbable",
+      "tooltip",
+    ];
     for (const [name, w] of Object.entries(widgets)) {
       const keys = Object.keys(fake.messagesTo(w.modelId).find((m) => m.kind === "open")!.data.state).sort();
       expect(keys, name).toEqual([...common, ...W.TRAITS[name as keyof typeof W.TRAITS]].sort());

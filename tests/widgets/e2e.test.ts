@@ -30,7 +30,10 @@ describe("widgets live: jupyter_server + lora-lab kernel + html-manager page in 
     page = await browser.context.newPage();
     errors = watchErrors(page);
     await page.goto(`${server.baseUrl}static/index.html`);
-    await page.evaluate(([b, t]) => (window as any).connectKernel("lora-lab-widgets.js", b, t, "lora-lab"), [server.baseUrl, server.token] as const);
+    await page.evaluate(([b, t]) => (window as any).connectKernel("lora-lab-widgets.js", b, t, "lora-lab"), [
+      server.baseUrl,
+      server.token,
+    ] as const);
     await run(`import * as W from "lora-lab/widgets";\nimport * as lab from "lora-lab";`);
     await run(`await lab.ready({ backend: "wasm" });`);
   }, 180_000);
@@ -43,7 +46,9 @@ describe("widgets live: jupyter_server + lora-lab kernel + html-manager page in 
   });
 
   it("dragging the ScheduleExplorer's warmup slider changes the kernel's value and redraws the curve", async () => {
-    const id = await run(`const sched = new W.ScheduleExplorer({ warmupSteps: 0, numTrainingSteps: 1000 }); sched.display(); console.log(sched.modelId);`);
+    const id = await run(
+      `const sched = new W.ScheduleExplorer({ warmupSteps: 0, numTrainingSteps: 1000 }); sched.display(); console.log(sched.modelId);`,
+    );
     const v = view(id.split("\n").pop()!);
     await expect.poll(() => v.locator(".main-svg").count(), { timeout: 20_000 }).toBeGreaterThan(0);
     const pathBefore = await v.locator(".scatterlayer .js-line").first().getAttribute("d");
@@ -80,7 +85,9 @@ console.log(rank.modelId + " " + conf.modelId);`);
     expect(await count.textContent()).not.toBe(before);
     // And the other way: the view's role select sets the kernel's plan.
     await view(confId).locator("select[data-trait='roles.1']").selectOption("frozen");
-    await expect.poll(async () => run(`console.log(conf.value.groups.map((g) => g.role).join(","))`), { timeout: 10_000 }).toBe("full,frozen,lora");
+    await expect
+      .poll(async () => run(`console.log(conf.value.groups.map((g) => g.role).join(","))`), { timeout: 10_000 })
+      .toBe("full,frozen,lora");
     await view(confId).screenshot({ path: join(SCREENSHOTS, "e2e-configurator.png") });
   });
 
@@ -98,7 +105,9 @@ console.log(quant.modelId + " " + ranks.modelId);`);
     await expect.poll(() => view(rId).locator(".main-svg").count(), { timeout: 20_000 }).toBeGreaterThan(0);
     const layers = await view(rId).locator("select[data-trait=layer] option").allTextContents();
     await view(rId).locator("select[data-trait=layer]").selectOption(layers[3]);
-    await expect.poll(() => view(rId).locator("[data-trait=summary]").textContent(), { timeout: 10_000 }).toMatch(new RegExp(`^${layers[3].replace(/[.[\]]/g, "\\$&")}:`));
+    await expect
+      .poll(() => view(rId).locator("[data-trait=summary]").textContent(), { timeout: 10_000 })
+      .toMatch(new RegExp(`^${layers[3].replace(/[.[\]]/g, "\\$&")}:`));
     await view(qId).screenshot({ path: join(SCREENSHOTS, "e2e-quant.png") });
     await view(rId).screenshot({ path: join(SCREENSHOTS, "e2e-rank.png") });
   });
@@ -111,9 +120,14 @@ const windows = Array.from({ length: 64 }, (_, i) => Array.from({ length: 33 }, 
 let result;
 console.log(dash.modelId);`);
     const id = out.split("\n").pop()!;
-    await page.evaluate((c) => (window as any).executeBackground(c), `result = await dash.train(small, { data: windows, batchSize: 4, steps: 2000, lr: 1e-3 });`);
+    await page.evaluate(
+      (c) => (window as any).executeBackground(c),
+      `result = await dash.train(small, { data: windows, batchSize: 4, steps: 2000, lr: 1e-3 });`,
+    );
     const status = view(id).locator("[data-trait=status]");
-    await expect.poll(async () => Number(/step (\d+)/.exec((await status.textContent()) ?? "")?.[1] ?? 0), { timeout: 60_000 }).toBeGreaterThanOrEqual(3);
+    await expect
+      .poll(async () => Number(/step (\d+)/.exec((await status.textContent()) ?? "")?.[1] ?? 0), { timeout: 60_000 })
+      .toBeGreaterThanOrEqual(3);
     await view(id).locator("button[data-action=pause]").click();
     await expect.poll(() => status.textContent(), { timeout: 10_000 }).toMatch(/^paused/);
     await view(id).locator("button[data-action=resume]").click();
@@ -121,7 +135,9 @@ console.log(dash.modelId);`);
     await view(id).locator("button[data-action=stop]").click();
     const done = await page.evaluate(() => (window as any).lastBackground);
     expect(done.status).toBe("ok");
-    const r = JSON.parse(await run(`console.log(JSON.stringify({ steps: result.steps, aborted: result.aborted, at: dash.stopRequestedAt }))`));
+    const r = JSON.parse(
+      await run(`console.log(JSON.stringify({ steps: result.steps, aborted: result.aborted, at: dash.stopRequestedAt }))`),
+    );
     expect(r.aborted).toBe(true);
     expect(r.steps).toBeLessThan(2000);
     // Stop lands between steps: the loop finishes the step that was running and runs no other.

@@ -47,33 +47,41 @@ describe("the JupyterLab prebuilt extension (widgets/labextension)", () => {
     const page = await browser.context.newPage();
     const errors = watchErrors(page);
     await page.goto(pathToFileURL(join(pageDir, "index.html")).href);
-    const registered = await page.evaluate(async ([entry, state, id]) => {
-      const w = window as any;
-      await new Promise((resolve, reject) => {
-        const s = document.createElement("script");
-        s.src = entry;
-        s.onload = resolve;
-        s.onerror = reject;
-        document.head.append(s);
-      });
-      // What JupyterLab does: init the container with the page's share scope, then get ./extension.
-      const base = w.jupyterWidgetsBase;
-      const container = w._JUPYTERLAB["lora-lab-widgets"];
-      await container.init({ "@jupyter-widgets/base": { "6.0.12": { get: () => Promise.resolve(() => base), loaded: 1, from: "page" } } });
-      const plugin = (await container.get("./extension"))().default;
-      const seen: any[] = [];
-      plugin.activate({}, { registerWidget: (x: any) => seen.push(x) });
-      const exports = seen[0].exports;
-      // The extension's models must extend the page's base classes (one shared singleton).
-      const sameBase = exports.ScheduleExplorerModel.prototype instanceof base.DOMWidgetModel;
-      await w.renderSavedWith(exports, state, [id]);
-      return { id: plugin.id, name: seen[0].name, version: seen[0].version, sameBase };
-    }, [pathToFileURL(join(LAB, pkg.jupyterlab._build.load)).href, doc, sched.modelId] as const);
+    const registered = await page.evaluate(
+      async ([entry, state, id]) => {
+        const w = window as any;
+        await new Promise((resolve, reject) => {
+          const s = document.createElement("script");
+          s.src = entry;
+          s.onload = resolve;
+          s.onerror = reject;
+          document.head.append(s);
+        });
+        // What JupyterLab does: init the container with the page's share scope, then get ./extension.
+        const base = w.jupyterWidgetsBase;
+        const container = w._JUPYTERLAB["lora-lab-widgets"];
+        await container.init({
+          "@jupyter-widgets/base": { "6.0.12": { get: () => Promise.resolve(() => base), loaded: 1, from: "page" } },
+        });
+        const plugin = (await container.get("./extension"))().default;
+        const seen: any[] = [];
+        plugin.activate({}, { registerWidget: (x: any) => seen.push(x) });
+        const exports = seen[0].exports;
+        // The extension's models must extend the page's base classes (one shared singleton).
+        const sameBase = exports.ScheduleExplorerModel.prototype instanceof base.DOMWidgetModel;
+        await w.renderSavedWith(exports, state, [id]);
+        return { id: plugin.id, name: seen[0].name, version: seen[0].version, sameBase };
+      },
+      [pathToFileURL(join(LAB, pkg.jupyterlab._build.load)).href, doc, sched.modelId] as const,
+    );
     expect(registered).toEqual({ id: "lora-lab-widgets:plugin", name: "lora-lab-widgets", version: "0.1.0", sameBase: true });
     await expect.poll(() => page.locator(".lora-lab-plot .main-svg").count(), { timeout: 20_000 }).toBeGreaterThan(0);
     expect(await page.locator(".lora-lab-plot .scatterlayer .trace").count()).toBe(1);
     expect(await page.locator("input[data-trait=warmup_steps]").inputValue()).toBe("20");
-    await page.locator(".view").first().screenshot({ path: join(SCREENSHOTS, "labextension-schedule.png") });
+    await page
+      .locator(".view")
+      .first()
+      .screenshot({ path: join(SCREENSHOTS, "labextension-schedule.png") });
     expect(errors).toEqual([]);
     await page.close();
   });

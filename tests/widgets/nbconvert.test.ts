@@ -14,7 +14,10 @@ const REQUIRE_URL = "https://cdnjs.cloudflare.com/ajax/libs/require.js/2.3.8/req
 const MATHJAX_URL = "https://cdn.mathjax.test/MathJax.js";
 const FILES: [RegExp, string][] = [
   [/^https:\/\/cdnjs\.cloudflare\.com\/ajax\/libs\/require\.js\//, "node_modules/requirejs/require.js"],
-  [/^https:\/\/(unpkg\.com|cdn\.jsdelivr\.net\/npm)\/@jupyter-widgets\/html-manager@[^/]*\/dist\/embed-amd\.js$/, "node_modules/@jupyter-widgets/html-manager/dist/embed-amd.js"],
+  [
+    /^https:\/\/(unpkg\.com|cdn\.jsdelivr\.net\/npm)\/@jupyter-widgets\/html-manager@[^/]*\/dist\/embed-amd\.js$/,
+    "node_modules/@jupyter-widgets/html-manager/dist/embed-amd.js",
+  ],
   [/^https:\/\/cdn\.jsdelivr\.net\/npm\/lora-lab-widgets@0\.1\.0\/dist\/index\.js$/, "widgets/dist/index.js"],
 ];
 
@@ -31,18 +34,44 @@ describe("nbconvert: a notebook using the widgets, executed and exported to HTML
   });
 
   it("the exported HTML renders every widget from the saved state in Chromium", async () => {
-    const install = spawnSync(process.execPath, [join(ROOT, "dist/cli/main.js"), "install", "--prefix", join(work, "prefix")], { encoding: "utf8" });
+    const install = spawnSync(process.execPath, [join(ROOT, "dist/cli/main.js"), "install", "--prefix", join(work, "prefix")], {
+      encoding: "utf8",
+    });
     expect(install.status, install.stderr).toBe(0);
     const run = spawnSync(
       PYTHON,
-      ["-m", "nbconvert", "--to", "html", "--execute", "--ExecutePreprocessor.kernel_name=lora-lab", "--ExecutePreprocessor.timeout=300", `--HTMLExporter.require_js_url=${REQUIRE_URL}`, `--HTMLExporter.mathjax_url=${MATHJAX_URL}`, join(ROOT, "tests/widgets/fixtures/widgets.ipynb"), "--output-dir", work],
-      { encoding: "utf8", env: { ...process.env, JUPYTER_PATH: join(work, "prefix", "share", "jupyter"), JUPYTER_RUNTIME_DIR: join(work, "runtime") }, timeout: 280_000 },
+      [
+        "-m",
+        "nbconvert",
+        "--to",
+        "html",
+        "--execute",
+        "--ExecutePreprocessor.kernel_name=lora-lab",
+        "--ExecutePreprocessor.timeout=300",
+        `--HTMLExporter.require_js_url=${REQUIRE_URL}`,
+        `--HTMLExporter.mathjax_url=${MATHJAX_URL}`,
+        join(ROOT, "tests/widgets/fixtures/widgets.ipynb"),
+        "--output-dir",
+        work,
+      ],
+      {
+        encoding: "utf8",
+        env: { ...process.env, JUPYTER_PATH: join(work, "prefix", "share", "jupyter"), JUPYTER_RUNTIME_DIR: join(work, "runtime") },
+        timeout: 280_000,
+      },
     );
     expect(run.status, run.stderr).toBe(0);
     const html = readFileSync(join(work, "widgets.html"), "utf8");
     const state = JSON.parse(/<script type="application\/vnd.jupyter.widget-state\+json">([\s\S]*?)<\/script>/.exec(html)![1]);
     const models = Object.values<any>(state.state);
-    for (const name of ["LoraConfiguratorModel", "ScheduleExplorerModel", "QuantExplorerModel", "TrainingDashboardModel", "RankInspectorModel", "IntSliderModel"]) {
+    for (const name of [
+      "LoraConfiguratorModel",
+      "ScheduleExplorerModel",
+      "QuantExplorerModel",
+      "TrainingDashboardModel",
+      "RankInspectorModel",
+      "IntSliderModel",
+    ]) {
       expect(models.map((m) => m.model_name)).toContain(name);
     }
     // Figures travel as binary buffers, which nbclient keeps (base64) in the saved state.

@@ -23,11 +23,24 @@ describe("new IntSlider()", () => {
     const s = new W.IntSlider({ value: 7, min: 0, max: 10, description: "r" });
     const open = openOf(s.modelId);
     expect(open.metadata).toEqual({ version: "2.1.0" });
-    expect(open.data.state).toMatchObject({ _model_name: "IntSliderModel", _model_module: "@jupyter-widgets/controls", _model_module_version: "2.0.0", _view_name: "IntSliderView", value: 7, min: 0, max: 10, description: "r" });
+    expect(open.data.state).toMatchObject({
+      _model_name: "IntSliderModel",
+      _model_module: "@jupyter-widgets/controls",
+      _model_module_version: "2.0.0",
+      _view_name: "IntSliderView",
+      value: 7,
+      min: 0,
+      max: 10,
+      description: "r",
+    });
     const layoutId = open.data.state.layout.replace("IPY_MODEL_", "");
     const styleId = open.data.state.style.replace("IPY_MODEL_", "");
     expect(openOf(layoutId).data.state._model_name).toBe("LayoutModel");
-    expect(openOf(styleId).data.state).toMatchObject({ _model_name: "SliderStyleModel", _view_module: "@jupyter-widgets/base", _view_name: "StyleView" });
+    expect(openOf(styleId).data.state).toMatchObject({
+      _model_name: "SliderStyleModel",
+      _view_module: "@jupyter-widgets/base",
+      _view_name: "StyleView",
+    });
     const order = opens().map((o) => o.commId);
     expect(order.indexOf(layoutId)).toBeLessThan(order.indexOf(s.modelId));
     expect(order.indexOf(styleId)).toBeLessThan(order.indexOf(s.modelId));
@@ -37,7 +50,9 @@ describe("new IntSlider()", () => {
     const s = new W.IntSlider({ value: 1 });
     fake.clear();
     s.value = 5;
-    expect(fake.messagesTo(s.modelId)).toEqual([expect.objectContaining({ kind: "msg", data: { method: "update", state: { value: 5 }, buffer_paths: [] } })]);
+    expect(fake.messagesTo(s.modelId)).toEqual([
+      expect.objectContaining({ kind: "msg", data: { method: "update", state: { value: 5 }, buffer_paths: [] } }),
+    ]);
     s.value = 5;
     expect(fake.messagesTo(s.modelId)).toHaveLength(1);
   });
@@ -45,7 +60,14 @@ describe("new IntSlider()", () => {
   it("an update from the view is echoed (echo_update) before observers run, and sets the value", () => {
     const s = new W.IntSlider({ value: 1 });
     const seen: string[] = [];
-    s.onChange((v, old) => seen.push(`${old}->${v} after ${fake.messagesTo(s.modelId).map((m) => m.data.method).join(",")}`));
+    s.onChange((v, old) =>
+      seen.push(
+        `${old}->${v} after ${fake
+          .messagesTo(s.modelId)
+          .map((m) => m.data.method)
+          .join(",")}`,
+      ),
+    );
     fake.clear();
     fake.fromFrontend(s.modelId, { method: "update", state: { value: 9 }, buffer_paths: [] });
     expect(s.value).toBe(9);
@@ -103,7 +125,9 @@ describe("Widget buffers", () => {
     const theirs = remove_buffers(structuredClone(input) as any) as any;
     expect(mine.bufferPaths).toEqual(theirs.buffer_paths);
     expect(mine.state).toEqual(theirs.state);
-    expect(mine.buffers.map((b) => [...new Uint8Array(b.buffer, b.byteOffset, b.byteLength)])).toEqual(theirs.buffers.map((b: any) => [...new Uint8Array(b.buffer ?? b, b.byteOffset ?? 0, b.byteLength)]));
+    expect(mine.buffers.map((b) => [...new Uint8Array(b.buffer, b.byteOffset, b.byteLength)])).toEqual(
+      theirs.buffers.map((b: any) => [...new Uint8Array(b.buffer ?? b, b.byteOffset ?? 0, b.byteLength)]),
+    );
   });
 });
 
@@ -132,7 +156,12 @@ describe("jupyter.widget.control", () => {
     fake.fromFrontend(ctl, { method: "request_states" });
     const [reply] = fake.messagesTo(ctl);
     expect(reply.data.method).toBe("update_states");
-    expect(reply.data.states[s.modelId]).toEqual({ model_name: "FloatSliderModel", model_module: "@jupyter-widgets/controls", model_module_version: "2.0.0", state: openOf(s.modelId).data.state });
+    expect(reply.data.states[s.modelId]).toEqual({
+      model_name: "FloatSliderModel",
+      model_module: "@jupyter-widgets/controls",
+      model_module_version: "2.0.0",
+      state: openOf(s.modelId).data.state,
+    });
     expect(reply.data.states[box.modelId].state.children).toEqual([`IPY_MODEL_${s.modelId}`]);
     const figurePaths = reply.data.buffer_paths.filter((p: any[]) => p[0] === e.modelId);
     expect(figurePaths).toEqual(openOf(e.modelId).data.buffer_paths.map((p: any[]) => [e.modelId, ...p]));
@@ -148,7 +177,11 @@ describe("widget.display()", () => {
     W.display(s);
     expect(shown).toHaveLength(1);
     expect(shown[0].update).toBe(false);
-    expect(shown[0].content.data["application/vnd.jupyter.widget-view+json"]).toEqual({ model_id: s.modelId, version_major: 2, version_minor: 1 });
+    expect(shown[0].content.data["application/vnd.jupyter.widget-view+json"]).toEqual({
+      model_id: s.modelId,
+      version_major: 2,
+      version_minor: 1,
+    });
     expect(shown[0].content.data["text/plain"]).toBe('Checkbox(description="on", value=true)');
     delete (globalThis as any)[Symbol.for("lora-lab.display")];
   });
@@ -156,7 +189,13 @@ describe("widget.display()", () => {
 
 describe("Dropdown, Tab, Output", () => {
   it("Dropdown syncs index and _options_labels; a view's index change sets value", () => {
-    const d = new W.Dropdown({ options: [["NF4", "nf4"], ["FP4", "fp4"]], value: "fp4" });
+    const d = new W.Dropdown({
+      options: [
+        ["NF4", "nf4"],
+        ["FP4", "fp4"],
+      ],
+      value: "fp4",
+    });
     expect(openOf(d.modelId).data.state).toMatchObject({ _options_labels: ["NF4", "FP4"], index: 1 });
     fake.fromFrontend(d.modelId, { method: "update", state: { index: 0 }, buffer_paths: [] });
     expect(d.value).toBe("nf4");
@@ -167,7 +206,11 @@ describe("Dropdown, Tab, Output", () => {
     const a = new W.HTML("<b>a</b>");
     const o = new W.Output();
     const t = new W.Tab([a, o], { titles: ["A", "O"] });
-    expect(openOf(t.modelId).data.state).toMatchObject({ children: [`IPY_MODEL_${a.modelId}`, `IPY_MODEL_${o.modelId}`], titles: ["A", "O"], selected_index: 0 });
+    expect(openOf(t.modelId).data.state).toMatchObject({
+      children: [`IPY_MODEL_${a.modelId}`, `IPY_MODEL_${o.modelId}`],
+      titles: ["A", "O"],
+      selected_index: 0,
+    });
     expect(openOf(o.modelId).data.state._model_module).toBe("@jupyter-widgets/output");
     fake.clear();
     o.appendStdout("hi\n");

@@ -35,8 +35,30 @@ export async function startServer(staticDir: string, cwd = ROOT): Promise<Jupyte
   const port = await freePort();
   const token = randomBytes(16).toString("hex");
   let log = "";
-  const env = { ...process.env, JUPYTER_PATH: join(prefix, "share", "jupyter"), JUPYTER_RUNTIME_DIR: join(prefix, "runtime"), JUPYTER_CONFIG_DIR: join(prefix, "config"), JUPYTER_DATA_DIR: join(prefix, "data") };
-  const proc: ChildProcess = spawn(PYTHON, ["-m", "jupyter_server", "--no-browser", "--ServerApp.ip=127.0.0.1", `--ServerApp.port=${port}`, "--ServerApp.port_retries=0", `--ServerApp.token=${token}`, "--ServerApp.extra_static_paths", staticDir, `--ServerApp.root_dir=${cwd}`, ...(process.getuid?.() === 0 ? ["--allow-root"] : [])], { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+  const env = {
+    ...process.env,
+    JUPYTER_PATH: join(prefix, "share", "jupyter"),
+    JUPYTER_RUNTIME_DIR: join(prefix, "runtime"),
+    JUPYTER_CONFIG_DIR: join(prefix, "config"),
+    JUPYTER_DATA_DIR: join(prefix, "data"),
+  };
+  const proc: ChildProcess = spawn(
+    PYTHON,
+    [
+      "-m",
+      "jupyter_server",
+      "--no-browser",
+      "--ServerApp.ip=127.0.0.1",
+      `--ServerApp.port=${port}`,
+      "--ServerApp.port_retries=0",
+      `--ServerApp.token=${token}`,
+      "--ServerApp.extra_static_paths",
+      staticDir,
+      `--ServerApp.root_dir=${cwd}`,
+      ...(process.getuid?.() === 0 ? ["--allow-root"] : []),
+    ],
+    { cwd, env, stdio: ["ignore", "pipe", "pipe"] },
+  );
   proc.stdout!.on("data", (d) => (log += d));
   proc.stderr!.on("data", (d) => (log += d));
   const baseUrl = `http://127.0.0.1:${port}/`;
@@ -47,7 +69,8 @@ export async function startServer(staticDir: string, cwd = ROOT): Promise<Jupyte
       const r = await fetch(`${baseUrl}api/kernelspecs`, { headers: { Authorization: `token ${token}` } });
       if (r.ok) {
         const specs = (await r.json()) as { kernelspecs: Record<string, unknown> };
-        if (!specs.kernelspecs["lora-lab"]) throw new Error(`kernelspec lora-lab missing; have ${Object.keys(specs.kernelspecs).join(", ")}`);
+        if (!specs.kernelspecs["lora-lab"])
+          throw new Error(`kernelspec lora-lab missing; have ${Object.keys(specs.kernelspecs).join(", ")}`);
         break;
       }
     } catch (e) {

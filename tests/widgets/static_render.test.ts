@@ -37,8 +37,12 @@ describe("widgets rendered by html-manager from saved state (no kernel)", () => 
     const configurator = new W.LoraConfigurator(base);
     const schedule = new W.ScheduleExplorer({ warmupSteps: 50, numTrainingSteps: 500 });
     const quant = new W.QuantExplorer();
-    const peft = lab.getPeftModel(lab.gpt2(lab.GPT2Config.preset("tiny")), new lab.LoraConfig({ r: 4, loraAlpha: 8, targetModules: ["c_attn"] }));
-    for (const [name, p] of peft.namedParameters()) if (name.includes("lora_B")) p.variable.assign(lab.tf.randomNormal(p.variable.shape, 0, 0.02, "float32", 1));
+    const peft = lab.getPeftModel(
+      lab.gpt2(lab.GPT2Config.preset("tiny")),
+      new lab.LoraConfig({ r: 4, loraAlpha: 8, targetModules: ["c_attn"] }),
+    );
+    for (const [name, p] of peft.namedParameters())
+      if (name.includes("lora_B")) p.variable.assign(lab.tf.randomNormal(p.variable.shape, 0, 0.02, "float32", 1));
     const rank = new W.RankInspector(peft as any);
     const dash = new W.TrainingDashboard({ throttleMs: 0 });
     lab.seed(0);
@@ -54,7 +58,9 @@ describe("widgets rendered by html-manager from saved state (no kernel)", () => 
     const button = new W.Button({ description: "Run", buttonStyle: "primary" });
     const out = new W.Output();
     out.appendStdout("printed into an Output widget\n");
-    const tab = new W.Tab([new W.VBox([slider, log, drop]), new W.HBox([check, text, progress, button]), out], { titles: ["sliders", "others", "output"] });
+    const tab = new W.Tab([new W.VBox([slider, log, drop]), new W.HBox([check, text, progress, button]), out], {
+      titles: ["sliders", "others", "output"],
+    });
     const html = new W.HTML("<b>lora-lab</b> widgets");
 
     const doc = widgetStateDocument(W.allStates());
@@ -65,11 +71,21 @@ describe("widgets rendered by html-manager from saved state (no kernel)", () => 
     await page.evaluate(([state, viewIds]) => (window as any).renderSaved("lora-lab-widgets.js", state, viewIds), [doc, ids] as const);
     const view = (id: string) => page.locator(`.view[data-model-id="${id}"]`);
     // Plotly draws an SVG per figure; the dashboard has four.
-    for (const [w, plots] of [[configurator, 1], [schedule, 1], [quant, 1], [rank, 1], [dash, 4]] as const) {
-      await expect.poll(() => view(w.modelId).locator(".lora-lab-plot .main-svg").count(), { timeout: 20_000 }).toBeGreaterThanOrEqual(plots);
+    for (const [w, plots] of [
+      [configurator, 1],
+      [schedule, 1],
+      [quant, 1],
+      [rank, 1],
+      [dash, 4],
+    ] as const) {
+      await expect
+        .poll(() => view(w.modelId).locator(".lora-lab-plot .main-svg").count(), { timeout: 20_000 })
+        .toBeGreaterThanOrEqual(plots);
     }
     expect(await view(configurator.modelId).locator("input[type=range]").count()).toBe(2 * configurator.get<unknown[]>("groups").length);
-    expect(await view(configurator.modelId).locator("[data-trait=trainable_params]").textContent()).toContain(configurator.get<number>("trainable_params").toLocaleString("en-US"));
+    expect(await view(configurator.modelId).locator("[data-trait=trainable_params]").textContent()).toContain(
+      configurator.get<number>("trainable_params").toLocaleString("en-US"),
+    );
     expect(await view(schedule.modelId).locator("select[data-trait=schedule_type]").inputValue()).toBe("cosine");
     expect(await view(schedule.modelId).locator(".scatterlayer .trace").count()).toBe(1);
     expect(await view(dash.modelId).locator("[data-trait=status]").textContent()).toMatch(/^done · step 8/);
@@ -82,7 +98,14 @@ describe("widgets rendered by html-manager from saved state (no kernel)", () => 
     // Only the selected tab shows; clicking another tab switches.
     expect(await view(tab.modelId).locator(".widget-checkbox").isVisible()).toBe(false);
     await page.screenshot({ path: join(SCREENSHOTS, "widgets-static.png"), fullPage: true });
-    for (const [name, w] of [["configurator", configurator], ["schedule", schedule], ["quant", quant], ["rank", rank], ["dashboard", dash], ["tab", tab]] as const) {
+    for (const [name, w] of [
+      ["configurator", configurator],
+      ["schedule", schedule],
+      ["quant", quant],
+      ["rank", rank],
+      ["dashboard", dash],
+      ["tab", tab],
+    ] as const) {
       await view(w.modelId).screenshot({ path: join(SCREENSHOTS, `widget-${name}.png`) });
     }
     await view(tab.modelId).locator(".lm-TabBar-tab", { hasText: "others" }).click();

@@ -11,13 +11,33 @@ const here = dirname(fileURLToPath(import.meta.url));
 
 export async function buildPage() {
   const pageDir = mkdtempSync(join(tmpdir(), "lora-lab-widget-page-"));
-  const assets = { ".svg": "dataurl", ".woff": "dataurl", ".woff2": "dataurl", ".ttf": "dataurl", ".eot": "dataurl", ".png": "dataurl", ".gif": "dataurl" };
+  const assets = {
+    ".svg": "dataurl",
+    ".woff": "dataurl",
+    ".woff2": "dataurl",
+    ".ttf": "dataurl",
+    ".eot": "dataurl",
+    ".png": "dataurl",
+    ".gif": "dataurl",
+  };
   await build({
-    entryPoints: [join(here, "entry.ts")], outfile: join(pageDir, "page.js"), bundle: true, format: "iife", platform: "browser", target: "es2020",
-    loader: { ".css": "empty", ...assets }, define: { "process.env.NODE_ENV": '"production"', global: "window" }, logLevel: "error",
+    entryPoints: [join(here, "entry.ts")],
+    outfile: join(pageDir, "page.js"),
+    bundle: true,
+    format: "iife",
+    platform: "browser",
+    target: "es2020",
+    loader: { ".css": "empty", ...assets },
+    define: { "process.env.NODE_ENV": '"production"', global: "window" },
+    logLevel: "error",
     alias: { path: "path-browserify" },
   });
-  const css = ["@lumino/widgets/style/index.css", "@jupyter-widgets/controls/css/widgets-base.css", "@jupyter-widgets/controls/css/labvariables.css", "@jupyter-widgets/html-manager/css/output.css"];
+  const css = [
+    "@lumino/widgets/style/index.css",
+    "@jupyter-widgets/controls/css/widgets-base.css",
+    "@jupyter-widgets/controls/css/labvariables.css",
+    "@jupyter-widgets/html-manager/css/output.css",
+  ];
   const cssEntry = join(pageDir, "page-entry.css");
   const require = createRequire(import.meta.url);
   writeFileSync(cssEntry, css.map((c) => `@import "${require.resolve(c)}";`).join("\n"));

@@ -28,7 +28,12 @@ class LabManager extends HTMLManager {
   kernel: any;
   labModule: Promise<any>;
   constructor(labModule: Promise<any>, kernel?: any) {
-    super({ loader: async (name: string) => { if (name === "lora-lab-widgets") return labModule; throw new Error(`no module ${name}`); } });
+    super({
+      loader: async (name: string) => {
+        if (name === "lora-lab-widgets") return labModule;
+        throw new Error(`no module ${name}`);
+      },
+    });
     this.labModule = labModule;
     this.kernel = kernel;
     if (kernel) {
@@ -51,7 +56,8 @@ class LabManager extends HTMLManager {
 }
 
 /** Renders every widget of a saved widget-state document into #out, one div per view id. */
-w.renderSaved = async (bundleUrl: string, widgetState: any, viewIds: string[]) => w.renderSavedWith(loadAmd(bundleUrl), widgetState, viewIds);
+w.renderSaved = async (bundleUrl: string, widgetState: any, viewIds: string[]) =>
+  w.renderSavedWith(loadAmd(bundleUrl), widgetState, viewIds);
 
 /** The same with the lora-lab-widgets module given (e.g. the labextension's exports). */
 w.renderSavedWith = async (labModule: any, widgetState: any, viewIds: string[]) => {

@@ -1,6 +1,10 @@
 /** Small DOM controls the custom views are built from (labelled range, select, checkbox, button). */
 
-export function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, ...children: (Node | string)[]): HTMLElementTagNameMap[K] {
+export function el<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attrs: Record<string, string> = {},
+  ...children: (Node | string)[]
+): HTMLElementTagNameMap[K] {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
   for (const c of children) node.append(c);
@@ -14,7 +18,11 @@ export interface RangeControl {
 }
 
 /** A labelled range input; `onInput` fires while dragging. */
-export function range(label: string, o: { min: number; max: number; step: number; value: number; format?: (v: number) => string; name: string }, onInput: (v: number) => void): RangeControl {
+export function range(
+  label: string,
+  o: { min: number; max: number; step: number; value: number; format?: (v: number) => string; name: string },
+  onInput: (v: number) => void,
+): RangeControl {
   const fmt = o.format ?? ((v: number) => String(v));
   const input = el("input", { type: "range", min: String(o.min), max: String(o.max), step: String(o.step), "data-trait": o.name });
   input.value = String(o.value);
@@ -34,7 +42,13 @@ export function range(label: string, o: { min: number; max: number; step: number
   };
 }
 
-export function select(label: string, options: string[], value: string, name: string, onChange: (v: string) => void): { root: HTMLElement; input: HTMLSelectElement } {
+export function select(
+  label: string,
+  options: string[],
+  value: string,
+  name: string,
+  onChange: (v: string) => void,
+): { root: HTMLElement; input: HTMLSelectElement } {
   const input = el("select", { "data-trait": name });
   for (const o of options) input.append(el("option", { value: o }, o));
   input.value = value;
@@ -42,7 +56,12 @@ export function select(label: string, options: string[], value: string, name: st
   return { root: el("label", { class: "lora-lab-control" }, el("span", { class: "lora-lab-label" }, label), input), input };
 }
 
-export function checkbox(label: string, checked: boolean, name: string, onChange: (v: boolean) => void): { root: HTMLElement; input: HTMLInputElement } {
+export function checkbox(
+  label: string,
+  checked: boolean,
+  name: string,
+  onChange: (v: boolean) => void,
+): { root: HTMLElement; input: HTMLInputElement } {
   const input = el("input", { type: "checkbox", "data-trait": name });
   input.checked = checked;
   input.addEventListener("change", () => onChange(input.checked));

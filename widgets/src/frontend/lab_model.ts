@@ -23,7 +23,10 @@ export function labModelDefaults(name: LabWidgetName, values: Record<string, unk
   const declared: readonly string[] = TRAITS[name];
   const extra = Object.keys(values).filter((k) => !declared.includes(k));
   const missing = declared.filter((k) => !(k in values));
-  if (extra.length || missing.length) throw new Error(`${name}Model defaults: undeclared traits [${extra.join(", ")}], missing [${missing.join(", ")}]; TRAITS.${name} lists ${declared.join(", ")}`);
+  if (extra.length || missing.length)
+    throw new Error(
+      `${name}Model defaults: undeclared traits [${extra.join(", ")}], missing [${missing.join(", ")}]; TRAITS.${name} lists ${declared.join(", ")}`,
+    );
   return { ...labDefaults(name), ...values };
 }
 

@@ -9,7 +9,22 @@ const ROLES = ["frozen", "lora", "full"];
 
 export class LoraConfiguratorModel extends LabModel {
   override defaults() {
-    return { ...super.defaults(), ...labModelDefaults("LoraConfigurator", { groups: [], roles: [], ranks: [], alphas: [], target_modules: [], available_modules: [], embeddings: "frozen", head: "full", trainable_params: 0, total_params: 0, figure: null }) };
+    return {
+      ...super.defaults(),
+      ...labModelDefaults("LoraConfigurator", {
+        groups: [],
+        roles: [],
+        ranks: [],
+        alphas: [],
+        target_modules: [],
+        available_modules: [],
+        embeddings: "frozen",
+        head: "full",
+        trainable_params: 0,
+        total_params: 0,
+        figure: null,
+      }),
+    };
   }
   static override serializers = { ...LabModel.serializers, ...figureSerializers("LoraConfigurator") };
 }
@@ -23,9 +38,17 @@ export class LoraConfiguratorView extends LabView {
     const groups = m.get("groups") as { name: string; layers: number[] }[];
     const rows = groups.map((g, i) => {
       const role = select(g.name, ROLES, m.get("roles")[i], `roles.${i}`, (v) => this.push({ roles: replaced(m.get("roles"), i, v) }));
-      const rank = range("r", { min: 1, max: 64, step: 1, value: m.get("ranks")[i], name: `ranks.${i}` }, (v) => this.push({ ranks: replaced(m.get("ranks"), i, v) }));
-      const alpha = range("alpha", { min: 1, max: 128, step: 1, value: m.get("alphas")[i], name: `alphas.${i}` }, (v) => this.push({ alphas: replaced(m.get("alphas"), i, v) }));
-      const layers = el("span", { class: "lora-lab-label" }, g.layers.length ? `layers ${g.layers[0]}–${g.layers[g.layers.length - 1]}` : "no layers");
+      const rank = range("r", { min: 1, max: 64, step: 1, value: m.get("ranks")[i], name: `ranks.${i}` }, (v) =>
+        this.push({ ranks: replaced(m.get("ranks"), i, v) }),
+      );
+      const alpha = range("alpha", { min: 1, max: 128, step: 1, value: m.get("alphas")[i], name: `alphas.${i}` }, (v) =>
+        this.push({ alphas: replaced(m.get("alphas"), i, v) }),
+      );
+      const layers = el(
+        "span",
+        { class: "lora-lab-label" },
+        g.layers.length ? `layers ${g.layers[0]}–${g.layers[g.layers.length - 1]}` : "no layers",
+      );
       return { root: el("div", { class: "lora-lab-group" }, role.root, layers, rank.root, alpha.root), role, rank, alpha };
     });
     const targets = (m.get("available_modules") as string[]).map((name) =>
@@ -46,7 +69,14 @@ export class LoraConfiguratorView extends LabView {
     showCount();
     this.el.append(
       ...rows.map((r) => r.root),
-      el("div", { class: "lora-lab-controls" }, el("span", { class: "lora-lab-label" }, "target modules"), ...targets.map((t) => t.root), emb.root, head.root),
+      el(
+        "div",
+        { class: "lora-lab-controls" },
+        el("span", { class: "lora-lab-label" }, "target modules"),
+        ...targets.map((t) => t.root),
+        emb.root,
+        head.root,
+      ),
       count,
       plot,
     );

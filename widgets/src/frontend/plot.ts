@@ -19,7 +19,8 @@ const unescapeHtml = (s: string) => s.replace(/&(lt|gt|quot|#39|#x27|amp);/g, (m
 
 function unpack(value: any): any {
   if (typeof value === "string") return unescapeHtml(value);
-  if (value instanceof DataView) return Array.from(new Float64Array(value.buffer.slice(value.byteOffset, value.byteOffset + value.byteLength)));
+  if (value instanceof DataView)
+    return Array.from(new Float64Array(value.buffer.slice(value.byteOffset, value.byteOffset + value.byteLength)));
   if (ArrayBuffer.isView(value)) return Array.from(value as unknown as ArrayLike<number>);
   if (Array.isArray(value)) return value.map(unpack);
   if (value !== null && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unpack(v)]));

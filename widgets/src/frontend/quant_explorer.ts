@@ -4,7 +4,18 @@ import { figureSerializers, LabModel, LabView, labModelDefaults } from "./lab_mo
 
 export class QuantExplorerModel extends LabModel {
   override defaults() {
-    return { ...super.defaults(), ...labModelDefaults("QuantExplorer", { quant_type: "nf4", quant_types: [], blocksize: 64, blocksizes: [], double_quant: false, summary: "", figure: null }) };
+    return {
+      ...super.defaults(),
+      ...labModelDefaults("QuantExplorer", {
+        quant_type: "nf4",
+        quant_types: [],
+        blocksize: 64,
+        blocksizes: [],
+        double_quant: false,
+        summary: "",
+        figure: null,
+      }),
+    };
   }
   static override serializers = { ...LabModel.serializers, ...figureSerializers("QuantExplorer") };
 }
@@ -14,7 +25,9 @@ export class QuantExplorerView extends LabView {
     super.render();
     const m = this.model;
     const type = select("quant type", m.get("quant_types"), m.get("quant_type"), "quant_type", (v) => this.push({ quant_type: v }));
-    const block = select("blocksize", m.get("blocksizes").map(String), String(m.get("blocksize")), "blocksize", (v) => this.push({ blocksize: Number(v) }));
+    const block = select("blocksize", m.get("blocksizes").map(String), String(m.get("blocksize")), "blocksize", (v) =>
+      this.push({ blocksize: Number(v) }),
+    );
     const dq = checkbox("double quant", m.get("double_quant"), "double_quant", (v) => this.push({ double_quant: v }));
     const summary = el("div", { class: "lora-lab-summary", "data-trait": "summary" }, m.get("summary"));
     const plot = el("div", { class: "lora-lab-plot", "data-figure": "figure" });

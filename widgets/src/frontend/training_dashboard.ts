@@ -7,7 +7,21 @@ const FIGURES = figureTraits("TrainingDashboard");
 
 export class TrainingDashboardModel extends LabModel {
   override defaults() {
-    return { ...super.defaults(), ...labModelDefaults("TrainingDashboard", { title: "Training", status: "idle", step: 0, total_steps: 0, tokens_per_second: 0, last_loss: null, figure_loss: null, figure_lr: null, figure_grad: null, figure_forgetting: null }) };
+    return {
+      ...super.defaults(),
+      ...labModelDefaults("TrainingDashboard", {
+        title: "Training",
+        status: "idle",
+        step: 0,
+        total_steps: 0,
+        tokens_per_second: 0,
+        last_loss: null,
+        figure_loss: null,
+        figure_lr: null,
+        figure_grad: null,
+        figure_forgetting: null,
+      }),
+    };
   }
   static override serializers = { ...LabModel.serializers, ...figureSerializers("TrainingDashboard") };
 }
@@ -35,8 +49,13 @@ export class TrainingDashboardView extends LabView {
       stop.disabled = s !== "running" && s !== "paused";
     };
     show();
-    const plots = FIGURES.map((f) => el("div", { class: f === "figure_forgetting" ? "lora-lab-plot lora-lab-wide" : "lora-lab-plot", "data-figure": f }));
-    this.el.append(el("div", { class: "lora-lab-controls lora-lab-buttons" }, el("strong", {}, m.get("title")), pause, resume, stop, status), el("div", { class: "lora-lab-grid" }, ...plots));
+    const plots = FIGURES.map((f) =>
+      el("div", { class: f === "figure_forgetting" ? "lora-lab-plot lora-lab-wide" : "lora-lab-plot", "data-figure": f }),
+    );
+    this.el.append(
+      el("div", { class: "lora-lab-controls lora-lab-buttons" }, el("strong", {}, m.get("title")), pause, resume, stop, status),
+      el("div", { class: "lora-lab-grid" }, ...plots),
+    );
     FIGURES.forEach((f, i) => this.bindFigure(f, plots[i]));
     this.listenTo(m, "change", show);
   }

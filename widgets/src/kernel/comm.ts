@@ -56,7 +56,11 @@ function isBinary(v: unknown): v is ArrayBuffer | ArrayBufferView {
  * ipywidgets' `_remove_buffers`: the JSON keeps everything else, `bufferPaths[i]` says where
  * `buffers[i]` goes back. Objects and arrays holding a buffer are copied, never mutated.
  */
-export function removeBuffers(state: Record<string, unknown>): { state: Record<string, unknown>; bufferPaths: (string | number)[][]; buffers: ArrayBufferView[] } {
+export function removeBuffers(state: Record<string, unknown>): {
+  state: Record<string, unknown>;
+  bufferPaths: (string | number)[][];
+  buffers: ArrayBufferView[];
+} {
   const bufferPaths: (string | number)[][] = [];
   const buffers: ArrayBufferView[] = [];
   const walk = (value: unknown, path: (string | number)[]): unknown => {

@@ -31,7 +31,8 @@ export class VBox extends Box {
 export class Tab extends DomWidget {
   constructor(children: Widget[] = [], o: DomOptions & { titles?: string[]; selectedIndex?: number } = {}) {
     const titles = o.titles ?? children.map((_, i) => `Tab ${i + 1}`);
-    if (titles.length !== children.length) throw new Error(`Tab: ${titles.length} titles for ${children.length} children; expected one title per child`);
+    if (titles.length !== children.length)
+      throw new Error(`Tab: ${titles.length} titles for ${children.length} children; expected one title per child`);
     super("Tab", "Tab", null, o, { children, box_style: "", titles, selected_index: children.length ? (o.selectedIndex ?? 0) : null });
   }
   get selectedIndex(): number | null {
@@ -54,7 +55,17 @@ export class Output extends Widget {
 
   constructor(o: { layout?: Record<string, unknown> } = {}) {
     const layout = new Layout(o.layout);
-    super({ modelName: "OutputModel", modelModule: OUTPUT_MODULE, modelModuleVersion: OUTPUT_VERSION, viewName: "OutputView", viewModule: OUTPUT_MODULE, viewModuleVersion: OUTPUT_VERSION }, { _dom_classes: [], layout, tabbable: null, tooltip: null, msg_id: "", outputs: [] });
+    super(
+      {
+        modelName: "OutputModel",
+        modelModule: OUTPUT_MODULE,
+        modelModuleVersion: OUTPUT_VERSION,
+        viewName: "OutputView",
+        viewModule: OUTPUT_MODULE,
+        viewModuleVersion: OUTPUT_VERSION,
+      },
+      { _dom_classes: [], layout, tabbable: null, tooltip: null, msg_id: "", outputs: [] },
+    );
     this.layout = layout;
   }
 

@@ -23,7 +23,14 @@ export class DomWidget extends Widget {
     const layout = new Layout(opts.layout);
     const style = styleKind ? new Style(styleKind) : undefined;
     super(
-      { modelName: `${model}Model`, modelModule: CONTROLS_MODULE, modelModuleVersion: CONTROLS_VERSION, viewName: `${view}View`, viewModule: CONTROLS_MODULE, viewModuleVersion: CONTROLS_VERSION },
+      {
+        modelName: `${model}Model`,
+        modelModule: CONTROLS_MODULE,
+        modelModuleVersion: CONTROLS_VERSION,
+        viewName: `${view}View`,
+        viewModule: CONTROLS_MODULE,
+        viewModuleVersion: CONTROLS_VERSION,
+      },
       {
         _dom_classes: [],
         layout,
@@ -72,9 +79,16 @@ function sliderState(o: SliderOptions, defaults: { min: number; max: number; ste
   const max = o.max ?? defaults.max;
   if (!(min <= max)) throw new Error(`slider: min ${min} is above max ${max}; expected min <= max`);
   return {
-    value: Math.min(max, Math.max(min, o.value ?? min)), min, max, step: o.step ?? defaults.step,
-    orientation: o.orientation ?? "horizontal", readout: true, readout_format: o.readoutFormat ?? defaults.format,
-    continuous_update: o.continuousUpdate ?? true, disabled: o.disabled ?? false, behavior: "drag-tap",
+    value: Math.min(max, Math.max(min, o.value ?? min)),
+    min,
+    max,
+    step: o.step ?? defaults.step,
+    orientation: o.orientation ?? "horizontal",
+    readout: true,
+    readout_format: o.readoutFormat ?? defaults.format,
+    continuous_update: o.continuousUpdate ?? true,
+    disabled: o.disabled ?? false,
+    behavior: "drag-tap",
   };
 }
 
@@ -94,7 +108,11 @@ export class FloatSlider extends ValueWidget<number> {
 export class FloatLogSlider extends ValueWidget<number> {
   constructor(o: SliderOptions & { base?: number } = {}) {
     const s = sliderState({ ...o, value: undefined }, { min: 0, max: 4, step: 0.1, format: ".3g" });
-    super("FloatLogSlider", "FloatLogSlider", "SliderStyle", o, { ...s, value: o.value ?? (o.base ?? 10) ** (s.min as number), base: o.base ?? 10 });
+    super("FloatLogSlider", "FloatLogSlider", "SliderStyle", o, {
+      ...s,
+      value: o.value ?? (o.base ?? 10) ** (s.min as number),
+      base: o.base ?? 10,
+    });
   }
 }
 
@@ -112,7 +130,8 @@ export class Dropdown<T = string> extends DomWidget {
   constructor(o: DropdownOptions<T>) {
     const pairs = o.options.map((opt) => (Array.isArray(opt) ? (opt as readonly [string, T]) : ([String(opt), opt as T] as const)));
     const index = o.value === undefined ? (pairs.length ? 0 : null) : pairs.findIndex(([, v]) => v === o.value);
-    if (index === -1) throw new Error(`Dropdown: value ${JSON.stringify(o.value)} is not an option; options are ${pairs.map(([l]) => l).join(", ")}`);
+    if (index === -1)
+      throw new Error(`Dropdown: value ${JSON.stringify(o.value)} is not an option; options are ${pairs.map(([l]) => l).join(", ")}`);
     super("Dropdown", "Dropdown", "DescriptionStyle", o, { _options_labels: pairs.map(([l]) => l), index, disabled: o.disabled ?? false });
     this.labels = pairs.map(([l]) => l);
     this.values = pairs.map(([, v]) => v);
@@ -167,12 +186,17 @@ export class Button extends DomWidget {
 
 export class Text extends ValueWidget<string> {
   constructor(o: DomOptions & { value?: string; placeholder?: string; continuousUpdate?: boolean } = {}) {
-    super("Text", "Text", "TextStyle", o, { value: o.value ?? "", placeholder: o.placeholder ?? "\u200b", continuous_update: o.continuousUpdate ?? true, disabled: o.disabled ?? false });
+    super("Text", "Text", "TextStyle", o, {
+      value: o.value ?? "",
+      placeholder: o.placeholder ?? "\u200b",
+      continuous_update: o.continuousUpdate ?? true,
+      disabled: o.disabled ?? false,
+    });
   }
 }
 
 export class HTML extends ValueWidget<string> {
-  constructor(o: DomOptions & { value?: string } | string = {}) {
+  constructor(o: (DomOptions & { value?: string }) | string = {}) {
     const opts = typeof o === "string" ? { value: o } : o;
     super("HTML", "HTML", "HTMLStyle", opts, { value: opts.value ?? "", placeholder: "\u200b" });
   }
@@ -187,7 +211,13 @@ export interface ProgressOptions extends DomOptions {
 }
 
 function progressState(o: ProgressOptions, max: number): State {
-  return { value: o.value ?? 0, min: o.min ?? 0, max: o.max ?? max, bar_style: o.barStyle ?? "", orientation: o.orientation ?? "horizontal" };
+  return {
+    value: o.value ?? 0,
+    min: o.min ?? 0,
+    max: o.max ?? max,
+    bar_style: o.barStyle ?? "",
+    orientation: o.orientation ?? "horizontal",
+  };
 }
 
 export class IntProgress extends ValueWidget<number> {

@@ -10,7 +10,20 @@ export type { Comm, CommManager, CommMsg, BufferLike, DisplayHook, DisplayConten
 export { allStates, liveWidgets, widgetById } from "./registry.js";
 export type { LiveWidget } from "./registry.js";
 export { Layout, Style } from "./layout.js";
-export { DomWidget, ValueWidget, IntSlider, FloatSlider, FloatLogSlider, Dropdown, Checkbox, Button, Text, HTML, IntProgress, FloatProgress } from "./controls.js";
+export {
+  DomWidget,
+  ValueWidget,
+  IntSlider,
+  FloatSlider,
+  FloatLogSlider,
+  Dropdown,
+  Checkbox,
+  Button,
+  Text,
+  HTML,
+  IntProgress,
+  FloatProgress,
+} from "./controls.js";
 export type { DomOptions, SliderOptions, DropdownOptions, ProgressOptions, ButtonStyleName } from "./controls.js";
 export { Box, HBox, VBox, Tab, Output } from "./containers.js";
 export type { OutputItem } from "./containers.js";

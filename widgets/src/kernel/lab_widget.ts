@@ -29,6 +29,17 @@ export function packFigure<F extends object>(figure: F): F {
 /** Subclasses compute their figures, then call `this.open()` at the end of their constructor. */
 export class LabWidget extends Widget {
   constructor(name: string, state: State) {
-    super({ modelName: `${name}Model`, modelModule: LAB_MODULE, modelModuleVersion: LAB_VERSION, viewName: `${name}View`, viewModule: LAB_MODULE, viewModuleVersion: LAB_VERSION }, { _dom_classes: [], layout: null, tabbable: null, tooltip: null, ...state }, true);
+    super(
+      {
+        modelName: `${name}Model`,
+        modelModule: LAB_MODULE,
+        modelModuleVersion: LAB_VERSION,
+        viewName: `${name}View`,
+        viewModule: LAB_MODULE,
+        viewModuleVersion: LAB_VERSION,
+      },
+      { _dom_classes: [], layout: null, tabbable: null, tooltip: null, ...state },
+      true,
+    );
   }
 }

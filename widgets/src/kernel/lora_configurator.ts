@@ -40,7 +40,8 @@ interface PlannedParam {
 
 const moduleOf = (paramName: string): string => paramName.slice(0, paramName.lastIndexOf("."));
 const moduleLeaf = (paramName: string): string => paramName.split(".").slice(-2, -1)[0] ?? "";
-const inLayers = (g: PlanLayerGroup, key: string): boolean => (!g.within || key.startsWith(g.within)) && g.layers.includes(layerIndexOf(`${key}.`) ?? -1);
+const inLayers = (g: PlanLayerGroup, key: string): boolean =>
+  (!g.within || key.startsWith(g.within)) && g.layers.includes(layerIndexOf(`${key}.`) ?? -1);
 
 /**
  * The parameters applyPlan(model, plan) leaves on a model, by PEFT's names, as sizes and trainable
@@ -57,7 +58,8 @@ function plannedParameters(model: Module, params: ParamInfo[], headSize: number,
     const key = moduleOf(p.name);
     if (p.shape.length !== 2 || !p.name.endsWith(".weight")) continue;
     for (const g of plan.groups) {
-      if (g.role !== "lora" || !inLayers(g, key) || !isTargeted({ targetModules: g.targetModules ?? [], layersToTransform: g.layers }, key)) continue;
+      if (g.role !== "lora" || !inLayers(g, key) || !isTargeted({ targetModules: g.targetModules ?? [], layersToTransform: g.layers }, key))
+        continue;
       // lora_A [r, in] and lora_B [out, r], whichever way round the base stores its weight.
       const r = g.r ?? 0;
       planned.set(`${key}.lora_A.default.weight`, { size: r * p.shape[1], requiresGrad: true });
@@ -74,10 +76,15 @@ export class LoraConfigurator extends LabWidget {
   private readonly headSize: number;
   private readonly base: LayerPlan;
 
-  constructor(private readonly model: Module & { config?: { modelType?: string } }, o: LoraConfiguratorOptions = {}) {
+  constructor(
+    private readonly model: Module & { config?: { modelType?: string } },
+    o: LoraConfiguratorOptions = {},
+  ) {
     const plan = o.plan ?? articlePlan(model as never, { peftCompatible: true });
     const params = [...model.namedParameters()].map(([name, p]) => ({ name, shape: [...p.variable.shape], size: p.size }));
-    const available = [...new Set(params.filter((p) => p.shape.length === 2 && layerIndexOf(p.name) !== undefined).map((p) => moduleLeaf(p.name)))];
+    const available = [
+      ...new Set(params.filter((p) => p.shape.length === 2 && layerIndexOf(p.name) !== undefined).map((p) => moduleLeaf(p.name))),
+    ];
     const lora = plan.groups.find((g) => g.role === "lora");
     super("LoraConfigurator", {
       groups: plan.groups.map((g) => ({ name: g.name, layers: g.layers })),
@@ -107,7 +114,8 @@ export class LoraConfigurator extends LabWidget {
     const ranks = this.get<number[]>("ranks");
     const alphas = this.get<number[]>("alphas");
     const targets = this.get<string[]>("target_modules");
-    for (const r of roles) if (!PLAN_ROLES.includes(r)) throw new Error(`LoraConfigurator: unknown role "${r}"; expected one of ${PLAN_ROLES.join(", ")}`);
+    for (const r of roles)
+      if (!PLAN_ROLES.includes(r)) throw new Error(`LoraConfigurator: unknown role "${r}"; expected one of ${PLAN_ROLES.join(", ")}`);
     return {
       ...this.base,
       name: "configured",
@@ -115,7 +123,9 @@ export class LoraConfigurator extends LabWidget {
       head: this.get("head"),
       groups: this.base.groups.map((g, i) => {
         const { r: _r, loraAlpha: _a, targetModules: _t, ...rest } = g;
-        return roles[i] === "lora" ? { ...rest, role: "lora" as const, r: ranks[i], loraAlpha: alphas[i], targetModules: [...targets] } : { ...rest, role: roles[i] };
+        return roles[i] === "lora"
+          ? { ...rest, role: "lora" as const, r: ranks[i], loraAlpha: alphas[i], targetModules: [...targets] }
+          : { ...rest, role: roles[i] };
       }),
     };
   }

@@ -60,7 +60,11 @@ export class QuantExplorer extends LabWidget {
   }
 
   /** Errors of one setting over all the weights. */
-  measure(quantType: QuantType = this.get("quant_type"), blocksize: number = this.get("blocksize"), doubleQuant: boolean = this.get("double_quant")): QuantReport {
+  measure(
+    quantType: QuantType = this.get("quant_type"),
+    blocksize: number = this.get("blocksize"),
+    doubleQuant: boolean = this.get("double_quant"),
+  ): QuantReport {
     const q = quantize(this.weights, { quantType, blocksize, doubleQuant });
     const back = dequantize(q);
     let abs = 0;
@@ -70,7 +74,14 @@ export class QuantExplorer extends LabWidget {
       abs += Math.abs(d);
       sq += d * d;
     }
-    return { quantType, blocksize, doubleQuant, meanAbsError: abs / back.length, rmse: Math.sqrt(sq / back.length), bitsPerParameter: bitsPerParameter(q) };
+    return {
+      quantType,
+      blocksize,
+      doubleQuant,
+      meanAbsError: abs / back.length,
+      rmse: Math.sqrt(sq / back.length),
+      bitsPerParameter: bitsPerParameter(q),
+    };
   }
 
   get value(): QuantReport {

@@ -11,7 +11,10 @@ export interface RankInspectorOptions {
 export class RankInspector extends LabWidget {
   private rows: UpdateRankRow[] = [];
 
-  constructor(private readonly model: Module, private readonly opts: RankInspectorOptions = {}) {
+  constructor(
+    private readonly model: Module,
+    private readonly opts: RankInspectorOptions = {},
+  ) {
     super("RankInspector", { layers: [], layer: "", summary: "", figure: null });
     this.refresh();
     this.observe("layer", () => this.redraw());
@@ -21,7 +24,10 @@ export class RankInspector extends LabWidget {
   /** Recomputes the spectra from the model's current weights (after more training). */
   refresh(): void {
     this.rows = updateRankTable(this.model, { reference: this.opts.reference });
-    if (this.rows.length === 0) throw new Error("RankInspector: the model has no LoRA layers; pass { reference: snapshotWeights(model) } taken before full fine-tuning to inspect W - W0");
+    if (this.rows.length === 0)
+      throw new Error(
+        "RankInspector: the model has no LoRA layers; pass { reference: snapshotWeights(model) } taken before full fine-tuning to inspect W - W0",
+      );
     const layers = this.rows.map((r) => label(r));
     const current = this.get<string>("layer") || this.opts.layer || layers[0];
     if (!layers.includes(current)) throw new Error(`RankInspector: no layer "${current}"; available: ${layers.join(", ")}`);

@@ -24,7 +24,8 @@ const INPUTS = ["schedule_type", "warmup_steps", "peak_lr", "num_training_steps"
 export class ScheduleExplorer extends LabWidget {
   constructor(o: ScheduleExplorerOptions = {}) {
     const type = o.scheduleType ?? "cosine";
-    if (!SCHEDULER_NAMES.includes(type)) throw new Error(`ScheduleExplorer: unknown schedule "${type}"; available: ${SCHEDULER_NAMES.join(", ")}`);
+    if (!SCHEDULER_NAMES.includes(type))
+      throw new Error(`ScheduleExplorer: unknown schedule "${type}"; available: ${SCHEDULER_NAMES.join(", ")}`);
     super("ScheduleExplorer", {
       schedule_type: type,
       schedule_types: [...SCHEDULER_NAMES],
@@ -52,7 +53,12 @@ export class ScheduleExplorer extends LabWidget {
   /** step -> learning rate (the peak LR times the schedule's multiplier). */
   schedule(): LrSchedule {
     const v = this.value;
-    const f = getScheduler(v.scheduler, { numWarmupSteps: v.numWarmupSteps, numTrainingSteps: v.steps, numCycles: v.schedulerOptions.numCycles, lr: v.lr });
+    const f = getScheduler(v.scheduler, {
+      numWarmupSteps: v.numWarmupSteps,
+      numTrainingSteps: v.steps,
+      numCycles: v.schedulerOptions.numCycles,
+      lr: v.lr,
+    });
     return (step) => v.lr * f(step);
   }
 

@@ -4,7 +4,17 @@
  * (train()'s `beforeStep` hook holds the loop; an AbortController stops it). Figures are sent at
  * most every `throttleMs`, so a fast loop never floods the front end.
  */
-import { forgettingFigure, gradNormHeatmap, lossFigure, scheduleFigure, train, type TrainEvent, type TrainOptions, type TrainResult, type TrainableModel } from "lora-lab";
+import {
+  forgettingFigure,
+  gradNormHeatmap,
+  lossFigure,
+  scheduleFigure,
+  train,
+  type TrainEvent,
+  type TrainOptions,
+  type TrainResult,
+  type TrainableModel,
+} from "lora-lab";
 import { LabWidget, packFigure } from "./lab_widget.js";
 import type { DashboardAction } from "./traits.js";
 
@@ -182,7 +192,12 @@ export class TrainingDashboard extends LabWidget {
           tokens_per_second: last.tokensPerSecond,
           last_loss: last.loss,
           figure_loss: packFigure(lossFigure(this.events, { height: 280 })),
-          figure_lr: packFigure(scheduleFigure({ name: "learning rate", lr: steps.map((s) => s.lr), steps: steps.map((s) => s.step) }, { title: "Learning rate", height: 280 })),
+          figure_lr: packFigure(
+            scheduleFigure(
+              { name: "learning rate", lr: steps.map((s) => s.lr), steps: steps.map((s) => s.step) },
+              { title: "Learning rate", height: 280 },
+            ),
+          ),
         });
         if (Object.keys(last.gradNorms).length > 0) this.set({ figure_grad: packFigure(gradNormHeatmap(steps, { height: 320 })) });
       }
@@ -192,7 +207,11 @@ export class TrainingDashboard extends LabWidget {
         const target = this.opts.targetSet ?? sets.find((s) => s !== retained);
         const curve = {
           strategy: "this run",
-          points: evals.map((e) => ({ step: e.step, retainedLoss: e.losses[retained], ...(target ? { targetLoss: e.losses[target] } : {}) })),
+          points: evals.map((e) => ({
+            step: e.step,
+            retainedLoss: e.losses[retained],
+            ...(target ? { targetLoss: e.losses[target] } : {}),
+          })),
         };
         this.set({ figure_forgetting: packFigure(forgettingFigure([curve], { height: 280 })) });
       }

@@ -28,8 +28,31 @@ export const TRAITS = {
   ScheduleExplorer: ["schedule_type", "schedule_types", "warmup_steps", "peak_lr", "num_training_steps", "num_cycles", "figure"],
   QuantExplorer: ["quant_type", "quant_types", "blocksize", "blocksizes", "double_quant", "summary", "figure"],
   RankInspector: ["layers", "layer", "summary", "figure"],
-  LoraConfigurator: ["groups", "roles", "ranks", "alphas", "target_modules", "available_modules", "embeddings", "head", "trainable_params", "total_params", "figure"],
-  TrainingDashboard: ["title", "status", "step", "total_steps", "tokens_per_second", "last_loss", "figure_loss", "figure_lr", "figure_grad", "figure_forgetting"],
+  LoraConfigurator: [
+    "groups",
+    "roles",
+    "ranks",
+    "alphas",
+    "target_modules",
+    "available_modules",
+    "embeddings",
+    "head",
+    "trainable_params",
+    "total_params",
+    "figure",
+  ],
+  TrainingDashboard: [
+    "title",
+    "status",
+    "step",
+    "total_steps",
+    "tokens_per_second",
+    "last_loss",
+    "figure_loss",
+    "figure_lr",
+    "figure_grad",
+    "figure_forgetting",
+  ],
 } as const;
 
 export type LabWidgetName = keyof typeof TRAITS;

@@ -55,7 +55,11 @@ export class Widget implements LiveWidget {
    * `deferOpen`: a subclass that computes more state in its constructor opens the comm itself
    * (`this.open()`), so the front end gets the full state in comm_open.
    */
-  constructor(readonly spec: WidgetSpec, state: State, deferOpen = false) {
+  constructor(
+    readonly spec: WidgetSpec,
+    state: State,
+    deferOpen = false,
+  ) {
     this.state = {
       _model_name: spec.modelName,
       _model_module: spec.modelModule,
@@ -88,7 +92,8 @@ export class Widget implements LiveWidget {
   }
 
   get modelId(): string {
-    if (this.id === undefined) throw new Error(`${this.spec.modelName}: the widget is not open yet (a subclass constructor must call this.open())`);
+    if (this.id === undefined)
+      throw new Error(`${this.spec.modelName}: the widget is not open yet (a subclass constructor must call this.open())`);
     return this.id;
   }
 
@@ -226,7 +231,9 @@ export class Widget implements LiveWidget {
         for (const handler of this.customHandlers) handler(data.content, msg.buffers);
         return;
       default:
-        console.error(`widget ${this.modelId}: unknown comm method ${JSON.stringify(data.method)}; expected update, request_state or custom`);
+        console.error(
+          `widget ${this.modelId}: unknown comm method ${JSON.stringify(data.method)}; expected update, request_state or custom`,
+        );
     }
   }
 }
