@@ -1,8 +1,13 @@
 /*
- * lora-lab's optional native matrix product: an N-API addon on the system's CBLAS (OpenBLAS).
- * The wasm backend keeps every tensor in its WebAssembly heap, one ArrayBuffer; this addon
- * multiplies in place there (operands and output are byte offsets into that buffer), so no data is
- * copied between JavaScript, wasm and BLAS. Built by src/engine/native/build.mjs; never required.
+ * lora-lab's optional native kernels: an N-API addon on the system's CBLAS (OpenBLAS). The wasm
+ * backend keeps every tensor in its WebAssembly heap, one ArrayBuffer; this addon reads and writes
+ * in place there (operands and outputs are byte offsets into that buffer), so no data is copied
+ * between JavaScript, wasm and BLAS. Built by src/engine/native/build.mjs; never required.
+ *
+ * Laid out as llm.c's train_gpt2.c: first the kernels, plain C on pointers and sizes that know
+ * nothing of N-API (each has a JavaScript twin of the same arguments in src/engine/kernels/);
+ * then the N-API wrappers, each only unpacking its arguments, checking that every operand lies in
+ * the heap, and calling its kernel.
  */
 #include <node_api.h>
 #include <cblas.h>
@@ -11,125 +16,41 @@
 #include <string.h>
 #include <stdlib.h>
 #include <pthread.h>
+#include <stdio.h>
+#include <stdbool.h>
 
 extern void openblas_set_num_threads(int);
 extern int openblas_get_num_threads(void);
 
-#define CHECK(call)                                                   \
-  if ((call) != napi_ok) {                                            \
-    napi_throw_error(env, NULL, "lora-lab native blas: " #call " failed"); \
-    return NULL;                                                      \
-  }
-
-static int64_t get_i64(napi_env env, napi_value v) {
-  int64_t out = 0;
-  napi_get_value_int64(env, v, &out);
-  return out;
-}
+/* ------------------------------------------------------------------------------------------ */
+/* Kernels                                                                                     */
+/* ------------------------------------------------------------------------------------------ */
 
 /*
- * sgemm(heap, batch, m, n, k, aOff, aStride, bOff, bStride, cOff, transA, transB)
- * For each batch index i: C_i[m,n] = op(A_i) @ op(B_i), row-major, with A_i at
- * heap + aOff + i*aStride floats (stride 0 broadcasts one matrix over the batch).
+ * C_i[m, n] = op(A_i) @ op(B_i) for i < batch, row-major, A_i = a + i * a_stride (a stride of 0
+ * broadcasts one matrix over the batch).
  */
-static napi_value sgemm(napi_env env, napi_callback_info info) {
-  size_t argc = 12;
-  napi_value argv[12];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 12) {
-    napi_throw_type_error(env, NULL, "sgemm expects 12 arguments");
-    return NULL;
-  }
-  void* data = NULL;
-  size_t length = 0;
-  CHECK(napi_get_arraybuffer_info(env, argv[0], &data, &length));
-  int64_t batch = get_i64(env, argv[1]), m = get_i64(env, argv[2]), n = get_i64(env, argv[3]), k = get_i64(env, argv[4]);
-  int64_t aOff = get_i64(env, argv[5]), aStride = get_i64(env, argv[6]);
-  int64_t bOff = get_i64(env, argv[7]), bStride = get_i64(env, argv[8]);
-  int64_t cOff = get_i64(env, argv[9]);
-  bool ta = false, tb = false;
-  napi_get_value_bool(env, argv[10], &ta);
-  napi_get_value_bool(env, argv[11], &tb);
-  /* Bounds: every byte touched must lie inside the heap. */
-  int64_t aEnd = aOff + 4 * ((batch - 1) * aStride + m * k);
-  int64_t bEnd = bOff + 4 * ((batch - 1) * bStride + k * n);
-  int64_t cEnd = cOff + 4 * (batch * m * n);
-  if (batch < 1 || m < 0 || n < 0 || k < 0 || aOff < 0 || bOff < 0 || cOff < 0 || aStride < 0 || bStride < 0 ||
-      aEnd > (int64_t)length || bEnd > (int64_t)length || cEnd > (int64_t)length) {
-    napi_throw_range_error(env, NULL, "sgemm: operand outside the heap");
-    return NULL;
-  }
-  float* base = (float*)data;
-  const float* a = base + aOff / 4;
-  const float* b = base + bOff / 4;
-  float* c = base + cOff / 4;
+static void sgemm_batched(int64_t batch, int64_t m, int64_t n, int64_t k, const float* a, int64_t a_stride,
+                          const float* b, int64_t b_stride, float* c, bool ta, bool tb) {
   if (k == 0) {
     memset(c, 0, sizeof(float) * (size_t)(batch * m * n));
-    return NULL;
+    return;
   }
   int lda = ta ? (int)m : (int)k;
   int ldb = tb ? (int)k : (int)n;
   for (int64_t i = 0; i < batch; i++) {
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k,
-                1.0f, a + i * aStride, lda, b + i * bStride, ldb, 0.0f, c + i * m * n, (int)n);
+                1.0f, a + i * a_stride, lda, b + i * b_stride, ldb, 0.0f, c + i * m * n, (int)n);
   }
-  return NULL;
 }
 
-
-/* A float32 pointer at byte offset `off` into the heap, bounds-checked for `count` floats. */
-static float* heap_at(void* data, size_t length, int64_t off, int64_t count, bool* ok) {
-  if (off < 0 || off % 4 != 0 || count < 0 || off + 4 * count > (int64_t)length) {
-    *ok = false;
-    return NULL;
-  }
-  return (float*)((char*)data + off);
-}
-
-/* Reads a float32 pointer argument: a byte offset into the heap, bounds-checked for `count` floats. */
-static float* heap_f32(napi_env env, void* data, size_t length, napi_value v, int64_t count, bool* ok) {
-  return heap_at(data, length, get_i64(env, v), count, ok);
-}
-
-static double get_f64(napi_env env, napi_value v) {
-  double out = 0;
-  napi_get_value_double(env, v, &out);
-  return out;
-}
-
-#define HEAP_ARGS(n)                                                   \
-  size_t argc = n;                                                     \
-  napi_value argv[n];                                                  \
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));         \
-  if (argc != n) {                                                     \
-    napi_throw_type_error(env, NULL, "wrong number of arguments");     \
-    return NULL;                                                       \
-  }                                                                    \
-  void* data = NULL;                                                   \
-  size_t length = 0;                                                   \
-  CHECK(napi_get_arraybuffer_info(env, argv[0], &data, &length));      \
-  bool ok = true;
-
-#define BOUNDS()                                                       \
-  if (!ok) {                                                           \
-    napi_throw_range_error(env, NULL, "operand outside the heap");     \
-    return NULL;                                                       \
-  }
-
-/* adamw(heap, n, p, g, m, v, outP, outM, outV, lr, beta1, beta2, eps, decay, bc1, bc2sqrt) -> sum of squared changes */
-static napi_value adamw(napi_env env, napi_callback_info info) {
-  HEAP_ARGS(16)
-  int64_t n = get_i64(env, argv[1]);
-  const float* p = heap_f32(env, data, length, argv[2], n, &ok);
-  const float* g = heap_f32(env, data, length, argv[3], n, &ok);
-  const float* m0 = heap_f32(env, data, length, argv[4], n, &ok);
-  const float* v0 = heap_f32(env, data, length, argv[5], n, &ok);
-  float* p1 = heap_f32(env, data, length, argv[6], n, &ok);
-  float* m1 = heap_f32(env, data, length, argv[7], n, &ok);
-  float* v1 = heap_f32(env, data, length, argv[8], n, &ok);
-  BOUNDS()
-  double lr = get_f64(env, argv[9]), beta1 = get_f64(env, argv[10]), beta2 = get_f64(env, argv[11]);
-  double eps = get_f64(env, argv[12]), decay = get_f64(env, argv[13]), bc1 = get_f64(env, argv[14]), bc2 = get_f64(env, argv[15]);
+/*
+ * AdamW as torch.optim.AdamW over n elements into new buffers (p1, m1, v1); returns the sum of
+ * squared changes of the parameter. decay = 1 - lr * weight_decay; bc1 and bc2 are the bias
+ * corrections 1 - beta1^t and sqrt(1 - beta2^t).
+ */
+static double adamw_update(int64_t n, const float* p, const float* g, const float* m0, const float* v0, float* p1, float* m1,
+                           float* v1, double lr, double beta1, double beta2, double eps, double decay, double bc1, double bc2) {
   const double step = lr / bc1, b1c = 1 - beta1, b2c = 1 - beta2;
   double sq = 0;
   /* The update norm is a statistic: its sum may be reordered, which lets the loop vectorise. */
@@ -145,9 +66,7 @@ static napi_value adamw(napi_env env, napi_callback_info info) {
     double d = (double)next - p[i];
     sq += d * d;
   }
-  napi_value out;
-  CHECK(napi_create_double(env, sq, &out));
-  return out;
+  return sq;
 }
 
 /*
@@ -190,27 +109,15 @@ static void gelu_exp(int64_t n, const float* x, float* e) {
   }
 }
 
-/* gelu(heap, n, x, y): y = x * sigmoid(2z), z = sqrt(2/pi) (x + 0.044715 x^3) */
-static napi_value gelu(napi_env env, napi_callback_info info) {
-  HEAP_ARGS(4)
-  int64_t n = get_i64(env, argv[1]);
-  const float* x = heap_f32(env, data, length, argv[2], n, &ok);
-  float* y = heap_f32(env, data, length, argv[3], n, &ok);
-  BOUNDS()
+/* y = x * sigmoid(2z), z = sqrt(2/pi) (x + 0.044715 x^3) */
+static void gelu_forward(int64_t n, const float* x, float* y) {
   gelu_exp(n, x, y);
 #pragma omp simd
   for (int64_t i = 0; i < n; i++) y[i] = x[i] / (1.0f + y[i]);
-  return NULL;
 }
 
-/* gelu_grad(heap, n, dy, x, dx) */
-static napi_value gelu_grad(napi_env env, napi_callback_info info) {
-  HEAP_ARGS(5)
-  int64_t n = get_i64(env, argv[1]);
-  const float* dy = heap_f32(env, data, length, argv[2], n, &ok);
-  const float* x = heap_f32(env, data, length, argv[3], n, &ok);
-  float* dx = heap_f32(env, data, length, argv[4], n, &ok);
-  BOUNDS()
+/* dx = dy * d gelu / dx, from s = sigmoid(2z) */
+static void gelu_backward(int64_t n, const float* dy, const float* x, float* dx) {
   gelu_exp(n, x, dx);
   const float k = GELU_K, a = GELU_A;
 #pragma omp simd
@@ -219,36 +126,22 @@ static napi_value gelu_grad(napi_env env, napi_callback_info info) {
     float s = 1.0f / (1.0f + dx[i]);
     dx[i] = dy[i] * (s + 2.0f * v * s * (1.0f - s) * k * (1.0f + 3.0f * a * v * v));
   }
-  return NULL;
 }
 
-/* sum_rows(heap, rows, cols, x, out): out[c] = sum over r of x[r, c], rows added in order (bias gradients) */
-static napi_value sum_rows(napi_env env, napi_callback_info info) {
-  HEAP_ARGS(5)
-  int64_t R = get_i64(env, argv[1]), C = get_i64(env, argv[2]);
-  const float* x = heap_f32(env, data, length, argv[3], R * C, &ok);
-  float* out = heap_f32(env, data, length, argv[4], C, &ok);
-  BOUNDS()
+/* out[c] = sum over r of x[r, c], rows added in order (bias gradients) */
+static void sum_rows(int64_t R, int64_t C, const float* x, float* out) {
   for (int64_t c = 0; c < C; c++) out[c] = 0.0f;
   for (int64_t r = 0; r < R; r++) {
     const float* xr = x + r * C;
     for (int64_t c = 0; c < C; c++) out[c] += xr[c];
   }
-  return NULL;
 }
 
 /*
- * cross_entropy_grad(heap, rows, V, probs, targets, scale, out): d loss / d logits of the mean
- * cross-entropy: (softmax - onehot(target)) * scale per row, 0 on rows whose target is outside [0, V).
+ * d loss / d logits of the mean cross-entropy: (softmax - onehot(target)) * scale per row of V,
+ * 0 on rows whose target is outside [0, V); scale = dy / kept rows.
  */
-static napi_value cross_entropy_grad(napi_env env, napi_callback_info info) {
-  HEAP_ARGS(7)
-  int64_t N = get_i64(env, argv[1]), V = get_i64(env, argv[2]);
-  const float* p = heap_f32(env, data, length, argv[3], N * V, &ok);
-  const int32_t* t = (const int32_t*)heap_f32(env, data, length, argv[4], N, &ok);
-  float* out = heap_f32(env, data, length, argv[6], N * V, &ok);
-  BOUNDS()
-  float scale = (float)get_f64(env, argv[5]);
+static void crossentropy_backward(int64_t N, int64_t V, const float* p, const int32_t* t, float scale, float* out) {
   for (int64_t r = 0; r < N; r++) {
     const float* pr = p + r * V;
     float* o = out + r * V;
@@ -261,19 +154,10 @@ static napi_value cross_entropy_grad(napi_env env, napi_callback_info info) {
     for (int64_t c = 0; c < V; c++) o[c] = pr[c] * scale;
     o[target] = (pr[target] - 1.0f) * scale;
   }
-  return NULL;
 }
 
-/* rms_norm(heap, rows, cols, x, w, y, rstd, eps): y = x * rstd * w, rstd = 1 / sqrt(mean(x^2) + eps) (T5) */
-static napi_value rms_norm(napi_env env, napi_callback_info info) {
-  HEAP_ARGS(8)
-  int64_t N = get_i64(env, argv[1]), C = get_i64(env, argv[2]);
-  const float* x = heap_f32(env, data, length, argv[3], N * C, &ok);
-  const float* w = heap_f32(env, data, length, argv[4], C, &ok);
-  float* y = heap_f32(env, data, length, argv[5], N * C, &ok);
-  float* rstds = heap_f32(env, data, length, argv[6], N, &ok);
-  BOUNDS()
-  double eps = get_f64(env, argv[7]);
+/* y = x * rstd * w, rstd = 1 / sqrt(mean(x^2) + eps) per row of C (T5), rstd kept */
+static void rmsnorm_forward(int64_t N, int64_t C, const float* x, const float* w, float* y, float* rstds, double eps) {
   for (int64_t r = 0; r < N; r++) {
     const float* xr = x + r * C;
     double ss = 0;
@@ -285,20 +169,11 @@ static napi_value rms_norm(napi_env env, napi_callback_info info) {
 #pragma omp simd
     for (int64_t c = 0; c < C; c++) yr[c] = (xr[c] * rstd) * w[c];
   }
-  return NULL;
 }
 
-/* rms_norm_grad(heap, rows, cols, dy, x, w, rstd, dx, dw) */
-static napi_value rms_norm_grad(napi_env env, napi_callback_info info) {
-  HEAP_ARGS(9)
-  int64_t N = get_i64(env, argv[1]), C = get_i64(env, argv[2]);
-  const float* g = heap_f32(env, data, length, argv[3], N * C, &ok);
-  const float* x = heap_f32(env, data, length, argv[4], N * C, &ok);
-  const float* w = heap_f32(env, data, length, argv[5], C, &ok);
-  const float* rstds = heap_f32(env, data, length, argv[6], N, &ok);
-  float* dx = heap_f32(env, data, length, argv[7], N * C, &ok);
-  float* dw = heap_f32(env, data, length, argv[8], C, &ok);
-  BOUNDS()
+/* dx = rstd (dy w - xhat mean(dy w xhat)), dw = sum over rows of dy xhat, xhat = x rstd */
+static void rmsnorm_backward(int64_t N, int64_t C, const float* g, const float* x, const float* w, const float* rstds,
+                             float* dx, float* dw) {
   for (int64_t c = 0; c < C; c++) dw[c] = 0;
   for (int64_t r = 0; r < N; r++) {
     const float* gr = g + r * C;
@@ -316,21 +191,11 @@ static napi_value rms_norm_grad(napi_env env, napi_callback_info info) {
 #pragma omp simd
     for (int64_t c = 0; c < C; c++) dxr[c] = rs * (gr[c] * w[c] - xr[c] * rs * meanGX);
   }
-  return NULL;
 }
 
-/* layer_norm(heap, rows, cols, x, w, b, y, mean, rstd, eps) */
-static napi_value layer_norm(napi_env env, napi_callback_info info) {
-  HEAP_ARGS(10)
-  int64_t N = get_i64(env, argv[1]), C = get_i64(env, argv[2]);
-  const float* x = heap_f32(env, data, length, argv[3], N * C, &ok);
-  const float* w = heap_f32(env, data, length, argv[4], C, &ok);
-  const float* b = heap_f32(env, data, length, argv[5], C, &ok);
-  float* y = heap_f32(env, data, length, argv[6], N * C, &ok);
-  float* means = heap_f32(env, data, length, argv[7], N, &ok);
-  float* rstds = heap_f32(env, data, length, argv[8], N, &ok);
-  BOUNDS()
-  double eps = get_f64(env, argv[9]);
+/* y = (x - mean) * rstd * w + b per row of C, rstd = 1 / sqrt(var + eps) (biased variance); mean and rstd kept */
+static void layernorm_forward(int64_t N, int64_t C, const float* x, const float* w, const float* b, float* y, float* means,
+                              float* rstds, double eps) {
   for (int64_t r = 0; r < N; r++) {
     const float* xr = x + r * C;
     /* Sums in double, reordered across vector lanes (omp simd): exact enough, and vectorised. */
@@ -350,22 +215,11 @@ static napi_value layer_norm(napi_env env, napi_callback_info info) {
     float* yr = y + r * C;
     for (int64_t c = 0; c < C; c++) yr[c] = (xr[c] - mean) * rstd * w[c] + b[c];
   }
-  return NULL;
 }
 
-/* layer_norm_grad(heap, rows, cols, dy, x, w, mean, rstd, dx, dw, db) */
-static napi_value layer_norm_grad(napi_env env, napi_callback_info info) {
-  HEAP_ARGS(11)
-  int64_t N = get_i64(env, argv[1]), C = get_i64(env, argv[2]);
-  const float* g = heap_f32(env, data, length, argv[3], N * C, &ok);
-  const float* x = heap_f32(env, data, length, argv[4], N * C, &ok);
-  const float* w = heap_f32(env, data, length, argv[5], C, &ok);
-  const float* means = heap_f32(env, data, length, argv[6], N, &ok);
-  const float* rstds = heap_f32(env, data, length, argv[7], N, &ok);
-  float* dx = heap_f32(env, data, length, argv[8], N * C, &ok);
-  float* dw = heap_f32(env, data, length, argv[9], C, &ok);
-  float* db = heap_f32(env, data, length, argv[10], C, &ok);
-  BOUNDS()
+/* dx, dw, db of layernorm_forward from dy (g) and the kept mean and rstd */
+static void layernorm_backward(int64_t N, int64_t C, const float* g, const float* x, const float* w, const float* means,
+                               const float* rstds, float* dx, float* dw, float* db) {
   for (int64_t c = 0; c < C; c++) dw[c] = db[c] = 0;
   for (int64_t r = 0; r < N; r++) {
     const float* gr = g + r * C;
@@ -388,7 +242,6 @@ static napi_value layer_norm_grad(napi_env env, napi_callback_info info) {
       dxr[c] = rs * (gr[c] * w[c] - meanG - xhat * meanGX);
     }
   }
-  return NULL;
 }
 
 /*
@@ -413,7 +266,7 @@ typedef struct {
   int failed;
 } attention_job;
 
-static void attention_pair(const attention_job* j, int64_t pair, float* scratch) {
+static void attention_forward_pair(const attention_job* j, int64_t pair, float* scratch) {
   (void)scratch;
   const int64_t Tq = j->Tq, Tk = j->Tk, b = pair / j->H, h = pair % j->H;
   const float* q = j->q + b * Tq * j->ldq + h * j->dk;
@@ -451,7 +304,7 @@ static void attention_pair(const attention_job* j, int64_t pair, float* scratch)
  * dV = P^T dY, dP = dY V^T, dS = P * (dP - rowsum(P * dP)) (the gradient of S, kept in dscores
  * when the bias needs it), dQ = scale dS K, dK = scale dS^T Q.
  */
-static void attention_grad_pair(const attention_job* j, int64_t pair, float* dS) {
+static void attention_backward_pair(const attention_job* j, int64_t pair, float* dS) {
   const int64_t Tq = j->Tq, Tk = j->Tk, dk = j->dk, b = pair / j->H, h = pair % j->H;
   const float* q = j->q + b * Tq * j->ldq + h * dk;
   const float* k = j->k + b * Tk * j->ldk + h * dk;
@@ -526,13 +379,221 @@ static int attention_run(attention_job job, void (*pair)(const attention_job*, i
   return failed;
 }
 
-/* Reads the Float64Array of integer parameters (sizes, byte offsets, strides). */
-static const double* attention_params(napi_env env, napi_value v, size_t want) {
+/* Attention over every (b, h) pair of `j` (writes y and probs); 0 on success, nonzero when out of memory. */
+static int attention_forward(attention_job j) {
+  return j.B * j.Tq * j.Tk == 0 ? 0 : attention_run(j, attention_forward_pair);
+}
+
+/* Its gradient (writes dq, dk_, dv and, when not NULL, dscores); 0 on success. */
+static int attention_backward(attention_job j) {
+  return j.B * j.Tq * j.Tk == 0 ? 0 : attention_run(j, attention_backward_pair);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* N-API wrappers: unpack the arguments, check the operands lie in the heap, call one kernel    */
+/* ------------------------------------------------------------------------------------------ */
+
+#define MAX_ARGS 16
+
+/* One call from JavaScript: its arguments, the first of which is the heap (an ArrayBuffer). */
+typedef struct {
+  napi_env env;
+  napi_value argv[MAX_ARGS];
+  char* heap;
+  size_t bytes;
+} js_call;
+
+/* Reads exactly `want` arguments and the heap; false after throwing. */
+static bool js_args(napi_env env, napi_callback_info info, const char* name, size_t want, js_call* c) {
+  char message[96];
+  size_t argc = want;
+  void* data = NULL;
+  c->env = env;
+  if (napi_get_cb_info(env, info, &argc, c->argv, NULL, NULL) != napi_ok) {
+    napi_throw_error(env, NULL, "lora-lab native blas: napi_get_cb_info failed");
+    return false;
+  }
+  if (argc != want) {
+    snprintf(message, sizeof message, "%s expects %zu arguments, got %zu", name, want, argc);
+    napi_throw_type_error(env, NULL, message);
+    return false;
+  }
+  if (napi_get_arraybuffer_info(env, c->argv[0], &data, &c->bytes) != napi_ok) {
+    snprintf(message, sizeof message, "%s: the first argument must be the heap's ArrayBuffer", name);
+    napi_throw_type_error(env, NULL, message);
+    return false;
+  }
+  c->heap = (char*)data;
+  return true;
+}
+
+static int64_t js_i64(const js_call* c, int i) {
+  int64_t out = 0;
+  napi_get_value_int64(c->env, c->argv[i], &out);
+  return out;
+}
+
+static double js_f64(const js_call* c, int i) {
+  double out = 0;
+  napi_get_value_double(c->env, c->argv[i], &out);
+  return out;
+}
+
+/* A float32 pointer at byte offset `off` into the heap, bounds-checked for `count` floats. */
+static float* heap_at(const js_call* c, int64_t off, int64_t count, bool* ok) {
+  if (off < 0 || off % 4 != 0 || count < 0 || off + 4 * count > (int64_t)c->bytes) {
+    *ok = false;
+    return NULL;
+  }
+  return (float*)(c->heap + off);
+}
+
+/*
+ * Operands argv[first], ..., argv[first + n - 1]: byte offsets into the heap, operand i spanning
+ * spans[i] floats. False after throwing when one lies outside the heap.
+ */
+static bool js_operands(const js_call* c, int first, int n, const int64_t* spans, float** out) {
+  bool ok = true;
+  for (int i = 0; i < n; i++) out[i] = heap_at(c, js_i64(c, first + i), spans[i], &ok);
+  if (!ok) napi_throw_range_error(c->env, NULL, "operand outside the heap");
+  return ok;
+}
+
+/* sgemm(heap, batch, m, n, k, aOff, aStride, bOff, bStride, cOff, transA, transB); strides in floats */
+static napi_value js_sgemm(napi_env env, napi_callback_info info) {
+  js_call c;
+  if (!js_args(env, info, "sgemm", 12, &c)) return NULL;
+  int64_t batch = js_i64(&c, 1), m = js_i64(&c, 2), n = js_i64(&c, 3), k = js_i64(&c, 4);
+  int64_t aOff = js_i64(&c, 5), aStride = js_i64(&c, 6);
+  int64_t bOff = js_i64(&c, 7), bStride = js_i64(&c, 8);
+  int64_t cOff = js_i64(&c, 9);
+  bool ta = false, tb = false;
+  napi_get_value_bool(env, c.argv[10], &ta);
+  napi_get_value_bool(env, c.argv[11], &tb);
+  /* Every byte touched must lie inside the heap (a batch stride may be 0, so not js_operands). */
+  int64_t aEnd = aOff + 4 * ((batch - 1) * aStride + m * k);
+  int64_t bEnd = bOff + 4 * ((batch - 1) * bStride + k * n);
+  int64_t cEnd = cOff + 4 * (batch * m * n);
+  if (batch < 1 || m < 0 || n < 0 || k < 0 || aOff < 0 || bOff < 0 || cOff < 0 || aStride < 0 || bStride < 0 ||
+      aEnd > (int64_t)c.bytes || bEnd > (int64_t)c.bytes || cEnd > (int64_t)c.bytes) {
+    napi_throw_range_error(env, NULL, "sgemm: operand outside the heap");
+    return NULL;
+  }
+  float* base = (float*)c.heap;
+  sgemm_batched(batch, m, n, k, base + aOff / 4, aStride, base + bOff / 4, bStride, base + cOff / 4, ta, tb);
+  return NULL;
+}
+
+/* adamw(heap, n, p, g, m, v, outP, outM, outV, lr, beta1, beta2, eps, decay, bc1, bc2sqrt) -> sum of squared changes */
+static napi_value js_adamw(napi_env env, napi_callback_info info) {
+  js_call c;
+  if (!js_args(env, info, "adamw", 16, &c)) return NULL;
+  int64_t n = js_i64(&c, 1);
+  float* o[7]; /* p, g, m, v, outP, outM, outV */
+  if (!js_operands(&c, 2, 7, (const int64_t[]){n, n, n, n, n, n, n}, o)) return NULL;
+  double sq = adamw_update(n, o[0], o[1], o[2], o[3], o[4], o[5], o[6], js_f64(&c, 9), js_f64(&c, 10), js_f64(&c, 11),
+                           js_f64(&c, 12), js_f64(&c, 13), js_f64(&c, 14), js_f64(&c, 15));
+  napi_value out;
+  if (napi_create_double(env, sq, &out) != napi_ok) return NULL;
+  return out;
+}
+
+/* gelu(heap, n, x, y) */
+static napi_value js_gelu(napi_env env, napi_callback_info info) {
+  js_call c;
+  if (!js_args(env, info, "gelu", 4, &c)) return NULL;
+  int64_t n = js_i64(&c, 1);
+  float* o[2]; /* x, y */
+  if (!js_operands(&c, 2, 2, (const int64_t[]){n, n}, o)) return NULL;
+  gelu_forward(n, o[0], o[1]);
+  return NULL;
+}
+
+/* geluGrad(heap, n, dy, x, dx) */
+static napi_value js_gelu_grad(napi_env env, napi_callback_info info) {
+  js_call c;
+  if (!js_args(env, info, "geluGrad", 5, &c)) return NULL;
+  int64_t n = js_i64(&c, 1);
+  float* o[3]; /* dy, x, dx */
+  if (!js_operands(&c, 2, 3, (const int64_t[]){n, n, n}, o)) return NULL;
+  gelu_backward(n, o[0], o[1], o[2]);
+  return NULL;
+}
+
+/* sumRows(heap, rows, cols, x, out) */
+static napi_value js_sum_rows(napi_env env, napi_callback_info info) {
+  js_call c;
+  if (!js_args(env, info, "sumRows", 5, &c)) return NULL;
+  int64_t R = js_i64(&c, 1), C = js_i64(&c, 2);
+  float* o[2]; /* x, out */
+  if (!js_operands(&c, 3, 2, (const int64_t[]){R * C, C}, o)) return NULL;
+  sum_rows(R, C, o[0], o[1]);
+  return NULL;
+}
+
+/* crossEntropyGrad(heap, rows, V, probs, targets, scale, out); targets int32 */
+static napi_value js_cross_entropy_grad(napi_env env, napi_callback_info info) {
+  js_call c;
+  if (!js_args(env, info, "crossEntropyGrad", 7, &c)) return NULL;
+  int64_t N = js_i64(&c, 1), V = js_i64(&c, 2);
+  float* in[2]; /* probs, targets */
+  float* out[1];
+  if (!js_operands(&c, 3, 2, (const int64_t[]){N * V, N}, in) || !js_operands(&c, 6, 1, (const int64_t[]){N * V}, out)) return NULL;
+  crossentropy_backward(N, V, in[0], (const int32_t*)in[1], (float)js_f64(&c, 5), out[0]);
+  return NULL;
+}
+
+/* rmsNorm(heap, rows, cols, x, w, y, rstd, eps) */
+static napi_value js_rms_norm(napi_env env, napi_callback_info info) {
+  js_call c;
+  if (!js_args(env, info, "rmsNorm", 8, &c)) return NULL;
+  int64_t N = js_i64(&c, 1), C = js_i64(&c, 2);
+  float* o[4]; /* x, w, y, rstd */
+  if (!js_operands(&c, 3, 4, (const int64_t[]){N * C, C, N * C, N}, o)) return NULL;
+  rmsnorm_forward(N, C, o[0], o[1], o[2], o[3], js_f64(&c, 7));
+  return NULL;
+}
+
+/* rmsNormGrad(heap, rows, cols, dy, x, w, rstd, dx, dw) */
+static napi_value js_rms_norm_grad(napi_env env, napi_callback_info info) {
+  js_call c;
+  if (!js_args(env, info, "rmsNormGrad", 9, &c)) return NULL;
+  int64_t N = js_i64(&c, 1), C = js_i64(&c, 2);
+  float* o[6]; /* dy, x, w, rstd, dx, dw */
+  if (!js_operands(&c, 3, 6, (const int64_t[]){N * C, N * C, C, N, N * C, C}, o)) return NULL;
+  rmsnorm_backward(N, C, o[0], o[1], o[2], o[3], o[4], o[5]);
+  return NULL;
+}
+
+/* layerNorm(heap, rows, cols, x, w, b, y, mean, rstd, eps) */
+static napi_value js_layer_norm(napi_env env, napi_callback_info info) {
+  js_call c;
+  if (!js_args(env, info, "layerNorm", 10, &c)) return NULL;
+  int64_t N = js_i64(&c, 1), C = js_i64(&c, 2);
+  float* o[6]; /* x, w, b, y, mean, rstd */
+  if (!js_operands(&c, 3, 6, (const int64_t[]){N * C, C, C, N * C, N, N}, o)) return NULL;
+  layernorm_forward(N, C, o[0], o[1], o[2], o[3], o[4], o[5], js_f64(&c, 9));
+  return NULL;
+}
+
+/* layerNormGrad(heap, rows, cols, dy, x, w, mean, rstd, dx, dw, db) */
+static napi_value js_layer_norm_grad(napi_env env, napi_callback_info info) {
+  js_call c;
+  if (!js_args(env, info, "layerNormGrad", 11, &c)) return NULL;
+  int64_t N = js_i64(&c, 1), C = js_i64(&c, 2);
+  float* o[8]; /* dy, x, w, mean, rstd, dx, dw, db */
+  if (!js_operands(&c, 3, 8, (const int64_t[]){N * C, N * C, C, N, N, N * C, C, C}, o)) return NULL;
+  layernorm_backward(N, C, o[0], o[1], o[2], o[3], o[4], o[5], o[6], o[7]);
+  return NULL;
+}
+
+/* Attention's argument 1: a Float64Array of `want` integers (sizes, byte offsets, strides); NULL after throwing. */
+static const double* attention_params(const js_call* c, size_t want) {
   napi_typedarray_type type;
   size_t count = 0;
   void* data = NULL;
-  if (napi_get_typedarray_info(env, v, &type, &count, &data, NULL, NULL) != napi_ok || type != napi_float64_array || count != want) {
-    napi_throw_type_error(env, NULL, "attention: expected a Float64Array of parameters");
+  if (napi_get_typedarray_info(c->env, c->argv[1], &type, &count, &data, NULL, NULL) != napi_ok || type != napi_float64_array || count != want) {
+    napi_throw_type_error(c->env, NULL, "attention: expected a Float64Array of parameters");
     return NULL;
   }
   return (const double*)data;
@@ -543,108 +604,114 @@ static int64_t strided_span(int64_t B, int64_t T, int64_t ld, int64_t width) {
   return B * T == 0 ? 0 : (B * T - 1) * ld + width;
 }
 
-/* Sizes (params[0..5]) and the q, k, v, y row strides (params[ld..ld+3]); 0 after throwing if they make no sense. */
-static int attention_dims(napi_env env, const double* a, int ld, attention_job* j) {
+/* Sizes (params[0..5]) and the q, k, v, y row strides (params[ld..ld+3]); false after throwing if they make no sense. */
+static bool attention_dims(const js_call* c, const double* a, int ld, attention_job* j) {
   j->B = (int64_t)a[0], j->Tq = (int64_t)a[1], j->Tk = (int64_t)a[2], j->H = (int64_t)a[3], j->dk = (int64_t)a[4], j->causal = a[5] != 0;
   j->ldq = (int64_t)a[ld], j->ldk = (int64_t)a[ld + 1], j->ldv = (int64_t)a[ld + 2], j->ldy = (int64_t)a[ld + 3];
   const int64_t width = j->H * j->dk;
   if (j->B < 0 || j->Tq < 0 || j->Tk < 0 || j->H < 1 || j->dk < 1 || j->ldq < width || j->ldk < width || j->ldv < width || j->ldy < width) {
-    napi_throw_range_error(env, NULL, "attention: bad sizes or strides");
-    return 0;
+    napi_throw_range_error(c->env, NULL, "attention: bad sizes or strides");
+    return false;
   }
-  return 1;
+  return true;
 }
 
 /* q, k and v at params[6..8], bounds-checked for their strides. */
-static void attention_inputs(void* data, size_t length, const double* a, attention_job* j, bool* ok) {
+static void attention_inputs(const js_call* c, const double* a, attention_job* j, bool* ok) {
   const int64_t width = j->H * j->dk;
-  j->q = heap_at(data, length, (int64_t)a[6], strided_span(j->B, j->Tq, j->ldq, width), ok);
-  j->k = heap_at(data, length, (int64_t)a[7], strided_span(j->B, j->Tk, j->ldk, width), ok);
-  j->v = heap_at(data, length, (int64_t)a[8], strided_span(j->B, j->Tk, j->ldv, width), ok);
+  j->q = heap_at(c, (int64_t)a[6], strided_span(j->B, j->Tq, j->ldq, width), ok);
+  j->k = heap_at(c, (int64_t)a[7], strided_span(j->B, j->Tk, j->ldk, width), ok);
+  j->v = heap_at(c, (int64_t)a[8], strided_span(j->B, j->Tk, j->ldv, width), ok);
 }
 
-/* Throws if an operand lay outside the heap, else runs pair() over every (b, h) at the given scale. */
-static void attention_go(napi_env env, napi_value scale, attention_job j, bool ok, void (*pair)(const attention_job*, int64_t, float*)) {
+/* Throws if an operand lay outside the heap, else runs `kernel` at the scale of argument 2. */
+static void attention_go(const js_call* c, attention_job j, bool ok, int (*kernel)(attention_job)) {
   if (!ok) {
-    napi_throw_range_error(env, NULL, "attention: operand outside the heap");
+    napi_throw_range_error(c->env, NULL, "attention: operand outside the heap");
     return;
   }
-  j.scale = (float)get_f64(env, scale);
-  if (j.B * j.Tq * j.Tk == 0) return;
-  if (attention_run(j, pair) != 0) napi_throw_error(env, NULL, "attention: out of memory");
+  j.scale = (float)js_f64(c, 2);
+  if (kernel(j) != 0) napi_throw_error(c->env, NULL, "attention: out of memory");
 }
 
 /*
  * attention(heap, params, scale); params = [B, Tq, Tk, H, dk, causal, q, k, v, y, bias, probs,
  * ldq, ldk, ldv, ldy, biasB, biasH] (offsets in bytes, bias -1 for none; strides in floats).
  */
-static napi_value attention(napi_env env, napi_callback_info info) {
-  HEAP_ARGS(3)
-  const double* a = attention_params(env, argv[1], 18);
-  if (a == NULL) return NULL;
+static napi_value js_attention(napi_env env, napi_callback_info info) {
+  js_call c;
+  if (!js_args(env, info, "attention", 3, &c)) return NULL;
+  const double* a = attention_params(&c, 18);
   attention_job j = {0};
-  if (!attention_dims(env, a, 12, &j)) return NULL;
+  if (a == NULL || !attention_dims(&c, a, 12, &j)) return NULL;
   j.biasB = (int64_t)a[16], j.biasH = (int64_t)a[17];
   if (j.biasB < 0 || j.biasH < 0) {
     napi_throw_range_error(env, NULL, "attention: negative bias strides");
     return NULL;
   }
   const int64_t width = j.H * j.dk, scores = j.B * j.H * j.Tq * j.Tk;
-  attention_inputs(data, length, a, &j, &ok);
-  j.y = heap_at(data, length, (int64_t)a[9], strided_span(j.B, j.Tq, j.ldy, width), &ok);
-  if (a[10] >= 0) j.bias = heap_at(data, length, (int64_t)a[10], (j.B > 0 ? (j.B - 1) * j.biasB : 0) + (j.H - 1) * j.biasH + j.Tq * j.Tk, &ok);
-  j.probs = heap_at(data, length, (int64_t)a[11], scores, &ok);
-  attention_go(env, argv[2], j, ok, attention_pair);
+  bool ok = true;
+  attention_inputs(&c, a, &j, &ok);
+  j.y = heap_at(&c, (int64_t)a[9], strided_span(j.B, j.Tq, j.ldy, width), &ok);
+  if (a[10] >= 0) j.bias = heap_at(&c, (int64_t)a[10], (j.B > 0 ? (j.B - 1) * j.biasB : 0) + (j.H - 1) * j.biasH + j.Tq * j.Tk, &ok);
+  j.probs = heap_at(&c, (int64_t)a[11], scores, &ok);
+  attention_go(&c, j, ok, attention_forward);
   return NULL;
 }
 
 /*
- * attention_grad(heap, params, scale); params = [B, Tq, Tk, H, dk, causal, q, k, v, dy, probs, dq,
+ * attentionGrad(heap, params, scale); params = [B, Tq, Tk, H, dk, causal, q, k, v, dy, probs, dq,
  * dk, dv, dscores, ldq, ldk, ldv, ldy] (dscores -1 for none). dq, dk and dv share q, k and v's strides.
  */
-static napi_value attention_grad(napi_env env, napi_callback_info info) {
-  HEAP_ARGS(3)
-  const double* a = attention_params(env, argv[1], 19);
-  if (a == NULL) return NULL;
+static napi_value js_attention_grad(napi_env env, napi_callback_info info) {
+  js_call c;
+  if (!js_args(env, info, "attentionGrad", 3, &c)) return NULL;
+  const double* a = attention_params(&c, 19);
   attention_job j = {0};
-  if (!attention_dims(env, a, 15, &j)) return NULL;
+  if (a == NULL || !attention_dims(&c, a, 15, &j)) return NULL;
   const int64_t width = j.H * j.dk, scores = j.B * j.H * j.Tq * j.Tk;
-  attention_inputs(data, length, a, &j, &ok);
-  j.dy = heap_at(data, length, (int64_t)a[9], strided_span(j.B, j.Tq, j.ldy, width), &ok);
-  j.probs_in = heap_at(data, length, (int64_t)a[10], scores, &ok);
-  j.dq = heap_at(data, length, (int64_t)a[11], strided_span(j.B, j.Tq, j.ldq, width), &ok);
-  j.dk_ = heap_at(data, length, (int64_t)a[12], strided_span(j.B, j.Tk, j.ldk, width), &ok);
-  j.dv = heap_at(data, length, (int64_t)a[13], strided_span(j.B, j.Tk, j.ldv, width), &ok);
-  if (a[14] >= 0) j.dscores = heap_at(data, length, (int64_t)a[14], scores, &ok);
-  attention_go(env, argv[2], j, ok, attention_grad_pair);
+  bool ok = true;
+  attention_inputs(&c, a, &j, &ok);
+  j.dy = heap_at(&c, (int64_t)a[9], strided_span(j.B, j.Tq, j.ldy, width), &ok);
+  j.probs_in = heap_at(&c, (int64_t)a[10], scores, &ok);
+  j.dq = heap_at(&c, (int64_t)a[11], strided_span(j.B, j.Tq, j.ldq, width), &ok);
+  j.dk_ = heap_at(&c, (int64_t)a[12], strided_span(j.B, j.Tk, j.ldk, width), &ok);
+  j.dv = heap_at(&c, (int64_t)a[13], strided_span(j.B, j.Tk, j.ldv, width), &ok);
+  if (a[14] >= 0) j.dscores = heap_at(&c, (int64_t)a[14], scores, &ok);
+  attention_go(&c, j, ok, attention_backward);
   return NULL;
 }
 
-static napi_value set_threads(napi_env env, napi_callback_info info) {
+/* threads(count?): sets OpenBLAS's thread count when given one; returns the count in use. */
+static napi_value js_threads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc == 1) openblas_set_num_threads((int)get_i64(env, argv[0]));
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (argc == 1) {
+    int64_t count = 0;
+    napi_get_value_int64(env, argv[0], &count);
+    openblas_set_num_threads((int)count);
+  }
   napi_value out;
-  CHECK(napi_create_int32(env, openblas_get_num_threads(), &out));
+  if (napi_create_int32(env, openblas_get_num_threads(), &out) != napi_ok) return NULL;
   return out;
 }
 
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
-      {"sgemm", NULL, sgemm, NULL, NULL, NULL, napi_default, NULL},
-      {"threads", NULL, set_threads, NULL, NULL, NULL, napi_default, NULL},
-      {"adamw", NULL, adamw, NULL, NULL, NULL, napi_default, NULL},
-      {"attention", NULL, attention, NULL, NULL, NULL, napi_default, NULL},
-      {"attentionGrad", NULL, attention_grad, NULL, NULL, NULL, napi_default, NULL},
-      {"crossEntropyGrad", NULL, cross_entropy_grad, NULL, NULL, NULL, napi_default, NULL},
-      {"rmsNorm", NULL, rms_norm, NULL, NULL, NULL, napi_default, NULL},
-      {"rmsNormGrad", NULL, rms_norm_grad, NULL, NULL, NULL, napi_default, NULL},
-      {"sumRows", NULL, sum_rows, NULL, NULL, NULL, napi_default, NULL},
-      {"gelu", NULL, gelu, NULL, NULL, NULL, napi_default, NULL},
-      {"geluGrad", NULL, gelu_grad, NULL, NULL, NULL, napi_default, NULL},
-      {"layerNorm", NULL, layer_norm, NULL, NULL, NULL, napi_default, NULL},
-      {"layerNormGrad", NULL, layer_norm_grad, NULL, NULL, NULL, napi_default, NULL},
+      {"sgemm", NULL, js_sgemm, NULL, NULL, NULL, napi_default, NULL},
+      {"threads", NULL, js_threads, NULL, NULL, NULL, napi_default, NULL},
+      {"adamw", NULL, js_adamw, NULL, NULL, NULL, napi_default, NULL},
+      {"attention", NULL, js_attention, NULL, NULL, NULL, napi_default, NULL},
+      {"attentionGrad", NULL, js_attention_grad, NULL, NULL, NULL, napi_default, NULL},
+      {"crossEntropyGrad", NULL, js_cross_entropy_grad, NULL, NULL, NULL, napi_default, NULL},
+      {"rmsNorm", NULL, js_rms_norm, NULL, NULL, NULL, napi_default, NULL},
+      {"rmsNormGrad", NULL, js_rms_norm_grad, NULL, NULL, NULL, napi_default, NULL},
+      {"sumRows", NULL, js_sum_rows, NULL, NULL, NULL, napi_default, NULL},
+      {"gelu", NULL, js_gelu, NULL, NULL, NULL, napi_default, NULL},
+      {"geluGrad", NULL, js_gelu_grad, NULL, NULL, NULL, napi_default, NULL},
+      {"layerNorm", NULL, js_layer_norm, NULL, NULL, NULL, napi_default, NULL},
+      {"layerNormGrad", NULL, js_layer_norm_grad, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props) != napi_ok) return NULL;
   return exports;
