@@ -6,7 +6,7 @@
  * `--strict` exits 1 instead; `--out FILE` writes elsewhere. Run: node src/engine/native/build.mjs
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -21,6 +21,8 @@ function give_up(why) {
   process.exit(strict ? 1 : 0);
 }
 
+// A failed build must not leave an addon built from an older blas.c behind: remove it first.
+rmSync(out, { force: true });
 const headerDirs = [join(dirname(process.execPath), "..", "include", "node"), "/usr/include/node", "/usr/local/include/node"];
 const headers = headerDirs.find((d) => existsSync(join(d, "node_api.h")));
 if (!headers) give_up(`node_api.h not found in ${headerDirs.join(", ")}`);
