@@ -73,6 +73,11 @@ export interface AppliedPlan {
 const HEAD_NAMES = ["lm_head"];
 const PEFT_PREFIX = "base_model.model.";
 
+/** A name without PeftModel's `base_model.model.` prefix: plans speak of the base model's names. */
+export function baseName(name: string): string {
+  return name.startsWith(PEFT_PREFIX) ? name.slice(PEFT_PREFIX.length) : name;
+}
+
 function escapeRegex(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
@@ -137,12 +142,11 @@ export function compilePlan(model: Module, plan: LayerPlan): CompiledPlan {
       modulesToSave: head.length ? head : undefined,
     });
   }
-  const strip = (n: string) => (n.startsWith(PEFT_PREFIX) ? n.slice(PEFT_PREFIX.length) : n);
   return {
     loraConfig,
     adapterOptions: plan.fusedQkv ? { fusedQkv: plan.fusedQkv } : {},
     groupOf(name) {
-      const n = strip(name);
+      const n = baseName(name);
       if (HEAD_NAMES.some((h) => n === h || n.startsWith(`${h}.`))) return "head";
       if (isEmbeddingName(model, n)) return "embeddings";
       // A LoRA weight belongs to the group that targets its layer; other names to the first group over their layer.
@@ -151,7 +155,7 @@ export function compilePlan(model: Module, plan: LayerPlan): CompiledPlan {
       return plan.groups.find((g) => inGroup(g, n))?.name;
     },
     trainsInPlace(name) {
-      const n = strip(name);
+      const n = baseName(name);
       if (n.includes(".lora_") || n.includes(".modules_to_save.")) return false;
       if (plan.embeddings === "full" && isEmbeddingName(model, n)) return true;
       return plan.groups.some((g) => g.role === "full" && inGroup(g, n));

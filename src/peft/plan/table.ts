@@ -1,6 +1,6 @@
 /** A plan as a table (layer, role, rank, alpha, trainable params), counted on the model it was applied to. */
 import type { Module } from "../../nn/index.js";
-import { inGroup, type LayerPlan, type PlanRole } from "./plan.js";
+import { baseName, inGroup, type LayerPlan, type PlanRole } from "./plan.js";
 
 /** One row per layer and group; the same shape as plot's PlotLayerPlanRow. */
 export interface PlanTableRow {
@@ -13,11 +13,9 @@ export interface PlanTableRow {
   totalParams?: number;
 }
 
-const PEFT_PREFIX = "base_model.model.";
-
 /** Rows for every group's layers, then the embeddings and the head, from `model`'s parameters. */
 export function planTable(model: Module, plan: LayerPlan): PlanTableRow[] {
-  const params = [...model.namedParameters()].map(([n, p]) => ({ name: n.startsWith(PEFT_PREFIX) ? n.slice(PEFT_PREFIX.length) : n, p }));
+  const params = [...model.namedParameters()].map(([n, p]) => ({ name: baseName(n), p }));
   const rows: PlanTableRow[] = [];
   const covered = new Set<string>();
   for (const g of plan.groups) {
