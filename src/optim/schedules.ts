@@ -68,6 +68,17 @@ export function resolveWarmupSteps(opts: Pick<ScheduleOptions, "numWarmupSteps" 
 
 const warmupRamp = (s: number, w: number) => s / Math.max(1, w);
 
+/**
+ * The linear warmup most schedules share, then `decay(progress)` where progress runs from 0 at
+ * the end of warmup to 1 at `total` steps.
+ */
+function warmupThenDecay(W: number, total: number, decay: (progress: number) => number): LrSchedule {
+  return (s) => (s < W ? warmupRamp(s, W) : decay((s - W) / Math.max(1, total - W)));
+}
+
+/** transformers' cosine curve: 1 at progress 0, falling over `cycles` waves (0.5: to 0 at progress 1). */
+const cosineCurve = (cycles: number, progress: number) => 0.5 * (1 + Math.cos(Math.PI * cycles * 2 * progress));
+
 function required(name: SchedulerName, field: keyof ScheduleOptions, value: number | undefined): number {
   if (value === undefined || !Number.isFinite(value)) throw new Error(`getScheduler("${name}"): ${field} is required (a finite number), got ${value}`);
   return value;
@@ -101,23 +112,12 @@ export function getScheduler(name: SchedulerName, opts: ScheduleOptions = {}): L
       return (s) => (s < W ? warmupRamp(s, W) : Math.max(0, (total - s) / Math.max(1, total - W)));
     }
     case "cosine": {
-      const total = T();
       const cycles = opts.numCycles ?? 0.5;
-      return (s) => {
-        if (s < W) return warmupRamp(s, W);
-        const progress = (s - W) / Math.max(1, total - W);
-        return Math.max(0, 0.5 * (1 + Math.cos(Math.PI * cycles * 2 * progress)));
-      };
+      return warmupThenDecay(W, T(), (progress) => Math.max(0, cosineCurve(cycles, progress)));
     }
     case "cosine_with_restarts": {
-      const total = T();
       const cycles = opts.numCycles ?? 1;
-      return (s) => {
-        if (s < W) return warmupRamp(s, W);
-        const progress = (s - W) / Math.max(1, total - W);
-        if (progress >= 1) return 0;
-        return Math.max(0, 0.5 * (1 + Math.cos(Math.PI * ((cycles * progress) % 1))));
-      };
+      return warmupThenDecay(W, T(), (progress) => (progress >= 1 ? 0 : Math.max(0, 0.5 * (1 + Math.cos(Math.PI * ((cycles * progress) % 1))))));
     }
     case "polynomial": {
       const total = T();
@@ -141,19 +141,13 @@ export function getScheduler(name: SchedulerName, opts: ScheduleOptions = {}): L
       const total = T();
       const cycles = opts.numCycles ?? 0.5;
       const rate = minLrRate(name, opts);
-      if (name === "cosine_with_min_lr") {
-        return (s) => {
-          if (s < W) return warmupRamp(s, W);
-          const progress = (s - W) / Math.max(1, total - W);
-          return Math.max(0, 0.5 * (1 + Math.cos(Math.PI * cycles * 2 * progress)) * (1 - rate) + rate);
-        };
-      }
+      if (name === "cosine_with_min_lr") return warmupThenDecay(W, total, (progress) => Math.max(0, cosineCurve(cycles, progress) * (1 - rate) + rate));
       // This variant reaches the peak at the last warmup step and steps progress one ahead.
       const start = opts.warmupLrRate;
       return (s) => {
         if (s < W) return start === undefined ? (s + 1) / Math.max(1, W) : start + ((1 - start) * s) / Math.max(1, W - 1);
         const progress = (s - W + 1) / Math.max(1, total - W);
-        return Math.max(0, 0.5 * (1 + Math.cos(Math.PI * cycles * 2 * progress)) * (1 - rate) + rate);
+        return Math.max(0, cosineCurve(cycles, progress) * (1 - rate) + rate);
       };
     }
     case "warmup_stable_decay":
@@ -188,7 +182,7 @@ function warmupStableDecay(W: number, opts: ScheduleOptions): LrSchedule {
     if (s < W + stable) return 1;
     if (s < W + stable + decaySteps) {
       const p = (s - W - stable) / Math.max(1, decaySteps);
-      const f = decayType === "linear" ? 1 - p : decayType === "cosine" ? 0.5 * (1 + Math.cos(Math.PI * cycles * 2 * p)) : 1 - Math.sqrt(p);
+      const f = decayType === "linear" ? 1 - p : decayType === "cosine" ? cosineCurve(cycles, p) : 1 - Math.sqrt(p);
       return Math.max(0, f * (1 - m) + m);
     }
     return m;

@@ -1,7 +1,10 @@
-/** train: the training loop, its events and statistics, the NaN guard, checkpoints. */
+/**
+ * train: the training loop (trainer.ts) over micro-steps (micro_step.ts), their statistics
+ * (step_stats.ts), the NaN guard (nan_guard.ts), evaluation and checkpoints.
+ */
 export { train, HOST_SIGNAL } from "./trainer.js";
 export { evaluateLoss, evaluateLossSync } from "./evaluate.js";
-export { TrainingDivergedError } from "./errors.js";
+export { TrainingDivergedError } from "./nan_guard.js";
 export { saveTrainingCheckpoint } from "./checkpoint.js";
 export type { TrainingCheckpoint } from "./checkpoint.js";
-export type { TrainableModel, TokenBatch, TrainEvent, StepEvent, EvalEvent, CheckpointEvent, TrainOptions, TrainResult } from "./types.js";
+export type { TrainableModel, TokenBatch, TrainEvent, StepEvent, StepStatistics, EvalEvent, CheckpointEvent, TrainOptions, TrainResult } from "./types.js";

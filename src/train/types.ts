@@ -18,7 +18,17 @@ export interface TokenBatch {
   shape: [number, number];
 }
 
-export interface StepEvent {
+/** What a step event reports of the step's gradients and update (computed in step_stats.ts). */
+export interface StepStatistics {
+  /** Global L2 norm of the gradients before clipping (what HF logs as grad_norm). */
+  gradNorm: number;
+  /** Pre-clip gradient L2 norm per module (parameter name minus its last segment). */
+  gradNorms: Record<string, number>;
+  /** Per module: ||update|| / ||weights before the update|| (1 for weights that start at zero). */
+  updateRatios: Record<string, number>;
+}
+
+export interface StepEvent extends StepStatistics {
   type: "step";
   /** Optimizer steps done, from 1. */
   step: number;
@@ -26,12 +36,6 @@ export interface StepEvent {
   loss: number;
   /** Peak LR times the schedule at this step (groups multiply it further). */
   lr: number;
-  /** Global L2 norm of the gradients before clipping (what HF logs as grad_norm). */
-  gradNorm: number;
-  /** Pre-clip gradient L2 norm per module (parameter name minus its last segment). */
-  gradNorms: Record<string, number>;
-  /** Per module: ||update|| / ||weights before the update|| (1 for weights that start at zero). */
-  updateRatios: Record<string, number>;
   tokensPerSecond: number;
   /** The `regularizer` penalty at the step's weights (present only when one is set); `loss` excludes it. */
   regularization?: number;

@@ -1,3 +1,5 @@
+import { moduleNameOf, type GradientMeasure } from "./step_stats.js";
+
 /**
  * Training stopped on a NaN or infinite loss or gradient. The weights are those after
  * `lastGoodStep` (the failing step's update was not applied).
@@ -22,5 +24,17 @@ export class TrainingDivergedError extends Error {
     this.quantity = fields.quantity;
     this.module = fields.module;
     this.value = fields.value;
+  }
+}
+
+/**
+ * Throws TrainingDivergedError for optimizer step `step` (from 1) when its loss or a parameter's
+ * gradient is not finite; called before the update, so the weights stay those of the step before.
+ */
+export function guardFinite(step: number, measure: GradientMeasure): void {
+  if (!Number.isFinite(measure.loss)) throw new TrainingDivergedError({ step, quantity: "loss", value: measure.loss });
+  const bad = measure.params.findIndex((_, i) => !Number.isFinite(measure.gradSquares[i]));
+  if (bad >= 0) {
+    throw new TrainingDivergedError({ step, quantity: "gradient", module: moduleNameOf(measure.params[bad]), value: Math.sqrt(measure.gradSquares[bad]) });
   }
 }
