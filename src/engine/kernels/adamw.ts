@@ -1,8 +1,8 @@
 import * as tf from "@tensorflow/tfjs";
 import type { KernelFunc, TensorInfo } from "@tensorflow/tfjs";
-import { asWasm, f32, heapOf } from "./wasm_backend.js";
+import { asWasm, f32, heapOf, offsets, sizeOf, views } from "./wasm_backend.js";
 import { nativeBlas } from "../native.js";
-import { hasKernel, offsets, runFused, sizeOf, views, wasmKernel, type FusedKernel } from "./fused.js";
+import { hasKernel, runFused, wasmKernel, type FusedKernel } from "./fused.js";
 
 /** lora-lab's own kernel name: one AdamW update of one parameter. */
 export const FUSED_ADAMW = "LoraLabAdamW";

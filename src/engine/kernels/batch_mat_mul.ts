@@ -1,9 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import type { KernelConfig, KernelFunc, TensorInfo } from "@tensorflow/tfjs";
-
-interface WasmBackendLike {
-  disposeData(dataId: object): boolean;
-}
+import { asWasm } from "./wasm_backend.js";
 
 /**
  * tfjs-backend-wasm runs BatchMatMul through XNNPACK only when neither input is transposed;
@@ -27,7 +24,7 @@ export function fastTransposedMatMul(original: KernelFunc, transpose: KernelFunc
     try {
       return original({ inputs: { a: a2, b: b2 }, attrs: { ...attrs, transposeA: false, transposeB: false }, backend });
     } finally {
-      const wasm = backend as unknown as WasmBackendLike;
+      const wasm = asWasm(backend);
       if (a2 !== a) wasm.disposeData(a2.dataId);
       if (b2 !== b) wasm.disposeData(b2.dataId);
     }

@@ -1,8 +1,8 @@
 import * as tf from "@tensorflow/tfjs";
 import type { KernelFunc, TensorInfo } from "@tensorflow/tfjs";
-import { asWasm, f32, heapOf, offsetOf } from "./wasm_backend.js";
+import { asWasm, f32, heapOf, offsetOf, rowsOf } from "./wasm_backend.js";
 import { nativeBlas } from "../native.js";
-import { fusedGradient, hasKernel, rowsOf, runFusedValue, wasmKernel, type FusedKernel } from "./fused.js";
+import { fusedGradient, hasKernel, runFusedValue, wasmKernel, type FusedKernel } from "./fused.js";
 
 /** lora-lab's kernel names: mean softmax cross-entropy against integer targets, and its gradient. */
 export const FUSED_CROSS_ENTROPY = "LoraLabCrossEntropy";

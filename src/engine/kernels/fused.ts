@@ -1,6 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
-import type { GradConfig, KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from "@tensorflow/tfjs";
-import { f32, offsetOf, type WasmBackendLike } from "./wasm_backend.js";
+import type { GradConfig, KernelConfig, KernelFunc, NamedAttrMap } from "@tensorflow/tfjs";
 
 /**
  * The plumbing every lora-lab fused kernel shares, in tfjs's kernel-registry idiom: a forward
@@ -61,24 +60,4 @@ export function runFusedValue<A extends NamedAttrMap>(kernelName: string, inputs
 /** Whether the current backend has the kernel (wasm with lora-lab's kernels on). */
 export function hasKernel(kernelName: string): boolean {
   return tf.getKernel(kernelName, tf.getBackend()) !== undefined;
-}
-
-export function sizeOf(shape: number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
-}
-
-/** A shape seen as rows of its last axis (the normalisations work row by row). */
-export function rowsOf(shape: number[]): { rows: number; cols: number } {
-  const cols = shape[shape.length - 1];
-  return { rows: sizeOf(shape) / cols, cols };
-}
-
-/** Byte offsets of tensors in the heap, for the native kernels' arguments. */
-export function offsets<T extends TensorInfo[]>(wasm: WasmBackendLike, ...tensors: T): { [K in keyof T]: number } {
-  return tensors.map((t) => offsetOf(wasm, t)) as { [K in keyof T]: number };
-}
-
-/** Float32 views of tensors in the heap for the JavaScript kernels (take them after the last allocation). */
-export function views<T extends TensorInfo[]>(wasm: WasmBackendLike, ...tensors: T): { [K in keyof T]: Float32Array } {
-  return tensors.map((t) => f32(wasm, t)) as { [K in keyof T]: Float32Array };
 }

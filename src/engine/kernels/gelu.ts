@@ -1,8 +1,8 @@
 import * as tf from "@tensorflow/tfjs";
 import type { KernelFunc, TensorInfo } from "@tensorflow/tfjs";
-import { asWasm, f32, heapOf } from "./wasm_backend.js";
+import { asWasm, f32, heapOf, offsets, sizeOf, views } from "./wasm_backend.js";
 import { nativeBlas } from "../native.js";
-import { fusedGradient, hasKernel, offsets, runFusedValue, sizeOf, views, wasmKernel, type FusedKernel } from "./fused.js";
+import { fusedGradient, hasKernel, runFusedValue, wasmKernel, type FusedKernel } from "./fused.js";
 
 /** lora-lab's kernel names: GPT-2's tanh GELU ("gelu_new") and its gradient. */
 export const FUSED_GELU = "LoraLabGeluNew";

@@ -1,8 +1,8 @@
 import type * as tf from "@tensorflow/tfjs";
 import type { KernelFunc, TensorInfo } from "@tensorflow/tfjs";
-import { asWasm, heapOf } from "./wasm_backend.js";
+import { asWasm, heapOf, offsets, rowsOf, views } from "./wasm_backend.js";
 import { nativeBlas } from "../native.js";
-import { fusedGradient, hasKernel, offsets, rowsOf, runFused, runFusedValue, views, wasmKernel, type FusedKernel } from "./fused.js";
+import { fusedGradient, hasKernel, runFused, runFusedValue, wasmKernel, type FusedKernel } from "./fused.js";
 
 /** lora-lab's kernel names: LayerNorm over the last axis, and its gradient. */
 export const FUSED_LAYER_NORM = "LoraLabLayerNorm";

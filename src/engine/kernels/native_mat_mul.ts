@@ -1,9 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { KernelConfig, KernelFunc, TensorInfo } from "@tensorflow/tfjs";
 import type { NativeBlas } from "../native.js";
-import { asWasm } from "./wasm_backend.js";
-
-const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+import { asWasm, heapOf, offsetOf, sizeOf } from "./wasm_backend.js";
 
 /**
  * BatchMatMul on OpenBLAS for the wasm backend: operands are read and the product written in
@@ -24,8 +22,8 @@ export function nativeMatMul(blas: NativeBlas, fallback: KernelFunc): KernelConf
     const n = transposeB ? b.shape[rb - 2] : b.shape[rb - 1];
     const batchShapeA = a.shape.slice(0, -2);
     const batchShapeB = b.shape.slice(0, -2);
-    const batchA = size(batchShapeA);
-    const batchB = size(batchShapeB);
+    const batchA = sizeOf(batchShapeA);
+    const batchB = sizeOf(batchShapeB);
     if (k !== kb) return fallback(args); // the backend's own kernel words the shape error
     const sameBatch = batchA === batchB && tf.util.arraysEqual(batchShapeA, batchShapeB);
     if (!sameBatch && batchA !== 1 && batchB !== 1) return fallback(args);
@@ -34,12 +32,8 @@ export function nativeMatMul(blas: NativeBlas, fallback: KernelFunc): KernelConf
     const out = wasm.makeOutput([...outBatch, m, n], "float32");
     const batch = Math.max(batchA, batchB);
     if (m * n * batch === 0) return out;
-    blas.sgemm(
-      wasm.wasm.HEAPU8.buffer as ArrayBuffer, batch, m, n, k,
-      wasm.dataIdMap.get(a.dataId).memoryOffset, batchA === 1 ? 0 : m * k,
-      wasm.dataIdMap.get(b.dataId).memoryOffset, batchB === 1 ? 0 : k * n,
-      wasm.dataIdMap.get(out.dataId).memoryOffset, transposeA, transposeB,
-    );
+    blas.sgemm(heapOf(wasm), batch, m, n, k, offsetOf(wasm, a), batchA === 1 ? 0 : m * k, offsetOf(wasm, b), batchB === 1 ? 0 : k * n,
+      offsetOf(wasm, out), transposeA, transposeB);
     return out;
   };
   return { kernelName: tf.BatchMatMul, backendName: "wasm", kernelFunc };

@@ -11,8 +11,8 @@ export function viewSlice(fallback: KernelFunc): KernelConfig {
   const kernelFunc: KernelFunc = (args) => {
     const x = (args.inputs as { x: TensorInfo }).x;
     if (x.dtype === "string" || x.shape.length === 0) return fallback(args);
-    const { begin, size } = args.attrs as unknown as { begin: number | number[]; size: number | number[] };
-    const [b, s] = tf.slice_util.parseSliceParams(x as unknown as tf.TensorInfo & { rank: number; shape: number[] } as never, begin, size);
+    const { begin, size } = args.attrs as { begin: number | number[]; size: number | number[] };
+    const [b, s] = tf.slice_util.parseSliceParams(x, begin, size);
     const wasm = asWasm(args.backend);
     const out = wasm.makeOutput(s, x.dtype);
     const n = s.reduce((p, q) => p * q, 1);
@@ -55,7 +55,7 @@ export function viewSplitV(fallback: KernelFunc): KernelConfig {
   const kernelFunc: KernelFunc = (args) => {
     const x = (args.inputs as { x: TensorInfo }).x;
     if (x.dtype === "string") return fallback(args);
-    const { numOrSizeSplits, axis } = args.attrs as unknown as { numOrSizeSplits: number | number[]; axis: number | number[] };
+    const { numOrSizeSplits, axis } = args.attrs as { numOrSizeSplits: number | number[]; axis: number | number[] };
     const ax = tf.util.parseAxisParam(axis, x.shape)[0];
     const sizes = tf.backend_util.prepareSplitSize(x as never, numOrSizeSplits, ax);
     const begin = new Array<number>(x.shape.length).fill(0);

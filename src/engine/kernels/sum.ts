@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import type { KernelConfig, KernelFunc, TensorInfo } from "@tensorflow/tfjs";
-import { asWasm, f32, heapOf, offsetOf } from "./wasm_backend.js";
+import { asWasm, f32, heapOf, offsetOf, sizeOf } from "./wasm_backend.js";
 import { nativeBlas } from "../native.js";
 
 /**
@@ -16,8 +16,8 @@ export function leadingAxesSum(fallback: KernelFunc): KernelConfig {
     const leading = axes.length > 0 && axes.length < rank && axes.every((a, i) => a === i);
     if (x.dtype !== "float32" || !leading) return fallback(args);
     const rest = x.shape.slice(axes.length);
-    const cols = rest.reduce((p, q) => p * q, 1);
-    const rows = x.shape.slice(0, axes.length).reduce((p, q) => p * q, 1);
+    const cols = sizeOf(rest);
+    const rows = sizeOf(x.shape.slice(0, axes.length));
     const wasm = asWasm(args.backend);
     const out = wasm.makeOutput(keepDims ? [...axes.map(() => 1), ...rest] : rest, "float32");
     const native = nativeBlas();

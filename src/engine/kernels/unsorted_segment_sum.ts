@@ -1,12 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import type { KernelConfig, KernelFunc, TensorInfo } from "@tensorflow/tfjs";
-
-/** The wasm backend's surface this kernel uses (tfjs-backend-wasm's BackendWasm). */
-interface WasmBackendLike {
-  readSync(dataId: object): tf.backend_util.BackendValues;
-  makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
-  typedArrayFromHeap(info: TensorInfo): tf.backend_util.TypedArray;
-}
+import { asWasm } from "./wasm_backend.js";
 
 /**
  * UnsortedSegmentSum: out[s, ...] = sum of x[i, ...] over i with segmentIds[i] == s.
@@ -16,7 +10,7 @@ interface WasmBackendLike {
 const unsortedSegmentSum: KernelFunc = ({ inputs, attrs, backend }) => {
   const { x, segmentIds } = inputs as { x: TensorInfo; segmentIds: TensorInfo };
   const numSegments = (attrs as { numSegments: number }).numSegments;
-  const wasm = backend as unknown as WasmBackendLike;
+  const wasm = asWasm(backend);
   const values = wasm.readSync(x.dataId) as Float32Array | Int32Array;
   const ids = wasm.readSync(segmentIds.dataId) as Int32Array;
   const inner = x.shape.slice(segmentIds.shape.length).reduce((a, b) => a * b, 1);

@@ -29,3 +29,23 @@ export function offsetOf(backend: WasmBackendLike, t: TensorInfo): number {
 export function heapOf(backend: WasmBackendLike): ArrayBuffer {
   return backend.wasm.HEAPU8.buffer as ArrayBuffer;
 }
+
+export function sizeOf(shape: number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/** A shape seen as rows of its last axis (the normalisations work row by row). */
+export function rowsOf(shape: number[]): { rows: number; cols: number } {
+  const cols = shape[shape.length - 1];
+  return { rows: sizeOf(shape) / cols, cols };
+}
+
+/** Byte offsets of tensors in the heap, for the native kernels' arguments. */
+export function offsets<T extends TensorInfo[]>(wasm: WasmBackendLike, ...tensors: T): { [K in keyof T]: number } {
+  return tensors.map((t) => offsetOf(wasm, t)) as { [K in keyof T]: number };
+}
+
+/** Float32 views of tensors in the heap for the JavaScript kernels (take them after the last allocation). */
+export function views<T extends TensorInfo[]>(wasm: WasmBackendLike, ...tensors: T): { [K in keyof T]: Float32Array } {
+  return tensors.map((t) => f32(wasm, t)) as { [K in keyof T]: Float32Array };
+}
