@@ -1,6 +1,7 @@
 import type { Module } from "../nn/index.js";
 import { LoraLayer } from "../peft/index.js";
-import { type DenseMatrix, denseSingularValues, lowRankSingularValues, spectrumEffectiveRank, spectrumFrobeniusNorm, spectrumStableRank } from "./rank.js";
+import { effectiveRank, frobeniusNorm, stableRank } from "../spectrum/index.js";
+import { type DenseMatrix, denseSingularValues, lowRankSingularValues } from "./rank.js";
 
 /** One layer's weight update. Shapes are the base weight's own layout (Conv1D: [in, out]); spectra do not depend on it. */
 export interface UpdateRankRow {
@@ -36,7 +37,7 @@ function frob(data: ArrayLike<number>): number {
 }
 
 function row(module: string, kind: "lora" | "full", s: number[], weightNorm: number): UpdateRankRow {
-  return { module, kind, singularValues: s, stableRank: spectrumStableRank(s), effectiveRank: spectrumEffectiveRank(s), relativeNorm: spectrumFrobeniusNorm(s) / weightNorm };
+  return { module, kind, singularValues: s, stableRank: stableRank(s), effectiveRank: effectiveRank(s), relativeNorm: frobeniusNorm(s) / weightNorm };
 }
 
 export function snapshotWeights(model: Module): WeightSnapshot {

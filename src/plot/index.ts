@@ -1,8 +1,9 @@
 /**
  * plot: pure builders from plain data to Plotly figure specs, `show()` for notebooks (one output
- * with Plotly JSON, HTML and text, updatable in place) and a self-contained HTML report. Imports no
- * other lora-lab module and no tensors. Helpers (stableRank, layerOf, ...) stay unexported: the
- * public names must not collide with inspect/ or peft/ under `export *`.
+ * with Plotly JSON, HTML and text, updatable in place) and a self-contained HTML report. Knows no
+ * tensors; the one lora-lab module it imports is the leaf spectrum/ (pure functions on singular
+ * values, shared with inspect/). Helpers (layerOf, shortNames, ...) stay unexported: the public
+ * names must not collide with inspect/ or peft/ under `export *`.
  */
 export type * from "./types.js";
 export { scheduleFigure } from "./schedule.js";

@@ -1,26 +1,8 @@
 import type { Annotations, Data, Shape } from "plotly.js";
+import { effectiveRank, stableRank } from "../spectrum/index.js";
 import { shortNames } from "./gradnorm.js";
 import { axis, baseLayout, paletteColor } from "./theme.js";
 import type { PlotFigure, PlotSpectrum } from "./types.js";
-
-/** ||A||_F² / ||A||_2² = Σσ² / σ_max²: how many directions carry the energy, robust to tiny σ. */
-export function stableRank(singularValues: readonly number[]): number {
-  const max = Math.max(...singularValues.map(Math.abs));
-  if (!(max > 0)) return 0;
-  return singularValues.reduce((s, v) => s + v * v, 0) / (max * max);
-}
-
-/** Roy & Vetterli (2007): exp of the Shannon entropy of σ / Σσ. */
-export function effectiveRank(singularValues: readonly number[]): number {
-  const total = singularValues.reduce((s, v) => s + Math.abs(v), 0);
-  if (!(total > 0)) return 0;
-  let h = 0;
-  for (const v of singularValues) {
-    const p = Math.abs(v) / total;
-    if (p > 0) h -= p * Math.log(p);
-  }
-  return Math.exp(h);
-}
 
 export interface RankSpectrumFigureOptions {
   title?: string;
