@@ -42,6 +42,9 @@ const moduleOf = (paramName: string): string => paramName.slice(0, paramName.las
 const moduleLeaf = (paramName: string): string => paramName.split(".").slice(-2, -1)[0] ?? "";
 const inLayers = (g: PlanLayerGroup, key: string): boolean =>
   (!g.within || key.startsWith(g.within)) && g.layers.includes(layerIndexOf(`${key}.`) ?? -1);
+/** Whether a LoRA group puts an adapter on module `key` (PEFT's matching rules, within the group's layers). */
+const adapts = (g: PlanLayerGroup, key: string): boolean =>
+  g.role === "lora" && inLayers(g, key) && isTargeted({ targetModules: g.targetModules ?? [], layersToTransform: g.layers }, key);
 
 /**
  * The parameters applyPlan(model, plan) leaves on a model, by PEFT's names, as sizes and trainable
@@ -57,9 +60,7 @@ function plannedParameters(model: Module, params: ParamInfo[], headSize: number,
     planned.set(p.name, { size: p.size, requiresGrad: inPlace.trainsInPlace(p.name) });
     const key = moduleOf(p.name);
     if (p.shape.length !== 2 || !p.name.endsWith(".weight")) continue;
-    for (const g of plan.groups) {
-      if (g.role !== "lora" || !inLayers(g, key) || !isTargeted({ targetModules: g.targetModules ?? [], layersToTransform: g.layers }, key))
-        continue;
+    for (const g of plan.groups.filter((g) => adapts(g, key))) {
       // lora_A [r, in] and lora_B [out, r], whichever way round the base stores its weight.
       const r = g.r ?? 0;
       planned.set(`${key}.lora_A.default.weight`, { size: r * p.shape[1], requiresGrad: true });
