@@ -1,26 +1,25 @@
 import * as tf from "@tensorflow/tfjs";
 import { fusedCrossEntropy, fusedGeluNew, fusedLayerNorm } from "../engine/index.js";
 
-/** x @ W (+ b) over the last axis of x, any leading shape. `w` is [in, out]. */
-export function linearInOut(x: tf.Tensor, w: tf.Tensor, b?: tf.Tensor): tf.Tensor {
+/** x @ op(W) (+ b) over the last axis of x, any leading shape; `outIn`: W is [out, in] (op = transpose). */
+function linear(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor | undefined, outIn: boolean): tf.Tensor {
   return tf.tidy(() => {
     const inDim = x.shape[x.rank - 1];
     const lead = x.shape.slice(0, -1);
-    let y = tf.matMul(x.reshape([-1, inDim]), w as tf.Tensor2D); // [N, out]
+    let y = tf.matMul(x.reshape([-1, inDim]), w as tf.Tensor2D, false, outIn); // [N, out]
     if (b) y = y.add(b);
-    return y.reshape([...lead, w.shape[1] as number]);
+    return y.reshape([...lead, w.shape[outIn ? 0 : 1] as number]);
   });
+}
+
+/** x @ W (+ b) over the last axis of x, any leading shape. `w` is [in, out] (GPT-2's Conv1D). */
+export function linearInOut(x: tf.Tensor, w: tf.Tensor, b?: tf.Tensor): tf.Tensor {
+  return linear(x, w, b, false);
 }
 
 /** x @ W^T (+ b), PyTorch's Linear with W as [out, in]. */
 export function linearOutIn(x: tf.Tensor, w: tf.Tensor, b?: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => {
-    const inDim = x.shape[x.rank - 1];
-    const lead = x.shape.slice(0, -1);
-    let y = tf.matMul(x.reshape([-1, inDim]), w as tf.Tensor2D, false, true); // [N, out]
-    if (b) y = y.add(b);
-    return y.reshape([...lead, w.shape[0] as number]);
-  });
+  return linear(x, w, b, true);
 }
 
 /**
