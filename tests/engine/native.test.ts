@@ -61,6 +61,26 @@ describe("native BLAS matmul", () => {
   });
 });
 
+describe("native addon's N-API wrappers", () => {
+  // Each wrapper only unpacks its arguments and checks them before its kernel touches memory.
+  it("reject a wrong argument count, an operand outside the heap and a misaligned one, naming the call", async () => {
+    if (!built) return;
+    const { createRequire } = await import("node:module");
+    const addon = createRequire(import.meta.url)(out) as Record<string, (...args: unknown[]) => unknown>;
+    const heap = new ArrayBuffer(64); // 16 floats
+    expect(() => addon.sgemm(heap, 1, 2)).toThrow(/sgemm expects 12 arguments, got 3/);
+    expect(() => addon.gelu(new Float32Array(4), 4, 0, 16)).toThrow(/gelu: the first argument must be the heap's ArrayBuffer/);
+    expect(() => addon.gelu(heap, 4, 0, 56)).toThrow(RangeError); // y would end at byte 72
+    expect(() => addon.gelu(heap, 4, 2, 16)).toThrow(/operand outside the heap/); // not float-aligned
+    expect(() => addon.sgemm(heap, 1, 4, 4, 4, 0, 0, 0, 0, 8, false, false)).toThrow(/sgemm: operand outside the heap/);
+    const x = new Float32Array(heap, 0, 4);
+    x.set([-1, 0, 1, 2]);
+    addon.gelu(heap, 4, 0, 16); // in bounds: runs, y = gelu(x) at byte 16
+    const y = Array.from(new Float32Array(heap, 16, 4));
+    [-0.158808, 0, 0.841192, 1.954598].forEach((v, i) => expect(y[i]).toBeCloseTo(v, 5)); // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), computed in Python
+  });
+});
+
 describe("native fused causal attention", () => {
   const B = 2, T = 7, H = 3, hs = 4, C = H * hs;
   const scale = 1 / Math.sqrt(hs);
