@@ -79,7 +79,7 @@ export class LlamaModel extends Module {
       // Positions are 0..T-1 whatever the padding, as transformers' forward without position_ids.
       const { cos, sin } = this.rope.tables(T);
       const padding = mask ? tf.sub(1, mask.toFloat()).mul(-1e9).reshape([B, 1, 1, T]) : null; // [B, 1, 1, T]
-      const ctx: AttentionContext = { cos, sin, padding };
+      const ctx: AttentionContext = { cos, sin, rotateHalf: this.rope.rotateHalf(), padding };
       let x = this.embed_tokens.forward(ids); // [B, T, C]
       for (const layer of this.layers) x = layer.forward(x, ctx);
       return this.norm.forward(x);

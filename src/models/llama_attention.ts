@@ -7,8 +7,10 @@ import { applyRotary } from "./rope.js";
 
 /** What every layer's attention shares in one forward: RoPE tables and the additive mask. */
 export interface AttentionContext {
+  /** [T, headDim] each, and rotate_half's matrix [headDim, headDim] (see rope.ts). */
   cos: tf.Tensor2D;
   sin: tf.Tensor2D;
+  rotateHalf: tf.Tensor2D;
   /** Added to the scores besides the causal mask: padding [B, 1, 1, T], or null. */
   padding: tf.Tensor | null;
 }
@@ -55,16 +57,17 @@ export class LlamaAttention extends Module {
     const [B, T, nkv, hs] = x.shape as [number, number, number, number];
     const groups = this.config.numKeyValueGroups;
     if (groups === 1) return x.reshape([B, T, nkv * hs]);
-    // Query head h reads key/value head floor(h / groups). Rank 3: tfjs has no rank-5 Tile gradient.
-    return x.reshape([B * T * nkv, 1, hs]).tile([1, groups, 1]).reshape([B, T, nkv * groups * hs]); // [B, T, nh * hs]
+    // Query head h reads key/value head floor(h / groups). A broadcast multiply by ones copies
+    // 3x faster than Tile on wasm, both ways (and tfjs has no rank-5 Tile gradient).
+    return x.reshape([B * T * nkv, 1, hs]).mul(tf.ones([1, groups, hs])).reshape([B, T, nkv * groups * hs]); // [B, T, nh * hs]
   }
 
   forward(x: tf.Tensor, ctx: AttentionContext): tf.Tensor {
     return tf.tidy(() => {
       const [B, T] = x.shape as [number, number, number];
       const { numAttentionHeads: nh, numKeyValueHeads: nkv, headDim: hs, attentionDropout } = this.config;
-      const q = applyRotary(this.q_proj.forward(x).reshape([B, T, nh, hs]), ctx.cos, ctx.sin); // [B, T, nh, hs]
-      const k = applyRotary(this.k_proj.forward(x).reshape([B, T, nkv, hs]), ctx.cos, ctx.sin); // [B, T, nkv, hs]
+      const q = applyRotary(this.q_proj.forward(x).reshape([B, T, nh, hs]), ctx.cos, ctx.sin, ctx.rotateHalf); // [B, T, nh, hs]
+      const k = applyRotary(this.k_proj.forward(x).reshape([B, T, nkv, hs]), ctx.cos, ctx.sin, ctx.rotateHalf); // [B, T, nkv, hs]
       const v = this.v_proj.forward(x).reshape([B, T, nkv, hs]);
       const [qs, ks, vs] = [q.reshape([B, T, nh * hs]), this.repeatKv(k), this.repeatKv(v)]; // [B, T, nh * hs]
       const scale = 1 / Math.sqrt(hs);

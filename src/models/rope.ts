@@ -32,44 +32,58 @@ export function ropeInverseFrequencies(config: Pick<LlamaConfig, "headDim" | "ro
   return inv;
 }
 
-/** cos and sin of position * frequency for positions 0..T-1, each [T, headDim/2], computed in float64. */
+/** cos and sin of position * frequency for positions 0..T-1, each [T, headDim] (HF's cat(freqs, freqs)), computed in float64. */
 export class RopeTables {
   private readonly cache = new Map<number, { cos: Float32Array; sin: Float32Array }>();
+  private rotation?: Float32Array;
 
   constructor(readonly inverseFrequencies: Float64Array) {}
 
   /** Uploaded from arrays cached per length; the caller disposes the tensors. */
   tables(T: number): { cos: tf.Tensor2D; sin: tf.Tensor2D } {
     const half = this.inverseFrequencies.length;
+    const D = 2 * half;
     let entry = this.cache.get(T);
     if (!entry) {
-      entry = { cos: new Float32Array(T * half), sin: new Float32Array(T * half) };
+      entry = { cos: new Float32Array(T * D), sin: new Float32Array(T * D) };
       for (let t = 0; t < T; t++) {
         for (let i = 0; i < half; i++) {
           const angle = t * this.inverseFrequencies[i];
-          entry.cos[t * half + i] = Math.cos(angle);
-          entry.sin[t * half + i] = Math.sin(angle);
+          entry.cos[t * D + i] = entry.cos[t * D + half + i] = Math.cos(angle);
+          entry.sin[t * D + i] = entry.sin[t * D + half + i] = Math.sin(angle);
         }
       }
       this.cache.set(T, entry);
     }
-    return { cos: tf.tensor2d(entry.cos, [T, half]), sin: tf.tensor2d(entry.sin, [T, half]) };
+    return { cos: tf.tensor2d(entry.cos, [T, D]), sin: tf.tensor2d(entry.sin, [T, D]) };
+  }
+
+  /**
+   * rotate_half as a signed permutation [D, D]: (x R)[j] = -x[j + D/2] for j < D/2, x[j - D/2]
+   * after. One small matrix product each way is cheaper on wasm than the slices and concat.
+   */
+  rotateHalf(): tf.Tensor2D {
+    const half = this.inverseFrequencies.length;
+    const D = 2 * half;
+    if (!this.rotation) {
+      this.rotation = new Float32Array(D * D);
+      for (let j = 0; j < half; j++) {
+        this.rotation[(j + half) * D + j] = -1;
+        this.rotation[j * D + j + half] = 1;
+      }
+    }
+    return tf.tensor2d(this.rotation, [D, D]);
   }
 }
 
 /**
- * Rotates x [B, T, heads, headDim] by position: with x = [x1, x2] (halves of each head),
- * x * cos + rotate_half(x) * sin = [x1 cos - x2 sin, x2 cos + x1 sin], as HF's apply_rotary_pos_emb
- * (its cos and sin repeat the same half twice, so the halves are computed once here).
+ * Rotates x [B, T, heads, headDim] by position as HF's apply_rotary_pos_emb:
+ * x * cos + rotate_half(x) * sin, with cos and sin [T, headDim] and `rotateHalf` from RopeTables.
  */
-export function applyRotary(x: tf.Tensor, cos: tf.Tensor2D, sin: tf.Tensor2D): tf.Tensor {
+export function applyRotary(x: tf.Tensor, cos: tf.Tensor2D, sin: tf.Tensor2D, rotateHalf: tf.Tensor2D): tf.Tensor {
   return tf.tidy(() => {
     const [B, T, H, D] = x.shape as [number, number, number, number];
-    const half = D / 2;
-    const c = cos.reshape([1, T, 1, half]); // [1, T, 1, D/2]
-    const s = sin.reshape([1, T, 1, half]);
-    const x1 = x.slice([0, 0, 0, 0], [B, T, H, half]); // [B, T, H, D/2]
-    const x2 = x.slice([0, 0, 0, half], [B, T, H, half]);
-    return tf.concat([x1.mul(c).sub(x2.mul(s)), x2.mul(c).add(x1.mul(s))], 3); // [B, T, H, D]
+    const rotated = tf.matMul(x.reshape([B * T * H, D]), rotateHalf).reshape([B, T, H, D]); // [B, T, H, D]
+    return x.mul(cos.reshape([1, T, 1, D])).add(rotated.mul(sin.reshape([1, T, 1, D])));
   });
 }
