@@ -26,7 +26,7 @@ describe("npm run format:check", () => {
   it("every file Prettier covers is formatted (run `npm run format` to fix the ones listed)", async () => {
     const files = await unformatted(["."]);
     expect(files, `not formatted (npm run format):\n  ${files.join("\n  ")}\n`).toEqual([]);
-  });
+  }, 300_000); // the whole tree: about 30 s on two busy cores
 
   it("names a file that is not formatted, and keeps lines up to the configured 140 columns", async () => {
     const dir = mkdtempSync(join(tmpdir(), "lora-lab-format-"));
