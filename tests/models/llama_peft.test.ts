@@ -57,11 +57,16 @@ describe("LoRA on the tiny llama", () => {
     expect(names).not.toContain("lm_head");
     const some = getPeftModel(all.unload(), new LoraConfig({ r: 4, targetModules: ["q_proj", "v_proj"], layersToTransform: [1, 3] }));
     expect(wrapped(some)).toEqual(["model.layers.1.self_attn.q_proj", "model.layers.1.self_attn.v_proj", "model.layers.3.self_attn.q_proj", "model.layers.3.self_attn.v_proj"]);
-    // model_type llama's default targets are PEFT's: q_proj and v_proj.
+    // The default targets of model_type llama, qwen2 and mistral are PEFT's: q_proj and v_proj.
     const byDefault = getPeftModel(some.unload(), new LoraConfig({ r: 4 }));
     expect(wrapped(byDefault).every((n) => /self_attn\.(q|v)_proj$/.test(n))).toBe(true);
     expect(wrapped(byDefault)).toHaveLength(8);
     byDefault.dispose();
+    for (const modelType of ["qwen2", "mistral"] as const) {
+      const other = getPeftModel(llama(LlamaConfig.preset("tiny", { modelType, numHiddenLayers: 2 })), new LoraConfig({ r: 4 }));
+      expect(wrapped(other)).toEqual([0, 1].flatMap((i) => [`model.layers.${i}.self_attn.q_proj`, `model.layers.${i}.self_attn.v_proj`]));
+      other.dispose();
+    }
   });
 
   it("the article's plan: layers 0-1 frozen, 2 at r 8 and 3 at r 16 on Q and V, a trainable head", () => {
