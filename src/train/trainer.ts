@@ -4,7 +4,7 @@ import { trainingBatches } from "./batch_source.js";
 import { saveTrainingCheckpoint } from "./checkpoint.js";
 import { evaluateLoss } from "./evaluate.js";
 import { microStep, trainedParameters, type MicroStep } from "./micro_step.js";
-import { guardFinite } from "./nan_guard.js";
+import { guardFinite, guardLearningRates } from "./nan_guard.js";
 import { resolveTrainOptions } from "./options.js";
 import { ProgressBar } from "./progress.js";
 import { measureGradients, stepStatistics } from "./step_stats.js";
@@ -19,7 +19,8 @@ export const HOST_SIGNAL = Symbol.for("lora-lab.signal");
  * emits a plain event with the loss, the LR, the gradient norm of every module (from the
  * gradients already computed for the update) and each module's update/weight ratio. It awaits
  * between steps so a notebook kernel stays responsive, stops after the current step when `signal`
- * aborts, and throws TrainingDivergedError (before updating) on a non-finite loss or gradient.
+ * aborts, and throws TrainingDivergedError (before updating) on a non-finite loss, gradient or
+ * learning rate.
  */
 export async function train(model: TrainableModel, opts: TrainOptions): Promise<TrainResult> {
   const { lr, accumulation, maxGradNorm, schedule } = resolveTrainOptions(opts);
@@ -80,9 +81,10 @@ export async function train(model: TrainableModel, opts: TrainOptions): Promise<
       try {
         const measure = await measureGradients(micro.losses, micro.penalties, micro.grads, trained);
         guardFinite(step + 1, measure);
+        const lrScale = schedule(step);
+        guardLearningRates(step + 1, optimizer.groups.map((g) => ({ name: g.name, lr: optimizer.groupLr(g, lrScale) })));
         const coefficient = maxGradNorm > 0 && Number.isFinite(maxGradNorm) ? clipCoefficient(measure.gradNorm, maxGradNorm) : 1;
         const applied = coefficient < 1 ? scaleGrads(micro.grads, coefficient) : micro.grads;
-        const lrScale = schedule(step);
         let updates: Map<string, number>;
         try {
           updates = optimizer.step(applied, { lrScale, updateNorms: true })!;

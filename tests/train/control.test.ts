@@ -27,14 +27,21 @@ describe("train() control hooks", () => {
     const calls: number[] = [];
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));
+    let reachedHold!: () => void;
+    const atHold = new Promise<void>((r) => (reachedHold = r));
     let stepsSeen = 0;
     const run = train(model(), {
       data: endless(), steps: 4, lr: 1e-3,
       onEvent: (e) => { if (e.type === "step") stepsSeen = e.step; },
-      beforeStep: async (step) => { calls.push(step); if (step === 2) await held; },
+      beforeStep: async (step) => { calls.push(step); if (step === 2) { reachedHold(); await held; } },
     });
-    await new Promise((r) => setTimeout(r, 200));
-    expect(stepsSeen).toBe(2); // paused before the third step
+    // Wait for the hook itself, not for a time that a loaded machine may not keep.
+    await atHold;
+    expect(stepsSeen).toBe(2);
+    // Paused before the third step: however long the hook takes, no step runs meanwhile.
+    await new Promise((r) => setTimeout(r, 100));
+    expect(stepsSeen).toBe(2);
+    expect(calls).toEqual([0, 1, 2]);
     release();
     const result = await run;
     expect(result.steps).toBe(4);
