@@ -76,7 +76,7 @@ export class LlamaAttention extends Module {
       if (window !== null && T > window) bias = bias ? bias.add(slidingWindowBias(T, window)) : slidingWindowBias(T, window);
       const dropping = this.training && attentionDropout > 0;
       // One fused kernel each way (wasm + native addon) when no attention dropout is applied.
-      const fused = dropping ? undefined : fusedAttention(qs, ks, vs, nh, { scale, causal: true, ...(bias ? { bias } : {}) });
+      const fused = dropping ? undefined : fusedAttention(qs, ks, vs, nh, { scale, causal: true, bias: bias ?? undefined });
       if (fused) return this.o_proj.forward(fused);
       const heads = (t: tf.Tensor) => t.reshape([B, T, nh, hs]).transpose([0, 2, 1, 3]); // [B, nh, T, hs]
       let scores = tf.matMul(heads(qs), heads(ks), false, true).mul(scale).add(causalBias(T, [1, 1, T, T])); // [B, nh, T, T]

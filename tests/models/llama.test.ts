@@ -145,7 +145,8 @@ describe("LlamaForCausalLM", () => {
   });
 
   it("leaves no tensors behind after forward, loss, gradients and generate", () => {
-    const model = llama(small({ modelType: "qwen2", slidingWindow: 2, useSlidingWindow: true, maxWindowLayers: 1 }));
+    // Training mode with attention dropout takes the composed path; generate (eval) the fused one.
+    const model = llama(small({ modelType: "qwen2", slidingWindow: 2, useSlidingWindow: true, maxWindowLayers: 1, attentionDropout: 0.1 }));
     const before = tf.memory().numTensors;
     model.forward([[1, 2, 3, 4]], { attentionMask: [[0, 1, 1, 1]] }).dispose();
     model.loss([[1, 2, 3]], [[2, 3, -100]]).dispose();
