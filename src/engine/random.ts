@@ -39,18 +39,11 @@ export function makeRng(seedValue: number): () => number {
 }
 
 let current = makeRng(Math.floor(Math.random() * 2 ** 31));
-let currentSeed: number | undefined;
 
 /** Seeds initialisation, dropout and sampling for the whole process. */
 export function seed(n: number): void {
   if (!Number.isInteger(n)) throw new Error(`seed(n) expects an integer, got ${n}`);
   current = makeRng(n);
-  currentSeed = n;
-}
-
-/** The last value given to `seed()`, or undefined if the process was never seeded. */
-export function getSeed(): number | undefined {
-  return currentSeed;
 }
 
 /** Uniform in [0, 1) from the global generator. */

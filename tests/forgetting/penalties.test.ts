@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { ready } from "../../src/engine/index.js";
+import { expectNoLeak, ready } from "../../src/engine/index.js";
 import { createEwc, createL2Sp, fisherDiagonal } from "../../src/forgetting/index.js";
 import type { GPT2LMHeadModel } from "../../src/models/index.js";
 import { getPeftModel } from "../../src/peft/index.js";
@@ -109,15 +109,15 @@ describe("fisherDiagonal / createEwc", () => {
     ewc.dispose();
   });
 
-  it("frees its Fisher and anchor copies on dispose, and the regularizer leaks nothing", () => {
+  it("frees its Fisher and anchor copies on dispose, and the regularizer leaks nothing", async () => {
     const model = tinyModel(4);
-    const start = tf.memory().numTensors;
-    const ewc = createEwc(model, { strength: 1, batches: general });
-    const l2 = createL2Sp(model, { strength: 1 });
-    for (let i = 0; i < 3; i++) tf.dispose([ewc.regularizer(), l2.regularizer()]);
-    ewc.dispose();
-    l2.dispose();
-    expect(tf.memory().numTensors).toBe(start);
+    await expectNoLeak(() => {
+      const ewc = createEwc(model, { strength: 1, batches: general });
+      const l2 = createL2Sp(model, { strength: 1 });
+      for (let i = 0; i < 3; i++) tf.dispose([ewc.regularizer(), l2.regularizer()]);
+      ewc.dispose();
+      l2.dispose();
+    });
   });
 
   it("names the problem: no batches, a negative strength", () => {

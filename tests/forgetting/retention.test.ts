@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { ready } from "../../src/engine/index.js";
+import { expectNoLeak, ready } from "../../src/engine/index.js";
 import { measureBaseline, retentionRecord, trackRetention } from "../../src/forgetting/index.js";
 import { getPeftModel } from "../../src/peft/index.js";
 import { evaluateLoss, train, type EvalEvent } from "../../src/train/index.js";
@@ -64,9 +64,7 @@ describe("trackRetention(model, { sets, baseline })", () => {
     const baseLosses = await measureBaseline(base, sets); // before wrapping: the independent reference
     const model = getPeftModel(base, { r: 4, loraAlpha: 8, targetModules: ["c_attn", "c_fc"], fanInFanOut: true });
     const tracker = trackRetention(model, { sets, baseline: { general: baseLosses.general }, adapterDisabled: true });
-    const start = tf.memory().numTensors;
-    await train(model, { data: domainTrain, steps: 4, lr: 1e-2, evalEvery: 2, evalSets: sets, progress: false, onEvent: tracker.onEvent });
-    expect(tf.memory().numTensors).toBe(start);
+    await expectNoLeak(() => train(model, { data: domainTrain, steps: 4, lr: 1e-2, evalEvery: 2, evalSets: sets, progress: false, onEvent: tracker.onEvent }));
     expect(tracker.history).toHaveLength(2);
     for (const r of tracker.history) {
       expect(r.adapterDisabledLosses).toEqual(baseLosses);
