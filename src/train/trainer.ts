@@ -83,14 +83,7 @@ export async function train(model: TrainableModel, opts: TrainOptions): Promise<
         guardFinite(step + 1, measure);
         const lrScale = schedule(step);
         guardLearningRates(step + 1, optimizer.groups.map((g) => ({ name: g.name, lr: optimizer.groupLr(g, lrScale) })));
-        const coefficient = maxGradNorm > 0 && Number.isFinite(maxGradNorm) ? clipCoefficient(measure.gradNorm, maxGradNorm) : 1;
-        const applied = coefficient < 1 ? scaleGrads(micro.grads, coefficient) : micro.grads;
-        let updates: Map<string, number>;
-        try {
-          updates = optimizer.step(applied, { lrScale, updateNorms: true })!;
-        } finally {
-          if (applied !== micro.grads) tf.dispose([...applied.values()]);
-        }
+        const updates = clipAndUpdate(optimizer, micro.grads, measure.gradNorm, maxGradNorm, lrScale);
         step++;
         const seconds = (performance.now() - started) / 1000;
         const { loss, regularization } = measure;
@@ -128,6 +121,20 @@ function abortCheck(signal: AbortSignal | undefined): () => boolean {
   const hostSignal = (globalThis as Record<symbol, unknown>)[HOST_SIGNAL];
   const signals = [signal, hostSignal instanceof AbortSignal ? hostSignal : undefined].filter((s): s is AbortSignal => s !== undefined);
   return () => signals.some((s) => s.aborted);
+}
+
+/**
+ * Global-norm clipping as torch's clip_grad_norm_ (maxGradNorm 0 or Infinity: none), then the
+ * optimizer's update at `lrScale` of the peak LR. Returns each parameter's squared change.
+ */
+function clipAndUpdate(optimizer: ReturnType<typeof createAdamW>, grads: GradMap, gradNorm: number, maxGradNorm: number, lrScale: number): Map<string, number> {
+  const coefficient = maxGradNorm > 0 && Number.isFinite(maxGradNorm) ? clipCoefficient(gradNorm, maxGradNorm) : 1;
+  const applied = coefficient < 1 ? scaleGrads(grads, coefficient) : grads;
+  try {
+    return optimizer.step(applied, { lrScale, updateNorms: true })!;
+  } finally {
+    if (applied !== grads) tf.dispose([...applied.values()]);
+  }
 }
 
 /** One optimizer step's worth of micro-steps: tensors owned by the caller (disposeAccumulated). */
