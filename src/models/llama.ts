@@ -66,8 +66,14 @@ export class LlamaModel extends Module {
 
   constructor(readonly config: LlamaConfig) {
     super();
-    this.embed_tokens = this.registerModule("embed_tokens", new Embedding(config.vocabSize, config.hiddenSize, { initStd: config.initializerRange }));
-    this.layers = this.registerModule("layers", new ModuleList(Array.from({ length: config.numHiddenLayers }, (_, i) => new LlamaDecoderLayer(config, i))));
+    this.embed_tokens = this.registerModule(
+      "embed_tokens",
+      new Embedding(config.vocabSize, config.hiddenSize, { initStd: config.initializerRange }),
+    );
+    this.layers = this.registerModule(
+      "layers",
+      new ModuleList(Array.from({ length: config.numHiddenLayers }, (_, i) => new LlamaDecoderLayer(config, i))),
+    );
     this.norm = this.registerModule("norm", new RMSNorm(config.hiddenSize, config.rmsNormEps));
     this.rope = new RopeTables(ropeInverseFrequencies(config));
   }

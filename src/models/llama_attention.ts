@@ -42,7 +42,10 @@ export class LlamaAttention extends Module {
   v_proj: Linear;
   o_proj: Linear;
 
-  constructor(readonly config: LlamaConfig, readonly layerIdx: number) {
+  constructor(
+    readonly config: LlamaConfig,
+    readonly layerIdx: number,
+  ) {
     super();
     const { hiddenSize: C, numAttentionHeads: nh, numKeyValueHeads: nkv, headDim: hs, initializerRange: std } = config;
     const qkv = { bias: config.qkvBias, initStd: std };
@@ -59,7 +62,10 @@ export class LlamaAttention extends Module {
     if (groups === 1) return x.reshape([B, T, nkv * hs]);
     // Query head h reads key/value head floor(h / groups). A broadcast multiply by ones copies
     // 3x faster than Tile on wasm, both ways (and tfjs has no rank-5 Tile gradient).
-    return x.reshape([B * T * nkv, 1, hs]).mul(tf.ones([1, groups, hs])).reshape([B, T, nkv * groups * hs]); // [B, T, nh * hs]
+    return x
+      .reshape([B * T * nkv, 1, hs])
+      .mul(tf.ones([1, groups, hs]))
+      .reshape([B, T, nkv * groups * hs]); // [B, T, nh * hs]
   }
 
   forward(x: tf.Tensor, ctx: AttentionContext): tf.Tensor {
@@ -79,11 +85,17 @@ export class LlamaAttention extends Module {
       const fused = dropping ? undefined : fusedAttention(qs, ks, vs, nh, { scale, causal: true, bias: bias ?? undefined });
       if (fused) return this.o_proj.forward(fused);
       const heads = (t: tf.Tensor) => t.reshape([B, T, nh, hs]).transpose([0, 2, 1, 3]); // [B, nh, T, hs]
-      let scores = tf.matMul(heads(qs), heads(ks), false, true).mul(scale).add(causalBias(T, [1, 1, T, T])); // [B, nh, T, T]
+      let scores = tf
+        .matMul(heads(qs), heads(ks), false, true)
+        .mul(scale)
+        .add(causalBias(T, [1, 1, T, T])); // [B, nh, T, T]
       if (bias) scores = scores.add(bias);
       let att = tf.softmax(scores, -1);
       if (dropping) att = tf.dropout(att, attentionDropout, undefined, nextSeed());
-      const y = tf.matMul(att, heads(vs)).transpose([0, 2, 1, 3]).reshape([B, T, nh * hs]); // [B, T, nh * hs]
+      const y = tf
+        .matMul(att, heads(vs))
+        .transpose([0, 2, 1, 3])
+        .reshape([B, T, nh * hs]); // [B, T, nh * hs]
       return this.o_proj.forward(y);
     });
   }

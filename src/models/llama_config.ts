@@ -35,7 +35,8 @@ export function ropeTypeOf(scaling: RopeScaling | null): string {
 
 const ropeScalingCheck: Check<RopeScaling | null> = (v) => {
   if (v === null) return undefined;
-  if (typeof v !== "object" || Array.isArray(v)) return `must be null or an object like {"rope_type": "linear", "factor": 2}, got ${JSON.stringify(v)}`;
+  if (typeof v !== "object" || Array.isArray(v))
+    return `must be null or an object like {"rope_type": "linear", "factor": 2}, got ${JSON.stringify(v)}`;
   const type = ropeTypeOf(v);
   const needs = ROPE_TYPES[type];
   if (!needs) return `has rope_type "${type}", which lora-lab does not compute; supported: ${Object.keys(ROPE_TYPES).join(", ")}`;
@@ -101,8 +102,12 @@ type Field = keyof LlamaConfigFields;
 const TYPE_DEFAULTS: Record<LlamaModelType, Partial<LlamaConfigFields>> = {
   llama: {},
   qwen2: {
-    vocabSize: 151936, intermediateSize: 22016, maxPositionEmbeddings: 32768,
-    bosTokenId: null, eosTokenId: null, slidingWindow: 4096,
+    vocabSize: 151936,
+    intermediateSize: 22016,
+    maxPositionEmbeddings: 32768,
+    bosTokenId: null,
+    eosTokenId: null,
+    slidingWindow: 4096,
   },
   mistral: { intermediateSize: 14336, numKeyValueHeads: 8, maxPositionEmbeddings: 4096 * 32, slidingWindow: 4096 },
 };
@@ -126,31 +131,74 @@ const BYTE_MODEL = { vocabSize: 256, bosTokenId: null, eosTokenId: null, tieWord
 /** Published shapes (each checkpoint's config.json); "tiny" is lora-lab's own. */
 export const LLAMA_PRESETS: Record<string, Partial<LlamaConfigFields>> = {
   tiny: {
-    ...BYTE_MODEL, hiddenSize: 128, intermediateSize: 320, numHiddenLayers: 4, numAttentionHeads: 4,
-    numKeyValueHeads: 2, maxPositionEmbeddings: 256, rmsNormEps: 1e-5,
+    ...BYTE_MODEL,
+    hiddenSize: 128,
+    intermediateSize: 320,
+    numHiddenLayers: 4,
+    numAttentionHeads: 4,
+    numKeyValueHeads: 2,
+    maxPositionEmbeddings: 256,
+    rmsNormEps: 1e-5,
   },
   // HuggingFaceTB/SmolLM2-135M: 134,515,008 parameters.
   "smollm2-135m": {
-    vocabSize: 49152, hiddenSize: 576, intermediateSize: 1536, numHiddenLayers: 30, numAttentionHeads: 9,
-    numKeyValueHeads: 3, maxPositionEmbeddings: 8192, rmsNormEps: 1e-5, ropeTheta: 100000,
-    tieWordEmbeddings: true, bosTokenId: 0, eosTokenId: 0, initializerRange: 0.041666666666666664,
+    vocabSize: 49152,
+    hiddenSize: 576,
+    intermediateSize: 1536,
+    numHiddenLayers: 30,
+    numAttentionHeads: 9,
+    numKeyValueHeads: 3,
+    maxPositionEmbeddings: 8192,
+    rmsNormEps: 1e-5,
+    ropeTheta: 100000,
+    tieWordEmbeddings: true,
+    bosTokenId: 0,
+    eosTokenId: 0,
+    initializerRange: 0.041666666666666664,
   },
   // HuggingFaceTB/SmolLM2-360M: 361,821,120 parameters.
   "smollm2-360m": {
-    vocabSize: 49152, hiddenSize: 960, intermediateSize: 2560, numHiddenLayers: 32, numAttentionHeads: 15,
-    numKeyValueHeads: 5, maxPositionEmbeddings: 8192, rmsNormEps: 1e-5, ropeTheta: 100000,
-    tieWordEmbeddings: true, bosTokenId: 0, eosTokenId: 0,
+    vocabSize: 49152,
+    hiddenSize: 960,
+    intermediateSize: 2560,
+    numHiddenLayers: 32,
+    numAttentionHeads: 15,
+    numKeyValueHeads: 5,
+    maxPositionEmbeddings: 8192,
+    rmsNormEps: 1e-5,
+    ropeTheta: 100000,
+    tieWordEmbeddings: true,
+    bosTokenId: 0,
+    eosTokenId: 0,
   },
   // Qwen/Qwen2.5-0.5B: 494,032,768 parameters.
   "qwen2.5-0.5b": {
-    modelType: "qwen2", vocabSize: 151936, hiddenSize: 896, intermediateSize: 4864, numHiddenLayers: 24,
-    numAttentionHeads: 14, numKeyValueHeads: 2, maxPositionEmbeddings: 32768, rmsNormEps: 1e-6, ropeTheta: 1000000,
-    tieWordEmbeddings: true, bosTokenId: 151643, eosTokenId: 151643, slidingWindow: 32768, maxWindowLayers: 24,
+    modelType: "qwen2",
+    vocabSize: 151936,
+    hiddenSize: 896,
+    intermediateSize: 4864,
+    numHiddenLayers: 24,
+    numAttentionHeads: 14,
+    numKeyValueHeads: 2,
+    maxPositionEmbeddings: 32768,
+    rmsNormEps: 1e-6,
+    ropeTheta: 1000000,
+    tieWordEmbeddings: true,
+    bosTokenId: 151643,
+    eosTokenId: 151643,
+    slidingWindow: 32768,
+    maxWindowLayers: 24,
   },
   // TinyLlama/TinyLlama-1.1B-intermediate-step-1431k-3T: 1,100,048,384 parameters (untied head).
   "tinyllama-1.1b": {
-    vocabSize: 32000, hiddenSize: 2048, intermediateSize: 5632, numHiddenLayers: 22, numAttentionHeads: 32,
-    numKeyValueHeads: 4, maxPositionEmbeddings: 2048, rmsNormEps: 1e-5,
+    vocabSize: 32000,
+    hiddenSize: 2048,
+    intermediateSize: 5632,
+    numHiddenLayers: 22,
+    numAttentionHeads: 32,
+    numKeyValueHeads: 4,
+    maxPositionEmbeddings: 2048,
+    rmsNormEps: 1e-5,
   },
 };
 
@@ -184,7 +232,8 @@ export class LlamaConfig extends PretrainedConfig {
     Object.assign(this, schema.resolve({ ...Object.fromEntries(typeDefaults), ...given }));
     const { hiddenSize, numAttentionHeads: nh } = this;
     if (this.headDim === null) {
-      if (hiddenSize % nh !== 0) throw new Error(`LlamaConfig: hiddenSize (${hiddenSize}) must be divisible by numAttentionHeads (${nh}), or give headDim`);
+      if (hiddenSize % nh !== 0)
+        throw new Error(`LlamaConfig: hiddenSize (${hiddenSize}) must be divisible by numAttentionHeads (${nh}), or give headDim`);
       this.headDim = hiddenSize / nh;
     }
     this.numKeyValueHeads ??= nh;
@@ -192,7 +241,8 @@ export class LlamaConfig extends PretrainedConfig {
       throw new Error(`LlamaConfig: numAttentionHeads (${nh}) must be a multiple of numKeyValueHeads (${this.numKeyValueHeads})`);
     }
     if (this.headDim % 2 !== 0) throw new Error(`LlamaConfig: headDim must be even for RoPE's rotated halves, got ${this.headDim}`);
-    if (!(this.hiddenAct in ACTIVATIONS)) throw new Error(`LlamaConfig.hiddenAct "${this.hiddenAct}" is unknown; available: ${Object.keys(ACTIVATIONS).join(", ")}`);
+    if (!(this.hiddenAct in ACTIVATIONS))
+      throw new Error(`LlamaConfig.hiddenAct "${this.hiddenAct}" is unknown; available: ${Object.keys(ACTIVATIONS).join(", ")}`);
   }
 
   /** Reads config.json of model_type "llama", "qwen2" or "mistral"; keys the family does not use are ignored. */

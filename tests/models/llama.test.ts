@@ -4,7 +4,17 @@ import { ready, seed } from "../../src/engine/index.js";
 import { LlamaConfig, llama, ropeInverseFrequencies, slidingWindowBias } from "../../src/models/index.js";
 
 const small = (fields: Partial<ConstructorParameters<typeof LlamaConfig>[0]> = {}) =>
-  new LlamaConfig({ vocabSize: 40, hiddenSize: 16, intermediateSize: 24, numHiddenLayers: 2, numAttentionHeads: 4, numKeyValueHeads: 2, maxPositionEmbeddings: 16, tieWordEmbeddings: true, ...fields });
+  new LlamaConfig({
+    vocabSize: 40,
+    hiddenSize: 16,
+    intermediateSize: 24,
+    numHiddenLayers: 2,
+    numAttentionHeads: 4,
+    numKeyValueHeads: 2,
+    maxPositionEmbeddings: 16,
+    tieWordEmbeddings: true,
+    ...fields,
+  });
 
 /** Parameters of a LLaMA-family config by the published layout (no model built). */
 function countByFormula(c: LlamaConfig): number {
@@ -24,7 +34,15 @@ beforeAll(async () => {
 describe("LlamaConfig", () => {
   it("the SmolLM2-135M shape has 134,515,008 parameters by the published layout (the built model: llama_peft.test.ts)", () => {
     const c = LlamaConfig.preset("smollm2-135m");
-    expect(c).toMatchObject({ hiddenSize: 576, numHiddenLayers: 30, numAttentionHeads: 9, numKeyValueHeads: 3, headDim: 64, intermediateSize: 1536, vocabSize: 49152 });
+    expect(c).toMatchObject({
+      hiddenSize: 576,
+      numHiddenLayers: 30,
+      numAttentionHeads: 9,
+      numKeyValueHeads: 3,
+      headDim: 64,
+      intermediateSize: 1536,
+      vocabSize: 49152,
+    });
     expect(countByFormula(c)).toBe(134_515_008);
   });
 
@@ -37,17 +55,47 @@ describe("LlamaConfig", () => {
     expect(tiny.numParameters()).toBe(countByFormula(tiny.config));
     expect(tiny.config).toMatchObject({ vocabSize: 256, modelType: "llama", tieWordEmbeddings: true });
     tiny.dispose();
-    expect(() => LlamaConfig.preset("llama-70b")).toThrow(/unknown LLaMA preset "llama-70b"; available: tiny, smollm2-135m, smollm2-360m, qwen2.5-0.5b, tinyllama-1.1b/);
+    expect(() => LlamaConfig.preset("llama-70b")).toThrow(
+      /unknown LLaMA preset "llama-70b"; available: tiny, smollm2-135m, smollm2-360m, qwen2.5-0.5b, tinyllama-1.1b/,
+    );
   });
 
   it("fromJSON takes each model type's transformers defaults and toJSON writes the type back", () => {
     const llamaC = LlamaConfig.fromJSON({ model_type: "llama" });
-    expect(llamaC).toMatchObject({ vocabSize: 32000, hiddenSize: 4096, intermediateSize: 11008, numKeyValueHeads: 32, headDim: 128, rmsNormEps: 1e-6, bosTokenId: 1, eosTokenId: 2, tieWordEmbeddings: false, maxPositionEmbeddings: 2048 });
+    expect(llamaC).toMatchObject({
+      vocabSize: 32000,
+      hiddenSize: 4096,
+      intermediateSize: 11008,
+      numKeyValueHeads: 32,
+      headDim: 128,
+      rmsNormEps: 1e-6,
+      bosTokenId: 1,
+      eosTokenId: 2,
+      tieWordEmbeddings: false,
+      maxPositionEmbeddings: 2048,
+    });
     const qwen = LlamaConfig.fromJSON({ model_type: "qwen2" });
-    expect(qwen).toMatchObject({ vocabSize: 151936, intermediateSize: 22016, maxPositionEmbeddings: 32768, bosTokenId: null, qkvBias: true, oBias: false });
+    expect(qwen).toMatchObject({
+      vocabSize: 151936,
+      intermediateSize: 22016,
+      maxPositionEmbeddings: 32768,
+      bosTokenId: null,
+      qkvBias: true,
+      oBias: false,
+    });
     const mistral = LlamaConfig.fromJSON({ model_type: "mistral", hidden_size: 64, num_attention_heads: 4, num_key_value_heads: 2 });
-    expect(mistral).toMatchObject({ intermediateSize: 14336, maxPositionEmbeddings: 131072, slidingWindow: 4096, numKeyValueHeads: 2, headDim: 16 });
-    for (const [c, type, arch] of [[llamaC, "llama", "LlamaForCausalLM"], [qwen, "qwen2", "Qwen2ForCausalLM"], [mistral, "mistral", "MistralForCausalLM"]] as const) {
+    expect(mistral).toMatchObject({
+      intermediateSize: 14336,
+      maxPositionEmbeddings: 131072,
+      slidingWindow: 4096,
+      numKeyValueHeads: 2,
+      headDim: 16,
+    });
+    for (const [c, type, arch] of [
+      [llamaC, "llama", "LlamaForCausalLM"],
+      [qwen, "qwen2", "Qwen2ForCausalLM"],
+      [mistral, "mistral", "MistralForCausalLM"],
+    ] as const) {
       const json = c.toJSON();
       expect(json).toMatchObject({ model_type: type, architectures: [arch] });
       expect(LlamaConfig.fromJSON(json)).toEqual(c);
@@ -58,8 +106,12 @@ describe("LlamaConfig", () => {
 
   it("reads rope_scaling in both spellings and rejects what it does not compute", () => {
     expect(LlamaConfig.fromJSON({ rope_scaling: { type: "linear", factor: 4 } }).ropeScaling).toEqual({ type: "linear", factor: 4 });
-    expect(() => LlamaConfig.fromJSON({ rope_scaling: { rope_type: "yarn", factor: 4 } })).toThrow(/rope_type "yarn".*supported: default, linear, llama3/);
-    expect(() => new LlamaConfig({ ropeScaling: { rope_type: "llama3", factor: 8 } })).toThrow(/needs positive numbers low_freq_factor, high_freq_factor, original_max_position_embeddings/);
+    expect(() => LlamaConfig.fromJSON({ rope_scaling: { rope_type: "yarn", factor: 4 } })).toThrow(
+      /rope_type "yarn".*supported: default, linear, llama3/,
+    );
+    expect(() => new LlamaConfig({ ropeScaling: { rope_type: "llama3", factor: 8 } })).toThrow(
+      /needs positive numbers low_freq_factor, high_freq_factor, original_max_position_embeddings/,
+    );
     expect(() => LlamaConfig.fromJSON({ model_type: "gpt2" })).toThrow(/model_type "gpt2", expected one of llama, qwen2, mistral/);
     expect(() => new LlamaConfig({ numAttentionHeads: 6, numKeyValueHeads: 4, hiddenSize: 48 })).toThrow(/multiple of numKeyValueHeads/);
     expect(() => new LlamaConfig({ nLayer: 2 } as never)).toThrow(/unknown field\(s\) nLayer/);
@@ -85,9 +137,20 @@ describe("LlamaForCausalLM", () => {
   it("names modules exactly as transformers' LlamaForCausalLM", () => {
     const model = llama(small({ tieWordEmbeddings: false }));
     const names = [...model.namedModules().keys()];
-    for (const n of ["model.embed_tokens", "model.layers.0.self_attn.q_proj", "model.layers.0.self_attn.k_proj", "model.layers.0.self_attn.v_proj",
-      "model.layers.0.self_attn.o_proj", "model.layers.1.mlp.gate_proj", "model.layers.1.mlp.up_proj", "model.layers.1.mlp.down_proj",
-      "model.layers.1.input_layernorm", "model.layers.1.post_attention_layernorm", "model.norm", "lm_head"]) {
+    for (const n of [
+      "model.embed_tokens",
+      "model.layers.0.self_attn.q_proj",
+      "model.layers.0.self_attn.k_proj",
+      "model.layers.0.self_attn.v_proj",
+      "model.layers.0.self_attn.o_proj",
+      "model.layers.1.mlp.gate_proj",
+      "model.layers.1.mlp.up_proj",
+      "model.layers.1.mlp.down_proj",
+      "model.layers.1.input_layernorm",
+      "model.layers.1.post_attention_layernorm",
+      "model.norm",
+      "lm_head",
+    ]) {
       expect(names).toContain(n);
     }
     expect(model.stateDict()["model.layers.0.self_attn.k_proj.weight"].shape).toEqual([8, 16]); // 2 kv heads of 4
@@ -109,10 +172,23 @@ describe("LlamaForCausalLM", () => {
     seed(6);
     const model = llama(small());
     const alone = model.forward([[4, 8, 15, 16]]);
-    const padded = model.forward([[4, 8, 15, 16, 0, 0], [1, 2, 3, 4, 5, 6]], { attentionMask: [[1, 1, 1, 1, 0, 0], [1, 1, 1, 1, 1, 1]] });
+    const padded = model.forward(
+      [
+        [4, 8, 15, 16, 0, 0],
+        [1, 2, 3, 4, 5, 6],
+      ],
+      {
+        attentionMask: [
+          [1, 1, 1, 1, 0, 0],
+          [1, 1, 1, 1, 1, 1],
+        ],
+      },
+    );
     const kept = padded.slice([0, 0, 0], [1, 4, -1]);
     expect(tf.abs(kept.sub(alone)).max().dataSync()[0]).toBeLessThan(1e-5);
-    expect(() => model.forward([[1, 2]], { attentionMask: [[1, 1, 1]] })).toThrow(/attention mask shape \[1,3\] does not match input ids shape \[1,2\]/);
+    expect(() => model.forward([[1, 2]], { attentionMask: [[1, 1, 1]] })).toThrow(
+      /attention mask shape \[1,3\] does not match input ids shape \[1,2\]/,
+    );
     tf.dispose([alone, padded, kept]);
     model.dispose();
   });

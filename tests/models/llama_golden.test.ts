@@ -111,7 +111,10 @@ describe("LLaMA family against the PyTorch reference (fp32, max abs diff < 1e-4)
     const params = model.namedParameters();
     const names = Object.keys(e.grads!);
     const vars = names.map((n) => params.get(n)!.variable);
-    const { value, grads } = tf.variableGrads(() => model.loss(e.padded_input_ids!, e.padded_targets!, { attentionMask: e.attention_mask! }), vars);
+    const { value, grads } = tf.variableGrads(
+      () => model.loss(e.padded_input_ids!, e.padded_targets!, { attentionMask: e.attention_mask! }),
+      vars,
+    );
     names.forEach((n, i) => {
       const g = grads[vars[i].name].dataSync();
       const ref = e.grads![n];

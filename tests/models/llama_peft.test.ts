@@ -52,11 +52,18 @@ describe("LoRA on the tiny llama", () => {
     const names = wrapped(all);
     expect(names).toHaveLength(4 * 7);
     expect(names.filter((n) => n.startsWith("model.layers.2."))).toEqual(
-      ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"].map((n) => `model.layers.2.${n}`),
+      ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"].map(
+        (n) => `model.layers.2.${n}`,
+      ),
     );
     expect(names).not.toContain("lm_head");
     const some = getPeftModel(all.unload(), new LoraConfig({ r: 4, targetModules: ["q_proj", "v_proj"], layersToTransform: [1, 3] }));
-    expect(wrapped(some)).toEqual(["model.layers.1.self_attn.q_proj", "model.layers.1.self_attn.v_proj", "model.layers.3.self_attn.q_proj", "model.layers.3.self_attn.v_proj"]);
+    expect(wrapped(some)).toEqual([
+      "model.layers.1.self_attn.q_proj",
+      "model.layers.1.self_attn.v_proj",
+      "model.layers.3.self_attn.q_proj",
+      "model.layers.3.self_attn.v_proj",
+    ]);
     // The default targets of model_type llama, qwen2 and mistral are PEFT's: q_proj and v_proj.
     const byDefault = getPeftModel(some.unload(), new LoraConfig({ r: 4 }));
     expect(wrapped(byDefault).every((n) => /self_attn\.(q|v)_proj$/.test(n))).toBe(true);
@@ -73,7 +80,12 @@ describe("LoRA on the tiny llama", () => {
     seed(2);
     const base = llama(tiny());
     const model = applyPlan(base, articlePlan(base)).model as PeftModel;
-    expect(wrapped(model)).toEqual(["model.layers.2.self_attn.q_proj", "model.layers.2.self_attn.v_proj", "model.layers.3.self_attn.q_proj", "model.layers.3.self_attn.v_proj"]);
+    expect(wrapped(model)).toEqual([
+      "model.layers.2.self_attn.q_proj",
+      "model.layers.2.self_attn.v_proj",
+      "model.layers.3.self_attn.q_proj",
+      "model.layers.3.self_attn.v_proj",
+    ]);
     // By hand: q is 128 -> 128, v is 128 -> 64 (2 kv heads of 32); the head is 256 x 128.
     const lora = 8 * (256 + 192) + 16 * (256 + 192);
     expect(model.getNbTrainableParameters()[0]).toBe(lora + 256 * 128);

@@ -8,7 +8,16 @@ import { LlamaConfig, LlamaForCausalLM, fromPretrained, llama } from "../../src/
 
 const work = mkdtempSync(join(tmpdir(), "lora-lab-llama-pretrained-"));
 const small = (fields: Partial<ConstructorParameters<typeof LlamaConfig>[0]> = {}) =>
-  new LlamaConfig({ vocabSize: 40, hiddenSize: 16, intermediateSize: 24, numHiddenLayers: 2, numAttentionHeads: 4, numKeyValueHeads: 2, maxPositionEmbeddings: 16, ...fields });
+  new LlamaConfig({
+    vocabSize: 40,
+    hiddenSize: 16,
+    intermediateSize: 24,
+    numHiddenLayers: 2,
+    numAttentionHeads: 4,
+    numKeyValueHeads: 2,
+    maxPositionEmbeddings: 16,
+    ...fields,
+  });
 const ids = [[1, 5, 9, 33, 2, 0]];
 
 beforeAll(async () => {
@@ -17,7 +26,11 @@ beforeAll(async () => {
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe("LLaMA savePretrained / fromPretrained", () => {
-  for (const [type, extra] of [["llama", { tieWordEmbeddings: false }], ["qwen2", { tieWordEmbeddings: true }], ["mistral", { slidingWindow: 3 }]] as const) {
+  for (const [type, extra] of [
+    ["llama", { tieWordEmbeddings: false }],
+    ["qwen2", { tieWordEmbeddings: true }],
+    ["mistral", { slidingWindow: 3 }],
+  ] as const) {
     it(`${type}: round-trips to identical logits, writing model_type "${type}" and HF's keys`, async () => {
       seed(31);
       const model = llama(small({ modelType: type, ...extra })).eval();
@@ -81,14 +94,20 @@ describe("LLaMA fromPretrained errors", () => {
     mkdirSync(empty, { recursive: true });
     await expect(fromPretrained(empty)).rejects.toThrow(/no config\.json in .*empty/);
     writeFileSync(join(empty, "config.json"), JSON.stringify(small().toJSON()));
-    await expect(fromPretrained(empty)).rejects.toThrow(/no model\.safetensors or model\.safetensors\.index\.json in .*empty \(files: config\.json\)/);
+    await expect(fromPretrained(empty)).rejects.toThrow(
+      /no model\.safetensors or model\.safetensors\.index\.json in .*empty \(files: config\.json\)/,
+    );
     seed(34);
     const dir = join(work, "missing-shard");
     const model = llama(small());
     await model.savePretrained(dir, { maxShardSize: 3000 });
-    const second = Object.values(JSON.parse(readFileSync(join(dir, "model.safetensors.index.json"), "utf8")).weight_map as Record<string, string>).find((f) => f.startsWith("model-00002-"))!;
+    const second = Object.values(
+      JSON.parse(readFileSync(join(dir, "model.safetensors.index.json"), "utf8")).weight_map as Record<string, string>,
+    ).find((f) => f.startsWith("model-00002-"))!;
     rmSync(join(dir, second));
-    await expect(fromPretrained(dir)).rejects.toThrow(new RegExp(`names the shard ${second.replaceAll(".", "\\.")}, which is missing \\(files: config\\.json, model-00001-of-`));
+    await expect(fromPretrained(dir)).rejects.toThrow(
+      new RegExp(`names the shard ${second.replaceAll(".", "\\.")}, which is missing \\(files: config\\.json, model-00001-of-`),
+    );
     model.dispose();
   });
 
@@ -99,7 +118,9 @@ describe("LLaMA fromPretrained errors", () => {
     await model.savePretrained(dir);
     // The same weights read under a config with more kv heads: k_proj and v_proj are too small.
     writeFileSync(join(dir, "config.json"), JSON.stringify(small({ numKeyValueHeads: 4 }).toJSON()));
-    await expect(fromPretrained(dir)).rejects.toThrow(/model\.layers\.0\.self_attn\.k_proj\.weight: checkpoint \[8,16\] vs model \[16,16\]/);
+    await expect(fromPretrained(dir)).rejects.toThrow(
+      /model\.layers\.0\.self_attn\.k_proj\.weight: checkpoint \[8,16\] vs model \[16,16\]/,
+    );
     model.dispose();
   });
 
@@ -107,6 +128,8 @@ describe("LLaMA fromPretrained errors", () => {
     const dir = join(work, "unknown-type");
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, "config.json"), JSON.stringify({ ...small().toJSON(), model_type: "falcon" }));
-    await expect(fromPretrained(dir)).rejects.toThrow(/model_type "falcon" in .*config\.json is not supported; supported: gpt2, t5, llama, qwen2, mistral/);
+    await expect(fromPretrained(dir)).rejects.toThrow(
+      /model_type "falcon" in .*config\.json is not supported; supported: gpt2, t5, llama, qwen2, mistral/,
+    );
   });
 });
