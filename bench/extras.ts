@@ -27,7 +27,11 @@ export interface ExtrasResult {
   widgetProtocol?: string;
 }
 
-function runChild(cmd: string, args: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
+function runChild(
+  cmd: string,
+  args: string[],
+  timeoutMs: number,
+): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
   return new Promise((done, fail) => {
     const t0 = performance.now();
     const child = spawn(cmd, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
@@ -54,25 +58,63 @@ interface KernelLatency {
   protocol?: string;
 }
 
-export async function runExtras(opts: { starts?: number; roundTrips?: number; demo?: boolean; log?: (s: string) => void } = {}): Promise<ExtrasResult> {
+export async function runExtras(
+  opts: { starts?: number; roundTrips?: number; demo?: boolean; log?: (s: string) => void } = {},
+): Promise<ExtrasResult> {
   const log = opts.log ?? ((s: string) => process.stderr.write(s + "\n"));
   if (!existsSync(CLI)) throw new Error(`--extras needs the built CLI at ${CLI}; run \`npm run build\` first`);
   const starts = opts.starts ?? 3;
   const roundTrips = opts.roundTrips ?? 50;
   log(`extras: kernel cold start x${starts}, widget round trip x${roundTrips}`);
-  const k = await runChild(PYTHON, [join(ROOT, "bench", "kernel_latency.py"), "--cli", CLI, "--node", process.execPath, "--starts", String(starts), "--round-trips", String(roundTrips)], 600_000);
+  const k = await runChild(
+    PYTHON,
+    [
+      join(ROOT, "bench", "kernel_latency.py"),
+      "--cli",
+      CLI,
+      "--node",
+      process.execPath,
+      "--starts",
+      String(starts),
+      "--round-trips",
+      String(roundTrips),
+    ],
+    600_000,
+  );
   const last = k.stdout.trim().split("\n").pop() ?? "";
   let lat: KernelLatency;
   try {
     lat = JSON.parse(last) as KernelLatency;
   } catch {
-    throw new Error(`bench/kernel_latency.py printed no JSON result (exit ${k.code}); it needs Debian's python3-jupyter-client.\nstderr:\n${k.stderr.slice(-4000)}`);
+    throw new Error(
+      `bench/kernel_latency.py printed no JSON result (exit ${k.code}); it needs Debian's python3-jupyter-client.\nstderr:\n${k.stderr.slice(-4000)}`,
+    );
   }
   const rows: ExtraRow[] = [
-    { id: "kernel-cold-start", label: `kernel cold start (spawn -> first kernel_info_reply), median of ${starts}`, ms: median(lat.coldStartMs), samples: lat.coldStartMs },
-    { id: "kernel-first-cell", label: "first cell: import lora-lab/widgets, IntSlider, display (execute -> reply)", ms: lat.firstCellMs, samples: [lat.firstCellMs] },
-    { id: "widget-echo", label: `widget comm round trip: front-end update -> echo_update, median of ${roundTrips}`, ms: median(lat.echoMs), samples: lat.echoMs },
-    { id: "widget-idle", label: `widget comm round trip: front-end update -> kernel idle, median of ${roundTrips}`, ms: median(lat.idleMs), samples: lat.idleMs },
+    {
+      id: "kernel-cold-start",
+      label: `kernel cold start (spawn -> first kernel_info_reply), median of ${starts}`,
+      ms: median(lat.coldStartMs),
+      samples: lat.coldStartMs,
+    },
+    {
+      id: "kernel-first-cell",
+      label: "first cell: import lora-lab/widgets, IntSlider, display (execute -> reply)",
+      ms: lat.firstCellMs,
+      samples: [lat.firstCellMs],
+    },
+    {
+      id: "widget-echo",
+      label: `widget comm round trip: front-end update -> echo_update, median of ${roundTrips}`,
+      ms: median(lat.echoMs),
+      samples: lat.echoMs,
+    },
+    {
+      id: "widget-idle",
+      label: `widget comm round trip: front-end update -> kernel idle, median of ${roundTrips}`,
+      ms: median(lat.idleMs),
+      samples: lat.idleMs,
+    },
   ];
   if (opts.demo ?? true) {
     const dir = mkdtempSync(join(tmpdir(), "lora-lab-bench-demo-"));
@@ -81,7 +123,12 @@ export async function runExtras(opts: { starts?: number; roundTrips?: number; de
     const d = await runChild(process.execPath, [CLI, "demo", "--report", join(dir, "report.html")], 1_800_000);
     rmSync(dir, { recursive: true, force: true });
     if (d.code !== 0) throw new Error(`node dist/cli/main.js demo exited with ${d.code}:\n${d.stderr.slice(-4000)}`);
-    rows.push({ id: "npm-start-demo", label: "npm start: node dist/cli/main.js demo (6 strategies x 150 steps, build excluded), once", ms: d.ms, samples: [d.ms] });
+    rows.push({
+      id: "npm-start-demo",
+      label: "npm start: node dist/cli/main.js demo (6 strategies x 150 steps, build excluded), once",
+      ms: d.ms,
+      samples: [d.ms],
+    });
   }
   return { rows, widgetProtocol: lat.protocol };
 }

@@ -9,7 +9,21 @@ import { estimateMemory, type EstimateMemoryOptions } from "../src/quant/memory.
 
 const GB = 1e9;
 const common: Partial<EstimateMemoryOptions> = { dtype: "bfloat16", batchSize: 1, seqLen: 512, gradientCheckpointing: true };
-const rows: string[][] = [["model", "params", "method", "weights", "adapters", "grads", "optim (device)", "optim (host)", "activations", "total (device)", "fits 48 GB"]];
+const rows: string[][] = [
+  [
+    "model",
+    "params",
+    "method",
+    "weights",
+    "adapters",
+    "grads",
+    "optim (device)",
+    "optim (host)",
+    "activations",
+    "total (device)",
+    "fits 48 GB",
+  ],
+];
 for (const model of ["llama-7b", "llama-13b", "llama-33b", "llama-65b"]) {
   for (const [label, opts] of [
     ["full 16-bit", { method: "full", optimizer: "adamw" }],
@@ -18,7 +32,19 @@ for (const model of ["llama-7b", "llama-13b", "llama-33b", "llama-65b"]) {
   ] as const) {
     const e = estimateMemory({ ...common, model, ...opts } as EstimateMemoryOptions);
     const f = (b: number) => (b / GB).toFixed(2);
-    rows.push([model, `${(e.parameters / 1e9).toFixed(2)}B`, label, f(e.weights), f(e.adapters), f(e.gradients), f(e.optimizerStates), f(e.hostOptimizerStates), f(e.activations), f(e.total), e.total <= 48 * GB ? "yes" : "no"]);
+    rows.push([
+      model,
+      `${(e.parameters / 1e9).toFixed(2)}B`,
+      label,
+      f(e.weights),
+      f(e.adapters),
+      f(e.gradients),
+      f(e.optimizerStates),
+      f(e.hostOptimizerStates),
+      f(e.activations),
+      f(e.total),
+      e.total <= 48 * GB ? "yes" : "no",
+    ]);
   }
 }
 const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));

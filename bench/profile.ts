@@ -20,7 +20,11 @@ for (let s = 0; s < n; s++) {
   const t0 = performance.now();
   const info = await tf.profile(() => runner.step());
   walls.push(performance.now() - t0);
-  const now = info.kernels.map((k) => ({ name: k.name, shapes: k.inputShapes.map((x) => `[${x}]`).join(" "), ms: k.kernelTimeMs as number }));
+  const now = info.kernels.map((k) => ({
+    name: k.name,
+    shapes: k.inputShapes.map((x) => `[${x}]`).join(" "),
+    ms: k.kernelTimeMs as number,
+  }));
   calls = s === 0 ? now : calls.map((c, i) => ({ ...c, ms: Math.min(c.ms, now[i]?.ms ?? Infinity) }));
 }
 const by = new Map<string, { ms: number; n: number; shapes: Map<string, number> }>();
@@ -32,8 +36,12 @@ for (const k of calls) {
   by.set(k.name, e);
 }
 const total = [...by.values()].reduce((a, e) => a + e.ms, 0);
-console.log(`${id}: profiled wall min ${Math.min(...walls).toFixed(0)} ms; kernel sum (min per call) ${total.toFixed(1)} ms; ${calls.length} kernel calls`);
+console.log(
+  `${id}: profiled wall min ${Math.min(...walls).toFixed(0)} ms; kernel sum (min per call) ${total.toFixed(1)} ms; ${calls.length} kernel calls`,
+);
 for (const [name, e] of [...by.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 22)) {
   console.log(`${name.padEnd(22)} ${e.ms.toFixed(2).padStart(8)} ms ${String(e.n).padStart(5)} calls`);
-  if (process.env.SHAPES) for (const [s, ms] of [...e.shapes.entries()].sort((a, b) => b[1] - a[1]).slice(0, 4)) console.log(`      ${ms.toFixed(2).padStart(7)} ${s}`);
+  if (process.env.SHAPES)
+    for (const [s, ms] of [...e.shapes.entries()].sort((a, b) => b[1] - a[1]).slice(0, 4))
+      console.log(`      ${ms.toFixed(2).padStart(7)} ${s}`);
 }

@@ -99,7 +99,11 @@ function t5ForwardFlops(B: number): { fwd: number; attn: number } {
 
 /** Deterministic token ids ((i + offset) * 7 + 3) mod V, plus `low` (T5 keeps 0 and 1, pad and EOS, out of its labels). */
 function ids(B: number, T: number, V: number, offset: number, low = 0): tf.Tensor2D {
-  return tf.tensor2d(Int32Array.from({ length: B * T }, (_, i) => low + (((i + offset) * 7 + 3) % (V - low))), [B, T], "int32");
+  return tf.tensor2d(
+    Int32Array.from({ length: B * T }, (_, i) => low + (((i + offset) * 7 + 3) % (V - low))),
+    [B, T],
+    "int32",
+  );
 }
 
 function build(row: Row, B: number): { net: Module & { loss: (...a: tf.Tensor[]) => tf.Scalar }; inputs: tf.Tensor2D[]; tokens: number } {
@@ -112,12 +116,17 @@ function build(row: Row, B: number): { net: Module & { loss: (...a: tf.Tensor[])
   const shape = SHAPES[row.size];
   const base = gpt2(GPT2Config.preset(row.size, shape));
   if (row.mode === "qlora") quantizeModel(base, QLORA_QUANT);
-  const net = row.mode === "full"
-    ? base
-    : getPeftModel(base, {
-        r: 8, loraAlpha: 16, loraDropout: 0, targetModules: ["c_attn"], fanInFanOut: row.mode === "lora",
-        layersToTransform: Array.from({ length: shape.nLayer / 2 }, (_, i) => shape.nLayer / 2 + i),
-      });
+  const net =
+    row.mode === "full"
+      ? base
+      : getPeftModel(base, {
+          r: 8,
+          loraAlpha: 16,
+          loraDropout: 0,
+          targetModules: ["c_attn"],
+          fanInFanOut: row.mode === "lora",
+          layersToTransform: Array.from({ length: shape.nLayer / 2 }, (_, i) => shape.nLayer / 2 + i),
+        });
   const T = shape.nPositions;
   // Targets: the sequence shifted by one, so a model could learn it.
   return { net: net as never, inputs: [ids(B, T, shape.vocabSize, 0), ids(B, T, shape.vocabSize, 1)], tokens: B * T };
@@ -133,7 +142,10 @@ export function makeRow(row: Row, B = 8): StepRunner {
   const nameOf = new Map(trainable.map(([n, p]) => [p.variable.name, n]));
   const count = (ps: Iterable<{ variable: tf.Variable }>) => [...ps].reduce((n, p) => n + p.variable.size, 0);
   // Each parameter once (tied weights appear under several names), plus the 4-bit weights' values.
-  const quantized = [...net.namedModules().values()].reduce((n, m) => n + ((m as { weight4bit?: { numel: number } }).weight4bit?.numel ?? 0), 0);
+  const quantized = [...net.namedModules().values()].reduce(
+    (n, m) => n + ((m as { weight4bit?: { numel: number } }).weight4bit?.numel ?? 0),
+    0,
+  );
   const parameters = count(new Set(named.values())) + quantized;
   net.train(true);
   return {

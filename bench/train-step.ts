@@ -22,7 +22,11 @@ const withStock = !argv.includes("--no-stock");
 const rowArg = argv.indexOf("--rows");
 const extrasOnly = argv.includes("--extras-only");
 const withExtras = extrasOnly || argv.includes("--extras");
-const rows: Row[] = extrasOnly ? [] : rowArg >= 0 ? (argv[rowArg + 1] ?? "").split(",").map((id) => ROWS.find((r) => r.id === id) ?? fail(id)) : ROWS;
+const rows: Row[] = extrasOnly
+  ? []
+  : rowArg >= 0
+    ? (argv[rowArg + 1] ?? "").split(",").map((id) => ROWS.find((r) => r.id === id) ?? fail(id))
+    : ROWS;
 const rounds = Number(process.env.ROUNDS ?? 5);
 const steps = Number(process.env.STEPS ?? 3);
 const B = Number(process.env.BATCH ?? 8);
@@ -83,7 +87,10 @@ type Mode = (typeof modes)[number] | "torch";
 const results: Record<string, Partial<Record<Mode, number[]>>> = {};
 const runners = new Map<string, StepRunner>();
 /** First-step losses and parameter counts of both engines: the same model should have the same count and a loss near ln(V) at init. */
-const checks: Record<string, { loss: number; parameters: number; trainable: number; torchLoss?: number; torchParameters?: number; torchTrainable?: number }> = {};
+const checks: Record<
+  string,
+  { loss: number; parameters: number; trainable: number; torchLoss?: number; torchParameters?: number; torchTrainable?: number }
+> = {};
 for (const row of rows) {
   results[row.id] = {};
   const runner = makeRow(row, B);
@@ -99,12 +106,17 @@ for (const row of rows) {
     const t = await torch.run(row.id, 1);
     Object.assign(checks[row.id], { torchLoss: t.firstLoss ?? t.loss, torchParameters: t.params, torchTrainable: t.trainable });
     if (t.params !== runner.parameters || t.trainable !== runner.trainable) {
-      process.stderr.write(`warning: ${row.id}: lora-lab has ${runner.parameters} parameters (${runner.trainable} trained), PyTorch ${t.params} (${t.trainable})\n`);
+      process.stderr.write(
+        `warning: ${row.id}: lora-lab has ${runner.parameters} parameters (${runner.trainable} trained), PyTorch ${t.params} (${t.trainable})\n`,
+      );
     }
   }
   const c = checks[row.id];
-  process.stderr.write(`${row.id}: ${c.parameters} parameters, ${c.trainable} trained; first loss ${c.loss.toFixed(4)}` +
-    (c.torchLoss === undefined ? "" : ` (PyTorch ${c.torchParameters}, ${c.torchTrainable}; ${c.torchLoss.toFixed(4)})`) + "\n");
+  process.stderr.write(
+    `${row.id}: ${c.parameters} parameters, ${c.trainable} trained; first loss ${c.loss.toFixed(4)}` +
+      (c.torchLoss === undefined ? "" : ` (PyTorch ${c.torchParameters}, ${c.torchTrainable}; ${c.torchLoss.toFixed(4)})`) +
+      "\n",
+  );
 }
 for (let r = 0; r < (rows.length ? rounds : 0); r++) {
   for (const row of rows) {
@@ -127,9 +139,16 @@ const table = rows.map((row) => {
   const stock = med("stock");
   const pt = med("torch");
   return {
-    row: row.id, label: row.label, tokens: runner.tokens, gflop: runner.flops / 1e9, ...checks[row.id],
-    fastMs: fast, stockMs: stock, torchMs: pt,
-    fastTokensPerS: (runner.tokens / fast) * 1000, fastGflops: runner.flops / fast / 1e6,
+    row: row.id,
+    label: row.label,
+    tokens: runner.tokens,
+    gflop: runner.flops / 1e9,
+    ...checks[row.id],
+    fastMs: fast,
+    stockMs: stock,
+    torchMs: pt,
+    fastTokensPerS: (runner.tokens / fast) * 1000,
+    fastGflops: runner.flops / fast / 1e6,
     torchGflops: pt ? runner.flops / pt / 1e6 : undefined,
     // Median of per-round ratios: each round times both engines back to back, so load swings cancel.
     ratioVsTorch: pt ? median(results[row.id].fast!.map((f, i) => f / results[row.id].torch![i])) : undefined,
@@ -141,14 +160,19 @@ for (const r of runners.values()) r.dispose();
 
 const f = (x: number | undefined, d = 1) => (x === undefined ? "-" : x.toFixed(d));
 const date = new Date().toISOString();
-const header = `Training step, B=${B}, AdamW, median of ${rounds} interleaved rounds x ${steps} steps (${date}); ` +
+const header =
+  `Training step, B=${B}, AdamW, median of ${rounds} interleaved rounds x ${steps} steps (${date}); ` +
   `tfjs ${info.version} wasm, matmul ${info.nativeBlas?.loaded ? `native OpenBLAS (${info.nativeBlas.threads} threads)` : "wasm/XNNPACK"}` +
   (torch ? `; PyTorch ${torch.info.torch}, ${torch.info.threads} threads` : "");
 let md = [
-  header, "",
+  header,
+  "",
   "| step | tfjs stock ms | lora-lab ms | tokens/s | GFLOP/s | PyTorch ms | ratio lora-lab / PyTorch | ratio stock / PyTorch |",
   "|---|---|---|---|---|---|---|---|",
-  ...table.map((r) => `| ${r.label} | ${f(r.stockMs, 0)} | ${f(r.fastMs)} | ${f(r.fastTokensPerS, 0)} | ${f(r.fastGflops)} | ${f(r.torchMs)} | ${r.ratioVsTorch === undefined ? "-" : f(r.ratioVsTorch, 2) + "x"} | ${r.stockRatioVsTorch === undefined ? "-" : f(r.stockRatioVsTorch, 1) + "x"} |`),
+  ...table.map(
+    (r) =>
+      `| ${r.label} | ${f(r.stockMs, 0)} | ${f(r.fastMs)} | ${f(r.fastTokensPerS, 0)} | ${f(r.fastGflops)} | ${f(r.torchMs)} | ${r.ratioVsTorch === undefined ? "-" : f(r.ratioVsTorch, 2) + "x"} | ${r.stockRatioVsTorch === undefined ? "-" : f(r.stockRatioVsTorch, 1) + "x"} |`,
+  ),
 ].join("\n");
 let extras: ExtrasResult | undefined;
 if (withExtras) {
@@ -159,8 +183,14 @@ console.log(md);
 const dir = new URL("./results/", import.meta.url).pathname;
 mkdirSync(dir, { recursive: true });
 const stamp = date.slice(0, 19).replace(/[:T]/g, "-");
-writeFileSync(`${dir}train-step-${stamp}.json`, JSON.stringify({ date, batch: B, rounds, steps, engine: info, torch: torch?.info, rows: table, raw: results, extras: extras?.rows }, null, 2));
+writeFileSync(
+  `${dir}train-step-${stamp}.json`,
+  JSON.stringify(
+    { date, batch: B, rounds, steps, engine: info, torch: torch?.info, rows: table, raw: results, extras: extras?.rows },
+    null,
+    2,
+  ),
+);
 writeFileSync(`${dir}train-step-${stamp}.md`, md + "\n");
 writeFileSync(`${dir}train-step-latest.md`, md + "\n");
 console.log(`\nwritten: bench/results/train-step-${stamp}.{json,md}`);
-

@@ -39,13 +39,23 @@ async function bare(): Promise<number> {
 
 async function trainer(): Promise<number> {
   const t0 = performance.now();
-  await train(model, { data: (function* () { for (;;) yield batch; })(), steps, lr: 1e-3, progress: false });
+  await train(model, {
+    data: (function* () {
+      for (;;) yield batch;
+    })(),
+    steps,
+    lr: 1e-3,
+    progress: false,
+  });
   return (performance.now() - t0) / steps;
 }
 
 const results: Record<string, number[]> = { bare: [], trainer: [] };
 for (let r = 0; r < rounds; r++) {
-  for (const [name, fn] of [["bare", bare], ["trainer", trainer]] as const) {
+  for (const [name, fn] of [
+    ["bare", bare],
+    ["trainer", trainer],
+  ] as const) {
     await fn(); // warm-up
     results[name].push(await fn());
   }

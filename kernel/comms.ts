@@ -42,7 +42,12 @@ export interface CommManager {
 
 /** How the manager talks to the kernel: publish on iopub (parent chosen by the kernel), log to stderr. */
 export interface CommTransport {
-  publish(msgType: "comm_open" | "comm_msg" | "comm_close", content: Record<string, unknown>, metadata: Record<string, unknown>, buffers: Buffer[]): void;
+  publish(
+    msgType: "comm_open" | "comm_msg" | "comm_close",
+    content: Record<string, unknown>,
+    metadata: Record<string, unknown>,
+    buffers: Buffer[],
+  ): void;
   log(line: string): void;
 }
 
@@ -110,7 +115,8 @@ export class KernelCommManager implements CommManager {
   constructor(readonly transport: CommTransport) {}
 
   registerTarget(name: string, handler: CommTargetHandler): void {
-    if (typeof handler !== "function") throw new TypeError(`registerTarget("${name}", handler): handler must be a function, got ${typeof handler}`);
+    if (typeof handler !== "function")
+      throw new TypeError(`registerTarget("${name}", handler): handler must be a function, got ${typeof handler}`);
     this.targets.set(name, handler);
   }
 
@@ -128,7 +134,8 @@ export class KernelCommManager implements CommManager {
   /** Open comms, as comm_info_reply lists them (only those of `targetName` when given). */
   info(targetName?: string): Record<string, { target_name: string }> {
     const out: Record<string, { target_name: string }> = {};
-    for (const c of this.comms.values()) if (targetName === undefined || c.targetName === targetName) out[c.commId] = { target_name: c.targetName };
+    for (const c of this.comms.values())
+      if (targetName === undefined || c.targetName === targetName) out[c.commId] = { target_name: c.targetName };
     return out;
   }
 
@@ -142,7 +149,9 @@ export class KernelCommManager implements CommManager {
     const handler = this.targets.get(targetName);
     const comm = new KernelComm(commId, targetName, this);
     if (!handler) {
-      this.transport.log(`comm_open for unknown target "${targetName}" (registered: ${[...this.targets.keys()].join(", ") || "none"}); closing comm ${commId}`);
+      this.transport.log(
+        `comm_open for unknown target "${targetName}" (registered: ${[...this.targets.keys()].join(", ") || "none"}); closing comm ${commId}`,
+      );
       this.transport.publish("comm_close", { comm_id: commId, data: {} }, {}, []);
       return;
     }

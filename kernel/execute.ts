@@ -105,7 +105,8 @@ export class Executions {
     const again = e.interrupted;
     e.interrupted = true;
     // Abort listeners run now: let what they print go to the cell, not to the interrupt message.
-    if (!e.controller.signal.aborted) context.run({ parent: e.parent, execution: e }, () => e.controller.abort(new Error("KeyboardInterrupt: the kernel was interrupted")));
+    if (!e.controller.signal.aborted)
+      context.run({ parent: e.parent, execution: e }, () => e.controller.abort(new Error("KeyboardInterrupt: the kernel was interrupted")));
     if (again || !e.signalObserved) {
       this.executor.interrupt();
     } else if (!this.hardTimer) {
@@ -117,7 +118,12 @@ export class Executions {
   }
 
   private async runOne(msg: Message, seq: number): Promise<void> {
-    const { code = "", silent = false, store_history: storeHistory = true, stop_on_error: stopOnError = true } = msg.content as {
+    const {
+      code = "",
+      silent = false,
+      store_history: storeHistory = true,
+      stop_on_error: stopOnError = true,
+    } = msg.content as {
       code?: string;
       silent?: boolean;
       store_history?: boolean;
@@ -159,7 +165,8 @@ export class Executions {
         return;
       }
       const text = execution.result ? inspect(execution.result.value) : null;
-      if (!silent && text !== null) this.io.publish("execute_result", { execution_count: this.count, data: { "text/plain": text }, metadata: {} }, msg.header);
+      if (!silent && text !== null)
+        this.io.publish("execute_result", { execution_count: this.count, data: { "text/plain": text }, metadata: {} }, msg.header);
       if (!silent && storeHistory) this.history.push({ line: this.count, input: String(code), output: text });
       this.io.reply(msg, "execute_reply", { status: "ok", execution_count: this.count, user_expressions: {}, payload: [] });
     } finally {
@@ -176,7 +183,8 @@ export class Executions {
       };
     }
     if (ok) return undefined;
-    if (e.diagnostics.length > 0) return { ename: "TSError", evalue: e.diagnostics.join("\n"), traceback: e.diagnostics.map((d) => `TSError: ${d}`) };
+    if (e.diagnostics.length > 0)
+      return { ename: "TSError", evalue: e.diagnostics.join("\n"), traceback: e.diagnostics.map((d) => `TSError: ${d}`) };
     if (e.error) return describeError(e.error.value);
     return { ename: "Error", evalue: "the cell failed without reporting an error", traceback: [] };
   }

@@ -13,7 +13,10 @@ export const HISTORY_SESSION = 1;
 type Row = [number, number, string | [string, string | null]];
 
 function globToRegExp(pattern: string): RegExp {
-  const body = pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[\\s\\S]*").replace(/\?/g, "[\\s\\S]");
+  const body = pattern
+    .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+    .replace(/\*/g, "[\\s\\S]*")
+    .replace(/\?/g, "[\\s\\S]");
   return new RegExp(`^${body}$`);
 }
 
@@ -38,7 +41,10 @@ export function historyReply(entries: readonly HistoryEntry[], request: Record<s
       if (request.unique) {
         const seen = new Set<string>();
         // Keep the latest run of each distinct input.
-        found = found.reverse().filter((e) => !seen.has(e.input) && seen.add(e.input)).reverse();
+        found = found
+          .reverse()
+          .filter((e) => !seen.has(e.input) && seen.add(e.input))
+          .reverse();
       }
       picked = n === undefined ? found : found.slice(-n);
       break;

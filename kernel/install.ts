@@ -67,7 +67,8 @@ export function kernelSpec(argv: string[] = defaultArgv()): KernelSpec {
 /** Writes <data dir>/kernels/<name>/kernel.json; returns the kernel's folder. */
 export function installKernelSpec(options: InstallOptions = {}): string {
   const name = options.name ?? DEFAULT_KERNEL_NAME;
-  if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new Error(`kernel name "${name}" is not valid; use letters, digits, ".", "_" and "-" (default "${DEFAULT_KERNEL_NAME}")`);
+  if (!/^[A-Za-z0-9._-]+$/.test(name))
+    throw new Error(`kernel name "${name}" is not valid; use letters, digits, ".", "_" and "-" (default "${DEFAULT_KERNEL_NAME}")`);
   const dir = path.join(dataDirFor(options.target ?? { kind: "user" }, options.env), "kernels", name.toLowerCase());
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, "kernel.json"), JSON.stringify(kernelSpec(options.argv), null, 2) + "\n");

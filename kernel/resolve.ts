@@ -39,7 +39,8 @@ export function findKernelPackageRoot(from: string): string {
         // not a readable package.json; keep looking
       }
     }
-    if (path.dirname(dir) === dir) throw new Error(`no package.json named "lora-lab" above ${from}; the kernel must run from an installed lora-lab`);
+    if (path.dirname(dir) === dir)
+      throw new Error(`no package.json named "lora-lab" above ${from}; the kernel must run from an installed lora-lab`);
   }
 }
 
@@ -107,7 +108,10 @@ export function installTypeResolution(sys: TsSys, cwd: string, kernelRoot: strin
   };
   const map = (p: string): string => {
     if (typeof p !== "string" || !p.startsWith(prefix)) return p;
-    const parts = p.slice(prefix.length).split(/[\\/]/).filter((s) => s !== "");
+    const parts = p
+      .slice(prefix.length)
+      .split(/[\\/]/)
+      .filter((s) => s !== "");
     if (parts.length === 0) return p;
     // "@types" alone stays unmapped: as a type root it would pull in every @types package the
     // kernel has (seconds per kernel start); tslab then uses its own @types/node, and a package's
@@ -122,7 +126,17 @@ export function installTypeResolution(sys: TsSys, cwd: string, kernelRoot: strin
     if (typeof fn !== "function") return;
     (sys as unknown as Record<string, unknown>)[key] = (p: string, ...rest: unknown[]) => fn.call(sys, map(p), ...rest);
   };
-  for (const key of ["fileExists", "directoryExists", "readFile", "readDirectory", "getDirectories", "getModifiedTime", "watchFile", "watchDirectory"] as const) wrap(key);
+  for (const key of [
+    "fileExists",
+    "directoryExists",
+    "readFile",
+    "readDirectory",
+    "getDirectories",
+    "getModifiedTime",
+    "watchFile",
+    "watchDirectory",
+  ] as const)
+    wrap(key);
   const realpath = sys.realpath;
   if (realpath) sys.realpath = (p: string) => realpath.call(sys, map(p));
 }

@@ -70,7 +70,11 @@ export class LabServer extends jupyter.ZmqServer {
     return context.getStore()?.execution?.silent ?? false;
   }
 
-  publish(msgType: string, content: Record<string, unknown>, opts: { parent?: Header; metadata?: Record<string, unknown>; buffers?: Buffer[] } = {}): void {
+  publish(
+    msgType: string,
+    content: Record<string, unknown>,
+    opts: { parent?: Header; metadata?: Record<string, unknown>; buffers?: Buffer[] } = {},
+  ): void {
     const parent = opts.parent ?? this.currentParent();
     this.send(this.iopub, {
       identities: [Buffer.from(msgType)],
@@ -161,15 +165,31 @@ export class LabServer extends jupyter.ZmqServer {
       case "comm_close":
         return this.comms.handleClose(msg);
       case "is_complete_request":
-        return this.reply(sock, msg, "is_complete_reply", this.safely(() => ({ ...this.handler.handleIsComplete(c) }), { status: "unknown" }));
+        return this.reply(
+          sock,
+          msg,
+          "is_complete_reply",
+          this.safely(() => ({ ...this.handler.handleIsComplete(c) }), { status: "unknown" }),
+        );
       case "inspect_request":
-        return this.reply(sock, msg, "inspect_reply", this.safely(() => ({ ...this.handler.handleInspect(c) }), { status: "ok", found: false, data: {}, metadata: {} }));
+        return this.reply(
+          sock,
+          msg,
+          "inspect_reply",
+          this.safely(() => ({ ...this.handler.handleInspect(c) }), { status: "ok", found: false, data: {}, metadata: {} }),
+        );
       case "complete_request":
         return this.reply(
           sock,
           msg,
           "complete_reply",
-          this.safely(() => ({ ...this.handler.handleComplete(c) }), { status: "ok", matches: [], cursor_start: c.cursor_pos ?? 0, cursor_end: c.cursor_pos ?? 0, metadata: {} }),
+          this.safely(() => ({ ...this.handler.handleComplete(c) }), {
+            status: "ok",
+            matches: [],
+            cursor_start: c.cursor_pos ?? 0,
+            cursor_end: c.cursor_pos ?? 0,
+            metadata: {},
+          }),
         );
       case "history_request":
         return this.reply(sock, msg, "history_reply", historyReply(this.executions.history, c));

@@ -42,7 +42,8 @@ function alive(pid: number): boolean {
 }
 
 export async function runKernel(connectionFile: string): Promise<RunningKernel> {
-  if (!fs.existsSync(connectionFile)) throw new Error(`connection file ${connectionFile} does not exist; Jupyter passes it as {connection_file}`);
+  if (!fs.existsSync(connectionFile))
+    throw new Error(`connection file ${connectionFile} does not exist; Jupyter passes it as {connection_file}`);
   const realStderr = process.stderr.write.bind(process.stderr);
   const log = (line: string) => void realStderr(`[lora-lab kernel ${process.pid}] ${line}\n`);
 
@@ -97,11 +98,15 @@ export async function runKernel(connectionFile: string): Promise<RunningKernel> 
     log,
     onShutdown: () => void shutdown(0),
   });
-  executions = new Executions(executor, {
-    publish: (type, content, parent) => server.publish(type, content, { parent }),
-    reply: (msg, type, content) => server.reply(server.shell, msg, type, content),
-    status: (state, parent) => server.status(state, parent),
-  }, Number(process.env.LORA_LAB_INTERRUPT_GRACE_MS ?? 30_000));
+  executions = new Executions(
+    executor,
+    {
+      publish: (type, content, parent) => server.publish(type, content, { parent }),
+      reply: (msg, type, content) => server.reply(server.shell, msg, type, content),
+      status: (state, parent) => server.status(state, parent),
+    },
+    Number(process.env.LORA_LAB_INTERRUPT_GRACE_MS ?? 30_000),
+  );
   server.attach(executions);
   await server.init();
 

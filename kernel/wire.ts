@@ -41,7 +41,8 @@ export class Signer {
     private readonly key: string,
     scheme = "hmac-sha256",
   ) {
-    if (!scheme.startsWith("hmac-")) throw new Error(`unsupported signature_scheme "${scheme}"; expected "hmac-<digest>", e.g. "hmac-sha256"`);
+    if (!scheme.startsWith("hmac-"))
+      throw new Error(`unsupported signature_scheme "${scheme}"; expected "hmac-<digest>", e.g. "hmac-sha256"`);
     this.algorithm = scheme.slice("hmac-".length);
     // Fails now, not on the first message, when Node lacks the digest.
     createHmac(this.algorithm, "probe");
@@ -70,7 +71,8 @@ function parseFrame(frame: Buffer, what: string): any {
   } catch (err) {
     throw new WireError(`${what} frame is not JSON (${(err as Error).message})`);
   }
-  if (value === null || typeof value !== "object" || Array.isArray(value)) throw new WireError(`${what} frame must be a JSON object, got ${JSON.stringify(value)?.slice(0, 60)}`);
+  if (value === null || typeof value !== "object" || Array.isArray(value))
+    throw new WireError(`${what} frame must be a JSON object, got ${JSON.stringify(value)?.slice(0, 60)}`);
   return value;
 }
 
@@ -83,7 +85,9 @@ export function decode(signer: Signer, frames: readonly Buffer[]): Message {
   const [signature, ...body] = rest;
   const json = body.slice(0, 4);
   if (!signer.verify(signature.toString("utf8"), json)) {
-    throw new WireError(signature.length === 0 ? "unsigned message (empty signature) but the connection has a key" : "invalid HMAC signature");
+    throw new WireError(
+      signature.length === 0 ? "unsigned message (empty signature) but the connection has a key" : "invalid HMAC signature",
+    );
   }
   const header = parseFrame(json[0], "header") as Header;
   if (typeof header.msg_type !== "string" || typeof header.msg_id !== "string") throw new WireError("header lacks msg_type or msg_id");

@@ -20,7 +20,11 @@ function tsFiles(dir: string): string[] {
  */
 export function relativeImports(source: string): string[] {
   const found = new Set<string>();
-  const patterns = [/\b(?:import|export)\s[^;'"]*?\bfrom\s*["'](\.[^"']*)["']/g, /\bimport\s*["'](\.[^"']*)["']/g, /\bimport\s*\(\s*["'](\.[^"']*)["']\s*\)/g];
+  const patterns = [
+    /\b(?:import|export)\s[^;'"]*?\bfrom\s*["'](\.[^"']*)["']/g,
+    /\bimport\s*["'](\.[^"']*)["']/g,
+    /\bimport\s*\(\s*["'](\.[^"']*)["']\s*\)/g,
+  ];
   for (const re of patterns) for (const m of source.matchAll(re)) found.add(m[1]);
   return [...found];
 }
@@ -104,7 +108,15 @@ describe("importCycles(graph)", () => {
       ["c", "d", "e", "c"],
       ["f", "f"],
     ]);
-    expect(importCycles(new Map([["a", ["b", "c"]], ["b", ["c"]], ["c", []]]))).toEqual([]);
+    expect(
+      importCycles(
+        new Map([
+          ["a", ["b", "c"]],
+          ["b", ["c"]],
+          ["c", []],
+        ]),
+      ),
+    ).toEqual([]);
   });
 
   it("reads type-only, re-export and dynamic imports, and no package imports", () => {

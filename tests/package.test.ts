@@ -6,7 +6,13 @@ import { describe, expect, it } from "vitest";
 // These run the built package (npm test builds dist/ first), as a user's plain Node would.
 const root = fileURLToPath(new URL("..", import.meta.url));
 const node = (args: string[], env: Record<string, string> = {}) =>
-  execFileSync(process.execPath, args, { cwd: root, encoding: "utf8", env: { ...process.env, ...env }, timeout: 120_000, stdio: ["ignore", "pipe", "pipe"] });
+  execFileSync(process.execPath, args, {
+    cwd: root,
+    encoding: "utf8",
+    env: { ...process.env, ...env },
+    timeout: 120_000,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
 
 describe("the lora-lab package", () => {
   it("imports as `lora-lab` from plain Node by self-reference and starts wasm", () => {
@@ -45,6 +51,8 @@ describe("the lora-lab package", () => {
   });
 
   it("the CLI reports a forced backend that is not installed", () => {
-    expect(() => node(["dist/cli/main.js", "demo", "--backend", "node-gpu", "--steps", "1"])).toThrow(/npm install @tensorflow\/tfjs-node-gpu/);
+    expect(() => node(["dist/cli/main.js", "demo", "--backend", "node-gpu", "--steps", "1"])).toThrow(
+      /npm install @tensorflow\/tfjs-node-gpu/,
+    );
   });
 });

@@ -21,7 +21,11 @@ export const KINDS = {
   positiveNumber: number((n) => n > 0, "a positive number"),
   nonNegativeNumber: number((n) => n >= 0 && Number.isFinite(n), "a number >= 0"),
   string: ((value) => value) as Parser<string>,
-  list: ((value) => value.split(",").map((s) => s.trim()).filter(Boolean)) as Parser<string[]>,
+  list: ((value) =>
+    value
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean)) as Parser<string[]>,
 };
 type Kind = keyof typeof KINDS;
 type ValueOf<K extends Kind> = ReturnType<(typeof KINDS)[K]>;

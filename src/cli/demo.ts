@@ -1,10 +1,25 @@
 import cliProgress from "cli-progress";
 import { ready, type BackendChoice } from "../engine/index.js";
-import { forgettingData, runForgettingExperiment, strategiesFromKeys, summaryTable, type ExperimentEvent, type ForgettingExperimentResult, type StrategyRun } from "../forgetting/index.js";
+import {
+  forgettingData,
+  runForgettingExperiment,
+  strategiesFromKeys,
+  summaryTable,
+  type ExperimentEvent,
+  type ForgettingExperimentResult,
+  type StrategyRun,
+} from "../forgetting/index.js";
 import { loadBase } from "../models/index.js";
 import { ByteTokenizer } from "../tokenizers/index.js";
 import { layerIndexOf } from "../nn/index.js";
-import { forgettingFigure, gradNormHeatmap, learnForgetFigure, rankSpectrumFigure, writeReport, type PlotReportSection } from "../plot/index.js";
+import {
+  forgettingFigure,
+  gradNormHeatmap,
+  learnForgetFigure,
+  rankSpectrumFigure,
+  writeReport,
+  type PlotReportSection,
+} from "../plot/index.js";
 
 export const DEFAULT_DEMO_STRATEGIES = ["naive", "cosine", "freeze-lower", "lora", "article", "qlora"];
 
@@ -45,7 +60,13 @@ function progressBars(names: string[]): (e: ExperimentEvent) => void {
     if (e.type === "strategy-start") {
       baseline = e.baseline;
       bar = new cliProgress.SingleBar(
-        { format: `${e.strategy.padEnd(width)} |{bar}| {value}/{total} steps | loss {loss} | retained Δ {forget} | eta {eta_formatted}`, hideCursor: true, noTTYOutput: true, notTTYSchedule: 5000, barsize: 24 },
+        {
+          format: `${e.strategy.padEnd(width)} |{bar}| {value}/{total} steps | loss {loss} | retained Δ {forget} | eta {eta_formatted}`,
+          hideCursor: true,
+          noTTYOutput: true,
+          notTTYSchedule: 5000,
+          barsize: 24,
+        },
         cliProgress.Presets.shades_classic,
       );
       bar.start(e.steps, 0, { loss: "-", forget: "-" });
@@ -64,7 +85,11 @@ function progressBars(names: string[]): (e: ExperimentEvent) => void {
 const shortModule = (name: string) => name.replace(/^base_model\.model\./, "").replace(/^transformer\./, "");
 
 /** The report's figures, all from the experiment's own records. */
-export function demoReportSections(result: ForgettingExperimentResult, table: { columns: string[]; rows: string[][] }, intro: string): PlotReportSection[] {
+export function demoReportSections(
+  result: ForgettingExperimentResult,
+  table: { columns: string[]; rows: string[][] },
+  intro: string,
+): PlotReportSection[] {
   const retained = Object.keys(result.summary[0]?.retained ?? {});
   const meanBase = retained.reduce((s, n) => s + result.baseline[n], 0) / retained.length;
   const meanOf = (losses: Record<string, number>) => retained.reduce((s, n) => s + losses[n], 0) / retained.length;
@@ -73,22 +98,45 @@ export function demoReportSections(result: ForgettingExperimentResult, table: { 
     baselineLoss: meanBase,
     points: run.history.map((h) => ({ step: h.step, retainedLoss: meanOf(h.losses), targetLoss: h.losses.domain })),
   }));
-  const points = result.runs.flatMap((run) => run.history.map((h) => ({ strategy: run.strategy, step: h.step, gain: result.baseline.domain - h.losses.domain, forgetting: meanOf(h.losses) - meanBase })));
+  const points = result.runs.flatMap((run) =>
+    run.history.map((h) => ({
+      strategy: run.strategy,
+      step: h.step,
+      gain: result.baseline.domain - h.losses.domain,
+      forgetting: meanOf(h.losses) - meanBase,
+    })),
+  );
   const sections: PlotReportSection[] = [
     { text: intro },
-    { table: { columns: table.columns, rows: table.rows }, caption: "Final evaluation per strategy (nats/byte). Forgetting: retained-set loss minus the base model's; BWT: backward transfer; adapter off: mean forgetting with the adapter switched off." },
+    {
+      table: { columns: table.columns, rows: table.rows },
+      caption:
+        "Final evaluation per strategy (nats/byte). Forgetting: retained-set loss minus the base model's; BWT: backward transfer; adapter off: mean forgetting with the adapter switched off.",
+    },
     { heading: "Forgetting as training goes", level: 2 },
-    { figure: forgettingFigure(curves), caption: `Mean loss increase on the retained sets (${retained.join(", ")}) and the new domain's loss, at every evaluation.` },
-    { figure: learnForgetFigure(points), caption: "Each strategy's path from the base model (origin): learned (up) against forgotten (right)." },
+    {
+      figure: forgettingFigure(curves),
+      caption: `Mean loss increase on the retained sets (${retained.join(", ")}) and the new domain's loss, at every evaluation.`,
+    },
+    {
+      figure: learnForgetFigure(points),
+      caption: "Each strategy's path from the base model (origin): learned (up) against forgotten (right).",
+    },
   ];
   const spectra = rankSpectra(result.runs);
   if (spectra.length > 0) {
     sections.push({ heading: "Rank of the updates", level: 2 });
-    sections.push({ figure: rankSpectrumFigure(spectra, { normalize: true }), caption: "Singular values of the top block's c_attn update (W - W0 in place, scaling·B·A for LoRA), each divided by its largest." });
+    sections.push({
+      figure: rankSpectrumFigure(spectra, { normalize: true }),
+      caption: "Singular values of the top block's c_attn update (W - W0 in place, scaling·B·A for LoRA), each divided by its largest.",
+    });
   }
   sections.push({ heading: "Gradient norm per layer", level: 2 });
   for (const run of result.runs) {
-    sections.push({ figure: gradNormHeatmap(run.events, { groupBy: "layer", title: `Gradient norm per layer: ${run.strategy}`, height: 300 }), caption: `${run.description}; ${run.trainableParams.toLocaleString("en-US")} trainable parameters.` });
+    sections.push({
+      figure: gradNormHeatmap(run.events, { groupBy: "layer", title: `Gradient norm per layer: ${run.strategy}`, height: 300 }),
+      caption: `${run.description}; ${run.trainableParams.toLocaleString("en-US")} trainable parameters.`,
+    });
   }
   return sections;
 }
@@ -99,7 +147,14 @@ function rankSpectra(runs: StrategyRun[]) {
   for (const run of runs) {
     const rows = (run.ranks ?? []).filter((r) => /\.attn\.c_attn(\.weight)?$/.test(r.module));
     const top = rows.sort((a, b) => layerNumber(b.module) - layerNumber(a.module))[0];
-    if (top) out.push({ layer: `${run.strategy} · ${shortModule(top.module).replace(/\.weight$/, "")}`, singularValues: top.singularValues, stableRank: top.stableRank, effectiveRank: top.effectiveRank, loraRank: top.rank });
+    if (top)
+      out.push({
+        layer: `${run.strategy} · ${shortModule(top.module).replace(/\.weight$/, "")}`,
+        singularValues: top.singularValues,
+        stableRank: top.stableRank,
+        effectiveRank: top.effectiveRank,
+        loraRank: top.rank,
+      });
   }
   return out;
 }
@@ -116,9 +171,18 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   const info = await ready(opts.backend ? { backend: opts.backend } : {});
   const base = await loadBase(opts.size);
   const T = base.config.nPositions;
-  const data = forgettingData({ tokenizer: new ByteTokenizer(), windowLength: T, evalWindows: opts.evalWindows, evalBatchSize: Math.min(16, opts.evalWindows) });
-  log(`lora-lab demo: what fine-tuning forgets. Base: the shipped ${opts.size} GPT-2 (${base.config.nLayer} layers, d=${base.config.nEmbd}), pretrained on Brown's general genres.`);
-  log(`new domain: Brown J "learned" (${data.domainTrain.length} training windows of ${T} bytes); retained: held-out press and fiction documents; ${opts.steps} steps of ${opts.batchSize}, peak LR ${opts.lr} (adapters ${opts.adapterLr ?? opts.lr}), seed ${opts.seed}; backend ${info.backend}`);
+  const data = forgettingData({
+    tokenizer: new ByteTokenizer(),
+    windowLength: T,
+    evalWindows: opts.evalWindows,
+    evalBatchSize: Math.min(16, opts.evalWindows),
+  });
+  log(
+    `lora-lab demo: what fine-tuning forgets. Base: the shipped ${opts.size} GPT-2 (${base.config.nLayer} layers, d=${base.config.nEmbd}), pretrained on Brown's general genres.`,
+  );
+  log(
+    `new domain: Brown J "learned" (${data.domainTrain.length} training windows of ${T} bytes); retained: held-out press and fiction documents; ${opts.steps} steps of ${opts.batchSize}, peak LR ${opts.lr} (adapters ${opts.adapterLr ?? opts.lr}), seed ${opts.seed}; backend ${info.backend}`,
+  );
   const result = await runForgettingExperiment({
     base,
     domain: { train: data.domainTrain, eval: data.domainEval },

@@ -11,7 +11,10 @@ export const KERNEL_USAGE = `  kernel   run the kernel: lora-lab kernel <connect
 
 /** The kernel's install API, as loaded at run time (src/ does not depend on kernel/ when compiling). */
 interface KernelModule {
-  installKernelSpec(options: { target?: { kind: "user" } | { kind: "sys-prefix" } | { kind: "prefix"; dir: string }; name?: string }): string;
+  installKernelSpec(options: {
+    target?: { kind: "user" } | { kind: "sys-prefix" } | { kind: "prefix"; dir: string };
+    name?: string;
+  }): string;
   runKernel(connectionFile: string): Promise<{ closed: Promise<number> }>;
 }
 
@@ -34,9 +37,16 @@ export async function installCommand(rest: string[]): Promise<number> {
     },
     allowPositionals: false,
   });
-  const chosen = [values.user && "--user", values["sys-prefix"] && "--sys-prefix", values.prefix !== undefined && "--prefix"].filter(Boolean);
+  const chosen = [values.user && "--user", values["sys-prefix"] && "--sys-prefix", values.prefix !== undefined && "--prefix"].filter(
+    Boolean,
+  );
   if (chosen.length > 1) throw new Error(`install: choose one of --user, --sys-prefix, --prefix <dir>; got ${chosen.join(" and ")}`);
-  const target = values.prefix !== undefined ? { kind: "prefix" as const, dir: values.prefix } : values["sys-prefix"] ? { kind: "sys-prefix" as const } : { kind: "user" as const };
+  const target =
+    values.prefix !== undefined
+      ? { kind: "prefix" as const, dir: values.prefix }
+      : values["sys-prefix"]
+        ? { kind: "sys-prefix" as const }
+        : { kind: "user" as const };
   const kernel = await loadKernel();
   const dir = kernel.installKernelSpec({ target, name: values.name });
   console.log(`installed kernel "${values.name ?? "lora-lab"}" (TypeScript (lora-lab)) in ${dir}`);
@@ -52,7 +62,8 @@ export async function installCommand(rest: string[]): Promise<number> {
 
 export async function kernelCommand(rest: string[]): Promise<number> {
   const { positionals } = parseArgs({ args: rest, options: {}, allowPositionals: true });
-  if (positionals.length !== 1) throw new Error(`kernel: expected one argument, the connection file Jupyter passes as {connection_file}; got ${positionals.length}`);
+  if (positionals.length !== 1)
+    throw new Error(`kernel: expected one argument, the connection file Jupyter passes as {connection_file}; got ${positionals.length}`);
   const kernel = await loadKernel();
   const running = await kernel.runKernel(positionals[0]);
   return running.closed;

@@ -1,7 +1,16 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ready, seed, type BackendChoice } from "../engine/index.js";
-import { documentWindows, evalBatches, generalSplit, GENERAL_GENRES, HELD_OUT_FRACTION, spreadWindows, SPLIT_SEED, DOMAIN_GENRE } from "../forgetting/experiment_data.js";
+import {
+  documentWindows,
+  evalBatches,
+  generalSplit,
+  GENERAL_GENRES,
+  HELD_OUT_FRACTION,
+  spreadWindows,
+  SPLIT_SEED,
+  DOMAIN_GENRE,
+} from "../forgetting/experiment_data.js";
 import { gpt2, GPT2Config } from "../models/index.js";
 import { ByteTokenizer, saveTokenizer } from "../tokenizers/index.js";
 import { batchStream } from "../data/index.js";
@@ -42,7 +51,7 @@ export function unigramLoss(train: readonly Int32Array[], evalSet: readonly Toke
   for (const w of train) for (let i = 0; i < w.length - 1; i++) (counts[w[i]]++, total++);
   let nll = 0;
   let n = 0;
-  for (const b of evalSet) for (const t of b.targets) (nll -= Math.log(counts[t] / total), n++);
+  for (const b of evalSet) for (const t of b.targets) ((nll -= Math.log(counts[t] / total)), n++);
   return nll / n;
 }
 
@@ -66,7 +75,9 @@ export async function runPretrain(opts: PretrainOptions): Promise<PretrainResult
   const trainWindows = documentWindows(split.train, tokenizer, T);
   const evalSet = pretrainEvalSet(T, opts.evalWindows, opts.evalBatchSize);
   const unigram = unigramLoss(trainWindows, evalSet, tokenizer.vocabSize);
-  log(`pretrain ${opts.size}: ${split.train.length} training documents (${trainWindows.length} windows of ${T} bytes), ${split.heldOut.length} held out; backend ${info.backend}`);
+  log(
+    `pretrain ${opts.size}: ${split.train.length} training documents (${trainWindows.length} windows of ${T} bytes), ${split.heldOut.length} held out; backend ${info.backend}`,
+  );
   log(`unigram baseline on the validation set: ${unigram.toFixed(4)} nats/byte`);
 
   seed(opts.seed);
@@ -119,7 +130,11 @@ export async function runPretrain(opts: PretrainOptions): Promise<PretrainResult
       held_out_documents: split.heldOut.map((d) => d.id),
       train_windows: trainWindows.length,
     },
-    eval: { windows: opts.evalWindows, batch_size: opts.evalBatchSize, selection: "evenly spread windows of the held-out documents' stream (spreadWindows)" },
+    eval: {
+      windows: opts.evalWindows,
+      batch_size: opts.evalBatchSize,
+      selection: "evenly spread windows of the held-out documents' stream (spreadWindows)",
+    },
     validation_loss: validationLoss,
     unigram_validation_loss: unigram,
     train_wall_seconds: Math.round(wallSeconds),
@@ -132,7 +147,14 @@ export async function runPretrain(opts: PretrainOptions): Promise<PretrainResult
   return { validationLoss, unigramLoss: unigram, wallSeconds, history };
 }
 
-function pretrainMarkdown(opts: PretrainOptions, data: { train_documents: number; train_windows: number; held_out_documents: string[] }, loss: number, unigram: number, seconds: number, history: { step: number; validation_loss: number }[]): string {
+function pretrainMarkdown(
+  opts: PretrainOptions,
+  data: { train_documents: number; train_windows: number; held_out_documents: string[] },
+  loss: number,
+  unigram: number,
+  seconds: number,
+  history: { step: number; validation_loss: number }[],
+): string {
   const rows = history.map((h) => `| ${h.step} | ${h.validation_loss.toFixed(4)} |`).join("\n");
   return `# ${opts.size} GPT-2, pretrained on the Brown corpus's general genres
 

@@ -25,7 +25,8 @@ export class BatchIterator extends EpochBatches<Batch> {
     const width = windows[0]!.length;
     if (width < 2) throw new RangeError(`batches: windows need at least 2 tokens (T + 1); got ${width}`);
     windows.forEach((w, i) => {
-      if (w.length !== width) throw new RangeError(`batches: window ${i} has ${w.length} tokens, window 0 has ${width}; all must have the same length`);
+      if (w.length !== width)
+        throw new RangeError(`batches: window ${i} has ${w.length} tokens, window 0 has ${width}; all must have the same length`);
     });
     this.windows = windows.map((w) => (w instanceof Int32Array ? w : Int32Array.from(w)));
     this.length = width - 1;
@@ -54,7 +55,9 @@ export function batchStream(windows: readonly ArrayLike<number>[], options: Batc
   // Checked here, not inside the generator, so bad options fail at the call rather than the first step.
   const iterator = new BatchIterator(windows, options);
   if (iterator.numBatches === 0) {
-    throw new RangeError(`batchStream: ${windows.length} windows make no batch of ${iterator.batchSize} with dropLast; lower batchSize or pass dropLast: false`);
+    throw new RangeError(
+      `batchStream: ${windows.length} windows make no batch of ${iterator.batchSize} with dropLast; lower batchSize or pass dropLast: false`,
+    );
   }
   return (function* endless(): Generator<Batch, never> {
     for (;;) for (const batch of iterator) yield batch;

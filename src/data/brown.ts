@@ -72,7 +72,9 @@ export function resolveBrownGenres(genres?: string | readonly string[]): BrownGe
 }
 
 function validGenres(): string {
-  return `valid genres (letter or name): ${Object.entries(BROWN_GENRES).map(([l, n]) => `${l} ${n}`).join(", ")}`;
+  return `valid genres (letter or name): ${Object.entries(BROWN_GENRES)
+    .map(([l, n]) => `${l} ${n}`)
+    .join(", ")}`;
 }
 
 /**

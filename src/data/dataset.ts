@@ -32,7 +32,9 @@ export function makeLmDataset(options: LmDatasetOptions): LmDataset {
   const { tokenizer, genres, windowLength, validationFraction = 0.1, seed = 0, stride = windowLength } = options;
   const split = splitDocuments(brownDocuments(genres), { validationFraction, seed });
   if (split.validation.length === 0) {
-    throw new RangeError(`makeLmDataset: genres ${JSON.stringify(genres)} hold ${split.train.length} document(s); a split needs at least 2`);
+    throw new RangeError(
+      `makeLmDataset: genres ${JSON.stringify(genres)} hold ${split.train.length} document(s); a split needs at least 2`,
+    );
   }
   const separator = tokenizer.eosTokenId !== undefined ? [tokenizer.eosTokenId] : tokenizer.encode("\n\n");
   const stream = (docs: BrownDocument[]) => {

@@ -24,9 +24,15 @@ export abstract class EpochBatches<B> implements Iterable<B> {
   epoch = 0;
 
   /** `caller` and `items` name the function and what it batches in errors ("batches", "windows"). */
-  constructor(private readonly count: number, options: EpochOptions, caller: string, items: string) {
+  constructor(
+    private readonly count: number,
+    options: EpochOptions,
+    caller: string,
+    items: string,
+  ) {
     const { batchSize, seed = 0, shuffle = true, dropLast = true } = options;
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`${caller}: batchSize must be a positive integer; got ${batchSize}`);
+    if (!Number.isInteger(batchSize) || batchSize < 1)
+      throw new RangeError(`${caller}: batchSize must be a positive integer; got ${batchSize}`);
     if (count === 0) throw new RangeError(`${caller}: no ${items} to batch`);
     this.batchSize = batchSize;
     this.seed = seed;

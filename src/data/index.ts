@@ -14,7 +14,20 @@ export type { LmDataset, LmDatasetOptions } from "./dataset.js";
 export { SYNTHETIC_SEPARATOR, syntheticSequences } from "./synthetic.js";
 export type { SyntheticOptions, SyntheticTask } from "./synthetic.js";
 export { Seq2SeqBatchIterator, collateSeq2Seq, encodeSeq2SeqPairs, seq2seqBatches } from "./seq2seq.js";
-export type { Seq2SeqBatch, Seq2SeqBatchOptions, Seq2SeqCollateOptions, Seq2SeqEncodeOptions, Seq2SeqExample, Seq2SeqPair } from "./seq2seq.js";
+export type {
+  Seq2SeqBatch,
+  Seq2SeqBatchOptions,
+  Seq2SeqCollateOptions,
+  Seq2SeqEncodeOptions,
+  Seq2SeqExample,
+  Seq2SeqPair,
+} from "./seq2seq.js";
 export { brownSeq2SeqDataset, syntheticSeq2SeqExamples } from "./seq2seq_tasks.js";
-export type { BrownSeq2SeqDataset, BrownSeq2SeqOptions, BrownSeq2SeqTask, Seq2SeqSyntheticOptions, Seq2SeqSyntheticTask } from "./seq2seq_tasks.js";
+export type {
+  BrownSeq2SeqDataset,
+  BrownSeq2SeqOptions,
+  BrownSeq2SeqTask,
+  Seq2SeqSyntheticOptions,
+  Seq2SeqSyntheticTask,
+} from "./seq2seq_tasks.js";
 export { mulberry32 } from "./random.js";

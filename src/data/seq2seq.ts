@@ -33,11 +33,17 @@ function truncate(ids: number[], max: number | undefined, eos: number | null): I
 export function encodeSeq2SeqPairs(pairs: readonly Seq2SeqPair[], options: Seq2SeqEncodeOptions): Seq2SeqExample[] {
   const { tokenizer, maxSourceLength, maxTargetLength } = options;
   const eos = options.eosTokenId === undefined ? (tokenizer.eosTokenId ?? null) : options.eosTokenId;
-  for (const [name, v] of [["maxSourceLength", maxSourceLength], ["maxTargetLength", maxTargetLength]] as const) {
-    if (v !== undefined && (!Number.isInteger(v) || v < 2)) throw new RangeError(`encodeSeq2SeqPairs: ${name} must be an integer >= 2 (room for a token and EOS); got ${v}`);
+  for (const [name, v] of [
+    ["maxSourceLength", maxSourceLength],
+    ["maxTargetLength", maxTargetLength],
+  ] as const) {
+    if (v !== undefined && (!Number.isInteger(v) || v < 2))
+      throw new RangeError(`encodeSeq2SeqPairs: ${name} must be an integer >= 2 (room for a token and EOS); got ${v}`);
   }
   if (eos !== null && (!Number.isInteger(eos) || eos < 0 || eos >= tokenizer.vocabSize)) {
-    throw new RangeError(`encodeSeq2SeqPairs: eosTokenId ${eos} is not a token id of this tokenizer; expected an integer in [0, ${tokenizer.vocabSize})`);
+    throw new RangeError(
+      `encodeSeq2SeqPairs: eosTokenId ${eos} is not a token id of this tokenizer; expected an integer in [0, ${tokenizer.vocabSize})`,
+    );
   }
   return pairs.map((p) => ({
     source: truncate(tokenizer.encode(p.source), maxSourceLength, eos),
@@ -69,7 +75,8 @@ export function collateSeq2Seq(examples: readonly Seq2SeqExample[], options: Seq
   const { padTokenId = 0, labelPadId = -100 } = options;
   if (examples.length === 0) throw new RangeError("collateSeq2Seq: no examples to batch");
   examples.forEach((e, i) => {
-    if (e.source.length === 0 || e.target.length === 0) throw new RangeError(`collateSeq2Seq: example ${i} has an empty ${e.source.length === 0 ? "source" : "target"}`);
+    if (e.source.length === 0 || e.target.length === 0)
+      throw new RangeError(`collateSeq2Seq: example ${i} has an empty ${e.source.length === 0 ? "source" : "target"}`);
   });
   const B = examples.length;
   const S = Math.max(...examples.map((e) => e.source.length));
@@ -92,12 +99,18 @@ export interface Seq2SeqBatchOptions extends Seq2SeqCollateOptions, EpochOptions
  * so a run's data order is reproducible and `epochBatches(k)` gives any epoch directly.
  */
 export class Seq2SeqBatchIterator extends EpochBatches<Seq2SeqBatch> {
-  constructor(private readonly examples: readonly Seq2SeqExample[], private readonly options: Seq2SeqBatchOptions) {
+  constructor(
+    private readonly examples: readonly Seq2SeqExample[],
+    private readonly options: Seq2SeqBatchOptions,
+  ) {
     super(examples.length, options, "seq2seqBatches", "examples");
   }
 
   protected assemble(rows: number[]): Seq2SeqBatch {
-    return collateSeq2Seq(rows.map((i) => this.examples[i]!), this.options);
+    return collateSeq2Seq(
+      rows.map((i) => this.examples[i]!),
+      this.options,
+    );
   }
 }
 

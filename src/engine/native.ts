@@ -8,15 +8,40 @@
 /** What the addon exports (see native/blas.c). Offsets are bytes into `heap`, strides in floats. */
 export interface NativeBlas {
   sgemm(
-    heap: ArrayBuffer, batch: number, m: number, n: number, k: number,
-    aOffset: number, aStride: number, bOffset: number, bStride: number, cOffset: number,
-    transposeA: boolean, transposeB: boolean,
+    heap: ArrayBuffer,
+    batch: number,
+    m: number,
+    n: number,
+    k: number,
+    aOffset: number,
+    aStride: number,
+    bOffset: number,
+    bStride: number,
+    cOffset: number,
+    transposeA: boolean,
+    transposeB: boolean,
   ): void;
   /** Sets OpenBLAS's thread count when given one; returns the count in use. */
   threads(count?: number): number;
   /** Fused kernels in C (same formulas as the JS ones in kernels/); absent in older builds. Offsets in bytes. */
-  adamw?(heap: ArrayBuffer, n: number, p: number, g: number, m: number, v: number, outP: number, outM: number, outV: number,
-    lr: number, beta1: number, beta2: number, eps: number, decay: number, bc1: number, bc2Sqrt: number): number;
+  adamw?(
+    heap: ArrayBuffer,
+    n: number,
+    p: number,
+    g: number,
+    m: number,
+    v: number,
+    outP: number,
+    outM: number,
+    outV: number,
+    lr: number,
+    beta1: number,
+    beta2: number,
+    eps: number,
+    decay: number,
+    bc1: number,
+    bc2Sqrt: number,
+  ): number;
   /**
    * Multi-head attention in place on the heap and its gradient (see native/blas.c for the layout
    * of `params`: sizes, byte offsets and strides; kernels/attention.ts fills it).
@@ -32,8 +57,31 @@ export interface NativeBlas {
   sumRows?(heap: ArrayBuffer, rows: number, cols: number, x: number, out: number): void;
   gelu?(heap: ArrayBuffer, n: number, x: number, y: number): void;
   geluGrad?(heap: ArrayBuffer, n: number, dy: number, x: number, dx: number): void;
-  layerNorm?(heap: ArrayBuffer, rows: number, cols: number, x: number, w: number, b: number, y: number, mean: number, rstd: number, eps: number): void;
-  layerNormGrad?(heap: ArrayBuffer, rows: number, cols: number, dy: number, x: number, w: number, mean: number, rstd: number, dx: number, dw: number, db: number): void;
+  layerNorm?(
+    heap: ArrayBuffer,
+    rows: number,
+    cols: number,
+    x: number,
+    w: number,
+    b: number,
+    y: number,
+    mean: number,
+    rstd: number,
+    eps: number,
+  ): void;
+  layerNormGrad?(
+    heap: ArrayBuffer,
+    rows: number,
+    cols: number,
+    dy: number,
+    x: number,
+    w: number,
+    mean: number,
+    rstd: number,
+    dx: number,
+    dw: number,
+    db: number,
+  ): void;
 }
 
 export interface NativeBlasStatus {
@@ -77,7 +125,9 @@ export async function loadNativeBlas(): Promise<NativeBlas | undefined> {
     }
     const addon = createRequire(import.meta.url)(path) as NativeBlas;
     // The addon's functions are non-enumerable: copy them by name into a plain object.
-    blas = Object.fromEntries(Object.getOwnPropertyNames(addon).map((k) => [k, (addon as unknown as Record<string, unknown>)[k]])) as unknown as NativeBlas;
+    blas = Object.fromEntries(
+      Object.getOwnPropertyNames(addon).map((k) => [k, (addon as unknown as Record<string, unknown>)[k]]),
+    ) as unknown as NativeBlas;
     const wanted = Number(process.env.LORA_LAB_THREADS ?? 0);
     status = { loaded: true, path, threads: blas.threads(wanted > 0 ? wanted : undefined) };
   } catch (err) {

@@ -17,7 +17,11 @@ function toMatrix(m: DenseMatrix): Matrix {
 }
 
 function svdValues(m: Matrix): number[] {
-  const svd = new SingularValueDecomposition(m, { computeLeftSingularVectors: false, computeRightSingularVectors: false, autoTranspose: true });
+  const svd = new SingularValueDecomposition(m, {
+    computeLeftSingularVectors: false,
+    computeRightSingularVectors: false,
+    autoTranspose: true,
+  });
   return [...svd.diagonal].map(Math.abs).sort((a, b) => b - a);
 }
 
@@ -31,11 +35,18 @@ export function denseSingularValues(m: DenseMatrix): number[] {
  * B A = Q_B (R_B R_A^T) Q_A^T and the r x r core has the same spectrum. B is [out, r], A is [r, in].
  */
 export function lowRankSingularValues(B: DenseMatrix, A: DenseMatrix, scaling = 1): number[] {
-  if (B.cols !== A.rows) throw new Error(`lora_B is [${B.rows}, ${B.cols}] and lora_A is [${A.rows}, ${A.cols}]; expected B's columns to equal A's rows (the rank r)`);
+  if (B.cols !== A.rows)
+    throw new Error(
+      `lora_B is [${B.rows}, ${B.cols}] and lora_A is [${A.rows}, ${A.cols}]; expected B's columns to equal A's rows (the rank r)`,
+    );
   const rB = new QrDecomposition(toMatrix(B)).upperTriangularMatrix;
   const rA = new QrDecomposition(toMatrix(A).transpose()).upperTriangularMatrix;
   return svdValues(rB.mmul(rA.transpose()).mul(scaling));
 }
 
 // The measures of a spectrum live in the leaf spectrum/ (plot uses them too); inspect's public names for them:
-export { effectiveRank as spectrumEffectiveRank, frobeniusNorm as spectrumFrobeniusNorm, stableRank as spectrumStableRank } from "../spectrum/index.js";
+export {
+  effectiveRank as spectrumEffectiveRank,
+  frobeniusNorm as spectrumFrobeniusNorm,
+  stableRank as spectrumStableRank,
+} from "../spectrum/index.js";

@@ -37,7 +37,14 @@ function frob(data: ArrayLike<number>): number {
 }
 
 function row(module: string, kind: "lora" | "full", s: number[], weightNorm: number): UpdateRankRow {
-  return { module, kind, singularValues: s, stableRank: stableRank(s), effectiveRank: effectiveRank(s), relativeNorm: frobeniusNorm(s) / weightNorm };
+  return {
+    module,
+    kind,
+    singularValues: s,
+    stableRank: stableRank(s),
+    effectiveRank: effectiveRank(s),
+    relativeNorm: frobeniusNorm(s) / weightNorm,
+  };
 }
 
 export function snapshotWeights(model: Module): WeightSnapshot {
@@ -65,7 +72,11 @@ function loraRows(model: Module): UpdateRankRow[] {
       const [, aCols = 0] = a.shape;
       const s = lowRankSingularValues({ rows: bRows, cols: r, data: b.dataSync() }, { rows: r, cols: aCols, data: a.dataSync() }, scaling);
       let weightNorm = Number.NaN;
-      try { weightNorm = frob(m.baseWeight.dataSync()); } catch { /* 4-bit base */ }
+      try {
+        weightNorm = frob(m.baseWeight.dataSync());
+      } catch {
+        /* 4-bit base */
+      }
       rows.push({ ...row(name, "lora", s, weightNorm), adapter, rank: r });
     }
   }
@@ -82,7 +93,10 @@ function fullRows(model: Module, reference: WeightSnapshot): UpdateRankRow[] {
     if (now.length !== ref.data.length) throw new Error(`"${name}" has ${now.length} values now but ${ref.data.length} in the snapshot`);
     const delta = new Float64Array(now.length);
     let changed = false;
-    for (let i = 0; i < now.length; i++) { delta[i] = now[i] - ref.data[i]; if (delta[i] !== 0) changed = true; }
+    for (let i = 0; i < now.length; i++) {
+      delta[i] = now[i] - ref.data[i];
+      if (delta[i] !== 0) changed = true;
+    }
     if (!changed) continue;
     rows.push(row(name, "full", denseSingularValues({ rows: ref.rows, cols: ref.cols, data: delta }), frob(ref.data)));
   }
@@ -95,5 +109,11 @@ export function updateRankTable(model: Module, opts: { reference?: WeightSnapsho
 }
 
 export function toPlotSpectra(rows: readonly UpdateRankRow[]): UpdateSpectrum[] {
-  return rows.map((r) => ({ layer: r.adapter && r.adapter !== "default" ? `${r.module} [${r.adapter}]` : r.module, singularValues: r.singularValues, stableRank: r.stableRank, effectiveRank: r.effectiveRank, loraRank: r.rank }));
+  return rows.map((r) => ({
+    layer: r.adapter && r.adapter !== "default" ? `${r.module} [${r.adapter}]` : r.module,
+    singularValues: r.singularValues,
+    stableRank: r.stableRank,
+    effectiveRank: r.effectiveRank,
+    loraRank: r.rank,
+  }));
 }

@@ -38,12 +38,14 @@ export function snakeCase(camel: string): string {
 }
 
 // Checks shared by the configs.
-export const positiveInt: Check<number> = (v) => (Number.isInteger(v) && v > 0 ? undefined : `must be a positive integer, got ${JSON.stringify(v)}`);
+export const positiveInt: Check<number> = (v) =>
+  Number.isInteger(v) && v > 0 ? undefined : `must be a positive integer, got ${JSON.stringify(v)}`;
 export const probability: Check<number> = (v) => (v >= 0 && v < 1 ? undefined : `must be a probability in [0, 1), got ${v}`);
 export const positive: Check<number> = (v) => (v > 0 ? undefined : `must be > 0, got ${v}`);
 export const nullOr =
   <T>(check: Check<T>): Check<T | null> =>
-  (v) => (v === null ? undefined : check(v));
+  (v) =>
+    v === null ? undefined : check(v);
 export const oneOf =
   <T>(...allowed: T[]): Check<T> =>
   (v) => {
@@ -93,7 +95,8 @@ export class ConfigSchema<T extends FieldTable> {
       const name = key in this.table ? key : this.fromSnake.get(key);
       if (name === undefined) unknown.push(key);
       else if (value === undefined) continue;
-      else if (name in given) throw new Error(`${this.owner}: ${name} is given twice (as ${name} and ${this.jsonKeys[name]}); give it once`);
+      else if (name in given)
+        throw new Error(`${this.owner}: ${name} is given twice (as ${name} and ${this.jsonKeys[name]}); give it once`);
       else given[name] = value;
     }
     if (unknown.length) throw new Error(`${this.owner}: unknown field(s) ${unknown.join(", ")}; known: ${this.fieldNames.join(", ")}`);

@@ -5,7 +5,8 @@ import { SafetensorsError, type SafeTensor } from "./dtypes.js";
 export function toFloat32(t: SafeTensor): Float32Array {
   const n = t.data.length;
   switch (t.dtype) {
-    case "F16": case "BF16": {
+    case "F16":
+    case "BF16": {
       const src = t.data as Uint16Array;
       const out = new Float32Array(n);
       const bits = new Uint32Array(out.buffer);
@@ -13,7 +14,8 @@ export function toFloat32(t: SafeTensor): Float32Array {
       for (let i = 0; i < n; i++) bits[i] = widen(src[i]);
       return out;
     }
-    case "I64": case "U64": {
+    case "I64":
+    case "U64": {
       // Number() rounds to float64 first; values past 2**53 may then round once more to float32.
       const src = t.data as BigInt64Array | BigUint64Array;
       const out = new Float32Array(n);
@@ -33,7 +35,10 @@ export function fromFloat32(values: Float32Array, shape: number[], dtype: "F32" 
   }
   const elements = shape.reduce((a, b) => a * b, 1);
   if (values.length !== elements) {
-    throw new SafetensorsError("SHAPE_MISMATCH", `shape [${shape.join(", ")}] holds ${elements} elements but ${values.length} values were given`);
+    throw new SafetensorsError(
+      "SHAPE_MISMATCH",
+      `shape [${shape.join(", ")}] holds ${elements} elements but ${values.length} values were given`,
+    );
   }
   if (dtype === "F32") return { dtype, shape: [...shape], data: new Float32Array(values) };
   if (dtype !== "F16" && dtype !== "BF16") {

@@ -6,9 +6,19 @@
 import { readFile } from "node:fs/promises";
 import { writeFileAtomic } from "./atomic.js";
 import {
-  CRATE_ONLY_DTYPES, DTYPE_ALIGNMENT_RANK, DTYPE_ARRAY, DTYPE_BYTES, SAFETENSORS_DTYPES, SafetensorsError,
-  assertLittleEndianHost, isDtype, typedArrayFromBytes, typedArrayName,
-  type SafeTensor, type SafetensorsDtype, type SafetensorsErrorCode,
+  CRATE_ONLY_DTYPES,
+  DTYPE_ALIGNMENT_RANK,
+  DTYPE_ARRAY,
+  DTYPE_BYTES,
+  SAFETENSORS_DTYPES,
+  SafetensorsError,
+  assertLittleEndianHost,
+  isDtype,
+  typedArrayFromBytes,
+  typedArrayName,
+  type SafeTensor,
+  type SafetensorsDtype,
+  type SafetensorsErrorCode,
 } from "./dtypes.js";
 import { findDuplicateKey } from "./json_keys.js";
 
@@ -57,7 +67,8 @@ export function parseSafetensors(bytes: Uint8Array, opts: { source?: string } = 
   }
   // The format spec says the header MUST begin with "{"; the crate also skips leading whitespace.
   if (headerBytes[0] !== 0x7b) {
-    const got = headerLen === 0 ? "an empty header" : `first byte 0x${headerBytes[0].toString(16).padStart(2, "0")} (${JSON.stringify(text[0])})`;
+    const got =
+      headerLen === 0 ? "an empty header" : `first byte 0x${headerBytes[0].toString(16).padStart(2, "0")} (${JSON.stringify(text[0])})`;
     fail("HEADER_NOT_OBJECT", `header must be a JSON object starting with "{" (0x7b); got ${got}`);
   }
   let header: unknown;
@@ -90,7 +101,11 @@ export function parseSafetensors(bytes: Uint8Array, opts: { source?: string } = 
   let previous: Entry | undefined;
   for (const e of entries) {
     if (e.begin < cursor && previous) {
-      fail("OVERLAP", `tensor "${e.name}" (bytes ${e.begin}..${e.end}) overlaps tensor "${previous.name}" (bytes ${previous.begin}..${previous.end}); tensors must not share bytes`, e.name);
+      fail(
+        "OVERLAP",
+        `tensor "${e.name}" (bytes ${e.begin}..${e.end}) overlaps tensor "${previous.name}" (bytes ${previous.begin}..${previous.end}); tensors must not share bytes`,
+        e.name,
+      );
     }
     if (e.begin > cursor) {
       const after = previous ? `after tensor "${previous.name}"` : "at the start of the data buffer";
@@ -100,7 +115,10 @@ export function parseSafetensors(bytes: Uint8Array, opts: { source?: string } = 
     previous = e;
   }
   if (cursor !== bufferLen) {
-    fail("INCOMPLETE_BUFFER", `tensors cover ${cursor} bytes of the ${bufferLen}-byte data buffer; the last ${bufferLen - cursor} bytes belong to no tensor`);
+    fail(
+      "INCOMPLETE_BUFFER",
+      `tensors cover ${cursor} bytes of the ${bufferLen}-byte data buffer; the last ${bufferLen - cursor} bytes belong to no tensor`,
+    );
   }
 
   const tensors: Record<string, SafeTensor> = {};
@@ -151,7 +169,8 @@ function parseEntry(name: string, value: unknown, bufferLen: number, fail: Fail)
   const d = dtype as SafetensorsDtype;
 
   const shape = entry.shape;
-  if (!Array.isArray(shape)) fail("INVALID_SHAPE", `${where}: shape must be an array of non-negative integers; got ${describe(shape)}`, name);
+  if (!Array.isArray(shape))
+    fail("INVALID_SHAPE", `${where}: shape must be an array of non-negative integers; got ${describe(shape)}`, name);
   let elements = 1;
   for (const [axis, dim] of (shape as unknown[]).entries()) {
     if (typeof dim !== "number" || !Number.isInteger(dim) || dim < 0) {
@@ -172,7 +191,11 @@ function parseEntry(name: string, value: unknown, bufferLen: number, fail: Fail)
   if (begin > end) fail("INVALID_OFFSETS", `${where}: data_offsets [${begin}, ${end}] begin after they end`, name);
   const expected = elements * DTYPE_BYTES[d];
   if (end - begin !== expected) {
-    fail("SHAPE_MISMATCH", `${where}: data_offsets [${begin}, ${end}] span ${end - begin} bytes but ${d} shape [${(shape as number[]).join(", ")}] needs ${expected}`, name);
+    fail(
+      "SHAPE_MISMATCH",
+      `${where}: data_offsets [${begin}, ${end}] span ${end - begin} bytes but ${d} shape [${(shape as number[]).join(", ")}] needs ${expected}`,
+      name,
+    );
   }
   if (end > bufferLen) {
     fail("OFFSET_OUT_OF_BOUNDS", `${where}: data_offsets [${begin}, ${end}] end beyond the ${bufferLen}-byte data buffer`, name);
@@ -243,9 +266,13 @@ function checkMetadata(metadata: Record<string, string>): Record<string, string>
     throw new SafetensorsError("INVALID_METADATA", `metadata must be an object of string values; got ${describe(metadata)}`);
   }
   for (const [key, v] of Object.entries(metadata)) {
-    if (typeof v !== "string") throw new SafetensorsError("INVALID_METADATA", `metadata value for "${key}" must be a string; got ${describe(v)}`);
+    if (typeof v !== "string")
+      throw new SafetensorsError("INVALID_METADATA", `metadata value for "${key}" must be a string; got ${describe(v)}`);
     if (!isWellFormed(key) || !isWellFormed(v)) {
-      throw new SafetensorsError("INVALID_METADATA", `metadata entry "${key}" contains a lone UTF-16 surrogate and cannot be written as UTF-8`);
+      throw new SafetensorsError(
+        "INVALID_METADATA",
+        `metadata entry "${key}" contains a lone UTF-16 surrogate and cannot be written as UTF-8`,
+      );
     }
   }
   return metadata;
@@ -257,7 +284,11 @@ export async function readSafetensors(path: string): Promise<SafetensorsFile> {
 }
 
 /** Serializes and writes atomically: the old file stays intact if anything fails. */
-export async function writeSafetensors(path: string, tensors: Record<string, SafeTensor>, metadata?: Record<string, string>): Promise<void> {
+export async function writeSafetensors(
+  path: string,
+  tensors: Record<string, SafeTensor>,
+  metadata?: Record<string, string>,
+): Promise<void> {
   await writeFileAtomic(path, serializeSafetensors(tensors, metadata));
 }
 

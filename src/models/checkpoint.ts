@@ -61,7 +61,10 @@ export async function saveModelFolder(model: Saveable, dir: string, opts: SavePr
       for (const name of Object.keys(part)) weightMap[name] = file;
     }
     const totalSize = Object.values(tensors).reduce((a, t) => a + t.data.byteLength, 0);
-    await writeFileAtomic(join(dir, "model.safetensors.index.json"), JSON.stringify({ metadata: { total_size: totalSize }, weight_map: weightMap }, null, 2) + "\n");
+    await writeFileAtomic(
+      join(dir, "model.safetensors.index.json"),
+      JSON.stringify({ metadata: { total_size: totalSize }, weight_map: weightMap }, null, 2) + "\n",
+    );
   }
   const config = { ...model.configJSON(), torch_dtype: { F32: "float32", F16: "float16", BF16: "bfloat16" }[opts.dtype ?? "F32"] };
   await writeFileAtomic(join(dir, "config.json"), JSON.stringify(config, null, 2) + "\n");

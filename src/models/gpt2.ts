@@ -23,7 +23,10 @@ export class GPT2Attention extends Module {
   readonly attn_dropout: Dropout;
   readonly resid_dropout: Dropout;
 
-  constructor(readonly config: GPT2Config, readonly layerIdx: number) {
+  constructor(
+    readonly config: GPT2Config,
+    readonly layerIdx: number,
+  ) {
     super();
     const { nEmbd, initializerRange, nLayer } = config;
     this.c_attn = this.registerModule("c_attn", new Conv1D(nEmbd, 3 * nEmbd, { initStd: initializerRange }));

@@ -10,7 +10,15 @@ export { T5Config, T5_PRESETS } from "./t5_config.js";
 export type { T5ConfigFields } from "./t5_config.js";
 export { T5ForConditionalGeneration, t5, shiftTokensRight } from "./t5.js";
 export type { T5ForwardOptions } from "./t5.js";
-export { T5Stack, T5Block, T5LayerSelfAttention, T5LayerCrossAttention, T5LayerFF, T5DenseActDense, T5DenseGatedActDense } from "./t5_layers.js";
+export {
+  T5Stack,
+  T5Block,
+  T5LayerSelfAttention,
+  T5LayerCrossAttention,
+  T5LayerFF,
+  T5DenseActDense,
+  T5DenseGatedActDense,
+} from "./t5_layers.js";
 export { T5Attention, relativePositionBucket, relativePositionBuckets } from "./t5_attention.js";
 export { loadBase, shippedCheckpointDir } from "./shipped.js";
 export { LlamaConfig, LLAMA_PRESETS, LLAMA_MODEL_TYPES, ROPE_TYPES } from "./llama_config.js";

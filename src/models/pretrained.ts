@@ -98,7 +98,9 @@ async function downloadFromHub(id: string, opts: FromPretrainedOptions): Promise
     if (!(await get("model.safetensors.index.json", false))) {
       throw new Error(`fromPretrained: the hub repository "${id}" has neither model.safetensors nor model.safetensors.index.json`);
     }
-    const index = JSON.parse(await readFile(join(folder, "model.safetensors.index.json"), "utf8")) as { weight_map: Record<string, string> };
+    const index = JSON.parse(await readFile(join(folder, "model.safetensors.index.json"), "utf8")) as {
+      weight_map: Record<string, string>;
+    };
     for (const shard of new Set(Object.values(index.weight_map))) await get(shard, true);
   }
   for (const optional of ["tokenizer.json", "tokenizer_config.json", "generation_config.json"]) await get(optional, false);
@@ -123,7 +125,8 @@ async function readWeights(dir: string): Promise<Record<string, SafeTensor>> {
     if (!index.weight_map) throw new Error(`${indexPath} has no "weight_map"`);
     const tensors: Record<string, SafeTensor> = {};
     for (const shard of new Set(Object.values(index.weight_map))) {
-      if (!existsSync(join(dir, shard))) throw new Error(`${indexPath} names the shard ${shard}, which is missing (files: ${readdirSync(dir).join(", ")})`);
+      if (!existsSync(join(dir, shard)))
+        throw new Error(`${indexPath} names the shard ${shard}, which is missing (files: ${readdirSync(dir).join(", ")})`);
       Object.assign(tensors, (await readSafetensors(join(dir, shard))).tensors);
     }
     return tensors;
@@ -142,10 +145,12 @@ async function readWeights(dir: string): Promise<Record<string, SafeTensor>> {
  */
 export async function pretrainedFolder(dirOrHubId: string, opts: FromPretrainedOptions = {}): Promise<string> {
   if (existsSync(dirOrHubId)) {
-    if (!statSync(dirOrHubId).isDirectory()) throw new Error(`fromPretrained: "${dirOrHubId}" is a file; pass the model folder that holds config.json`);
+    if (!statSync(dirOrHubId).isDirectory())
+      throw new Error(`fromPretrained: "${dirOrHubId}" is a file; pass the model folder that holds config.json`);
     return dirOrHubId;
   }
-  if (!HUB_ID.test(dirOrHubId)) throw new Error(`fromPretrained: "${dirOrHubId}" is neither an existing folder nor a hub id like "gpt2" or "org/name"`);
+  if (!HUB_ID.test(dirOrHubId))
+    throw new Error(`fromPretrained: "${dirOrHubId}" is neither an existing folder nor a hub id like "gpt2" or "org/name"`);
   return downloadFromHub(dirOrHubId, opts);
 }
 
@@ -161,7 +166,10 @@ export async function fromPretrained<M extends Module = GPT2LMHeadModel>(dirOrHu
   const config = await readJSON(configPath);
   const type = String(config.model_type ?? "");
   const arch = ARCHITECTURES.get(type);
-  if (!arch) throw new Error(`fromPretrained: model_type "${type}" in ${configPath} is not supported; supported: ${[...ARCHITECTURES.keys()].join(", ")}`);
+  if (!arch)
+    throw new Error(
+      `fromPretrained: model_type "${type}" in ${configPath} is not supported; supported: ${[...ARCHITECTURES.keys()].join(", ")}`,
+    );
   const weights = await readWeights(dir);
   const model = arch.build(config);
   try {

@@ -87,7 +87,9 @@ export class T5ForConditionalGeneration extends Module {
       if (ids.shape[0] !== B) throw new Error(`decoder input ids have batch ${ids.shape[0]} but the encoder output has batch ${B}`);
       const encoderMask = opts.attentionMask === undefined ? null : toIdTensor(opts.attentionMask, 2, "attention mask");
       if (encoderMask && !tf.util.arraysEqual(encoderMask.shape, encoderHidden.shape.slice(0, 2))) {
-        throw new Error(`attention mask shape [${encoderMask.shape}] does not match the encoder output's [batch, length] [${encoderHidden.shape.slice(0, 2)}]`);
+        throw new Error(
+          `attention mask shape [${encoderMask.shape}] does not match the encoder output's [batch, length] [${encoderHidden.shape.slice(0, 2)}]`,
+        );
       }
       let h = this.decoder.forward(ids, null, encoderHidden, encoderMask); // [B, T, D]
       // A tied head reuses the input embedding, so T5 rescales by d_model^-0.5 first (Mesh TensorFlow).

@@ -35,7 +35,13 @@ export function relativePositionBucket(relativePosition: number, bidirectional: 
 }
 
 /** Buckets for every (query, key) pair, row-major [queryLength, keyLength]. */
-export function relativePositionBuckets(queryLength: number, keyLength: number, bidirectional: boolean, numBuckets: number, maxDistance: number): Int32Array {
+export function relativePositionBuckets(
+  queryLength: number,
+  keyLength: number,
+  bidirectional: boolean,
+  numBuckets: number,
+  maxDistance: number,
+): Int32Array {
   const out = new Int32Array(queryLength * keyLength);
   for (let i = 0; i < queryLength; i++) {
     for (let j = 0; j < keyLength; j++) out[i * keyLength + j] = relativePositionBucket(j - i, bidirectional, numBuckets, maxDistance);
@@ -51,7 +57,13 @@ export function causalBias(T: number): tf.Tensor4D {
 // Bucket tables by shape and settings: every forward of the first block asks for the same one.
 const bucketTables = new Map<string, Int32Array>();
 
-function cachedBuckets(queryLength: number, keyLength: number, bidirectional: boolean, numBuckets: number, maxDistance: number): Int32Array {
+function cachedBuckets(
+  queryLength: number,
+  keyLength: number,
+  bidirectional: boolean,
+  numBuckets: number,
+  maxDistance: number,
+): Int32Array {
   const key = `${queryLength},${keyLength},${bidirectional},${numBuckets},${maxDistance}`;
   let table = bucketTables.get(key);
   if (!table) {
@@ -88,7 +100,10 @@ export class T5Attention extends Module {
   relative_attention_bias?: Embedding;
   readonly isDecoder: boolean;
 
-  constructor(readonly config: T5Config, opts: T5AttentionOptions) {
+  constructor(
+    readonly config: T5Config,
+    opts: T5AttentionOptions,
+  ) {
     super();
     const { dModel, dKv, numHeads, innerDim, initializerFactor: factor } = config;
     this.isDecoder = opts.isDecoder;
@@ -108,7 +123,8 @@ export class T5Attention extends Module {
   /** The relative position bias [1, H, Tq, Tk] (bidirectional in the encoder, causal in the decoder). */
   computeBias(queryLength: number, keyLength: number): tf.Tensor4D {
     const table = this.relative_attention_bias;
-    if (!table) throw new Error("T5Attention.computeBias: this layer has no relative_attention_bias; only the first block of a stack has one");
+    if (!table)
+      throw new Error("T5Attention.computeBias: this layer has no relative_attention_bias; only the first block of a stack has one");
     const { relativeAttentionNumBuckets: nb, relativeAttentionMaxDistance: md, numHeads } = this.config;
     return tf.tidy(() => {
       const buckets = tf.tensor1d(cachedBuckets(queryLength, keyLength, !this.isDecoder, nb, md), "int32");

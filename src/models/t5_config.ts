@@ -40,8 +40,15 @@ export const T5_PRESETS: Record<string, Partial<T5ConfigFields>> = {
   // Byte vocabulary (ids 0 and 1 are control bytes no text uses, so they serve as pad and EOS);
   // no dropout, as small models on short runs only lose from it.
   tiny: {
-    vocabSize: 256, dModel: 64, dKv: 16, dFf: 128, numLayers: 2, numHeads: 4,
-    relativeAttentionNumBuckets: 16, relativeAttentionMaxDistance: 64, dropoutRate: 0,
+    vocabSize: 256,
+    dModel: 64,
+    dKv: 16,
+    dFf: 128,
+    numLayers: 2,
+    numHeads: 4,
+    relativeAttentionNumBuckets: 16,
+    relativeAttentionMaxDistance: 64,
+    dropoutRate: 0,
   },
   "t5-small": {},
 };

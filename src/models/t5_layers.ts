@@ -60,7 +60,10 @@ export class T5LayerFF extends Module {
 
   constructor(config: T5Config) {
     super();
-    this.DenseReluDense = this.registerModule("DenseReluDense", config.isGatedAct ? new T5DenseGatedActDense(config) : new T5DenseActDense(config));
+    this.DenseReluDense = this.registerModule(
+      "DenseReluDense",
+      config.isGatedAct ? new T5DenseGatedActDense(config) : new T5DenseActDense(config),
+    );
     this.layer_norm = this.registerModule("layer_norm", new RMSNorm(config.dModel, config.layerNormEpsilon));
     this.dropout = this.registerModule("dropout", new Dropout(config.dropoutRate));
   }
@@ -96,7 +99,10 @@ export class T5LayerCrossAttention extends Module {
 
   constructor(config: T5Config) {
     super();
-    this.EncDecAttention = this.registerModule("EncDecAttention", new T5Attention(config, { isDecoder: true, hasRelativeAttentionBias: false }));
+    this.EncDecAttention = this.registerModule(
+      "EncDecAttention",
+      new T5Attention(config, { isDecoder: true, hasRelativeAttentionBias: false }),
+    );
     this.layer_norm = this.registerModule("layer_norm", new RMSNorm(config.dModel, config.layerNormEpsilon));
     this.dropout = this.registerModule("dropout", new Dropout(config.dropoutRate));
   }
@@ -110,7 +116,11 @@ export class T5LayerCrossAttention extends Module {
 export class T5Block extends Module {
   readonly layer: ModuleList<Module>;
 
-  constructor(config: T5Config, readonly isDecoder: boolean, hasRelativeAttentionBias: boolean) {
+  constructor(
+    config: T5Config,
+    readonly isDecoder: boolean,
+    hasRelativeAttentionBias: boolean,
+  ) {
     super();
     const layers: Module[] = [new T5LayerSelfAttention(config, isDecoder, hasRelativeAttentionBias)];
     if (isDecoder) layers.push(new T5LayerCrossAttention(config));
@@ -137,7 +147,11 @@ export class T5Stack extends Module {
   final_layer_norm: RMSNorm;
   readonly dropout: Dropout;
 
-  constructor(config: T5Config, embedTokens: Embedding, readonly isDecoder: boolean) {
+  constructor(
+    config: T5Config,
+    embedTokens: Embedding,
+    readonly isDecoder: boolean,
+  ) {
     super();
     const n = isDecoder ? config.decoderLayers : config.numLayers;
     // The same Embedding module as the model's `shared`, as in HF: one parameter, three state-dict keys.

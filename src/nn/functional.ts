@@ -63,7 +63,11 @@ export function layerNorm(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor, eps:
     const fused = fusedLayerNorm(x, weight, bias, eps);
     if (fused) return fused;
     const { mean, variance } = tf.moments(x, -1, true);
-    return x.sub(mean).mul(tf.rsqrt(variance.add(eps))).mul(weight).add(bias);
+    return x
+      .sub(mean)
+      .mul(tf.rsqrt(variance.add(eps)))
+      .mul(weight)
+      .add(bias);
   });
 }
 

@@ -27,7 +27,11 @@ export class Linear extends Module<[tf.Tensor], tf.Tensor> {
   readonly weight: Parameter;
   readonly bias?: Parameter;
 
-  constructor(readonly inFeatures: number, readonly outFeatures: number, opts: LinearOptions = {}) {
+  constructor(
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    opts: LinearOptions = {},
+  ) {
     super();
     checkPositiveInt(inFeatures, "Linear inFeatures");
     checkPositiveInt(outFeatures, "Linear outFeatures");
@@ -38,7 +42,8 @@ export class Linear extends Module<[tf.Tensor], tf.Tensor> {
       }
       this.weight = this.registerParameter("weight", opts.weight);
     } else {
-      const w = opts.initStd !== undefined ? init.normal([outFeatures, inFeatures], opts.initStd) : init.uniform([outFeatures, inFeatures], bound);
+      const w =
+        opts.initStd !== undefined ? init.normal([outFeatures, inFeatures], opts.initStd) : init.uniform([outFeatures, inFeatures], bound);
       this.weight = this.registerInitialized("weight", w);
     }
     if (opts.bias ?? true) {
@@ -58,7 +63,11 @@ export class Conv1D extends Module<[tf.Tensor], tf.Tensor> {
   readonly weight: Parameter;
   readonly bias: Parameter;
 
-  constructor(readonly inFeatures: number, readonly outFeatures: number, opts: { initStd?: number } = {}) {
+  constructor(
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    opts: { initStd?: number } = {},
+  ) {
     super();
     checkPositiveInt(inFeatures, "Conv1D inFeatures");
     checkPositiveInt(outFeatures, "Conv1D outFeatures");
@@ -76,7 +85,11 @@ export class Conv1D extends Module<[tf.Tensor], tf.Tensor> {
 export class Embedding extends Module<[tf.Tensor], tf.Tensor> {
   readonly weight: Parameter;
 
-  constructor(readonly numEmbeddings: number, readonly embeddingDim: number, opts: { initStd?: number } = {}) {
+  constructor(
+    readonly numEmbeddings: number,
+    readonly embeddingDim: number,
+    opts: { initStd?: number } = {},
+  ) {
     super();
     checkPositiveInt(numEmbeddings, "Embedding numEmbeddings");
     checkPositiveInt(embeddingDim, "Embedding embeddingDim");
@@ -93,7 +106,10 @@ export class LayerNorm extends Module<[tf.Tensor], tf.Tensor> {
   readonly weight: Parameter;
   readonly bias: Parameter;
 
-  constructor(readonly normalizedShape: number, readonly eps = 1e-5) {
+  constructor(
+    readonly normalizedShape: number,
+    readonly eps = 1e-5,
+  ) {
     super();
     checkPositiveInt(normalizedShape, "LayerNorm size");
     this.weight = this.registerInitialized("weight", init.ones([normalizedShape]));

@@ -114,7 +114,9 @@ export abstract class Module<In extends unknown[] = any[], Out = unknown> {
 
   /** The tfjs variables that currently require gradients. */
   trainableVariables(): tf.Variable[] {
-    return this.parameters().filter((p) => p.requiresGrad).map((p) => p.variable);
+    return this.parameters()
+      .filter((p) => p.requiresGrad)
+      .map((p) => p.variable);
   }
 
   /** Sets `requiresGrad` on every parameter of this subtree. */

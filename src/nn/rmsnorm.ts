@@ -23,7 +23,10 @@ export function rmsNorm(x: tf.Tensor, weight: tf.Tensor, eps: number): tf.Tensor
 export class RMSNorm extends Module<[tf.Tensor], tf.Tensor> {
   readonly weight: Parameter;
 
-  constructor(readonly hiddenSize: number, readonly eps = 1e-6) {
+  constructor(
+    readonly hiddenSize: number,
+    readonly eps = 1e-6,
+  ) {
     super();
     checkPositiveInt(hiddenSize, "RMSNorm size");
     if (!(eps > 0)) throw new Error(`RMSNorm eps must be > 0, got ${eps}`);

@@ -19,7 +19,11 @@ export const ADAMW_VARIANTS = ["adamw", "adamw8bit", "paged_adamw", "paged_adamw
 export type AdamWVariant = (typeof ADAMW_VARIANTS)[number];
 
 /** Builds an AdamW variant; `budgetBytes` applies to the paged ones only. */
-export function createAdamW(variant: AdamWVariant, params: Map<string, OptimParameter>, opts: AdamWOptions & { budgetBytes?: number } = {}): AdamW | PagedAdamW {
+export function createAdamW(
+  variant: AdamWVariant,
+  params: Map<string, OptimParameter>,
+  opts: AdamWOptions & { budgetBytes?: number } = {},
+): AdamW | PagedAdamW {
   const { budgetBytes, ...adamw } = opts;
   if (budgetBytes !== undefined && !variant.startsWith("paged_")) {
     throw new Error(`createAdamW: budgetBytes applies to "paged_adamw" and "paged_adamw8bit", not "${variant}"`);

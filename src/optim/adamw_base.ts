@@ -91,12 +91,18 @@ export abstract class AdamWBase {
   /** Throws on gradients for parameters this optimizer does not update. */
   protected checkGradientNames(grads: GradMap): void {
     const unknown = [...grads.keys()].filter((n) => !this.variables.has(n));
-    if (unknown.length) throw new Error(`${this.constructor.name}.step: gradients for ${unknown.join(", ")}, which this optimizer does not update; it updates ${this.parameterNames.join(", ")}`);
+    if (unknown.length)
+      throw new Error(
+        `${this.constructor.name}.step: gradients for ${unknown.join(", ")}, which this optimizer does not update; it updates ${this.parameterNames.join(", ")}`,
+      );
   }
 
   /** The scalars of a parameter's update number `t` (counted per parameter, as torch does), and its group's weight decay. */
   protected scalarsOf(name: string, t: number, lrScale?: number): { scalars: AdamWScalars; weightDecay: number } {
     const group = this.groupOf.get(name)!;
-    return { scalars: adamwScalars(this.groupLr(group, lrScale), this.betas, this.eps, group.weightDecay, t), weightDecay: group.weightDecay };
+    return {
+      scalars: adamwScalars(this.groupLr(group, lrScale), this.betas, this.eps, group.weightDecay, t),
+      weightDecay: group.weightDecay,
+    };
   }
 }

@@ -11,8 +11,22 @@ export type AdamWScalars = Parameters<typeof fusedAdamWStep>[4];
  * The scalars of update number `t` (from 1) of a parameter at learning rate `lr`: decoupled
  * decay `1 - lr * weightDecay` and the bias corrections of both moments.
  */
-export function adamwScalars(lr: number, [beta1, beta2]: readonly [number, number], eps: number, weightDecay: number, t: number): AdamWScalars {
-  return { lr, beta1, beta2, eps, decay: 1 - lr * weightDecay, biasCorrection1: 1 - beta1 ** t, biasCorrection2Sqrt: Math.sqrt(1 - beta2 ** t) };
+export function adamwScalars(
+  lr: number,
+  [beta1, beta2]: readonly [number, number],
+  eps: number,
+  weightDecay: number,
+  t: number,
+): AdamWScalars {
+  return {
+    lr,
+    beta1,
+    beta2,
+    eps,
+    decay: 1 - lr * weightDecay,
+    biasCorrection1: 1 - beta1 ** t,
+    biasCorrection2Sqrt: Math.sqrt(1 - beta2 ** t),
+  };
 }
 
 /**
@@ -20,7 +34,14 @@ export function adamwScalars(lr: number, [beta1, beta2]: readonly [number, numbe
  * `p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)`. Returns the new parameter and
  * moments; the inputs are left alone. Call inside tf.tidy: the temporaries are not freed here.
  */
-export function adamwUpdate(param: tf.Tensor, grad: tf.Tensor, m: tf.Tensor, v: tf.Tensor, s: AdamWScalars, weightDecay: number): { param: tf.Tensor; m: tf.Tensor; v: tf.Tensor } {
+export function adamwUpdate(
+  param: tf.Tensor,
+  grad: tf.Tensor,
+  m: tf.Tensor,
+  v: tf.Tensor,
+  s: AdamWScalars,
+  weightDecay: number,
+): { param: tf.Tensor; m: tf.Tensor; v: tf.Tensor } {
   // Without weight decay the pass would multiply every element by 1: skip it.
   const decayed = weightDecay !== 0 ? tf.mul(param, s.decay) : param;
   // torch's lerp_(grad, 1 - beta1): m + (1 - beta1) * (g - m)

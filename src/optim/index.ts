@@ -1,7 +1,13 @@
 /** optim: transformers' LR schedules, AdamW with parameter groups, gradient clipping and accumulation. */
 export { getScheduler, resolveWarmupSteps, SCHEDULER_NAMES } from "./schedules.js";
 export type { LrSchedule, ScheduleOptions, SchedulerName, WsdCurve } from "./schedules.js";
-export { resolveParamGroups, isNoDecayParameter, paramGroupsByLayer, DEFAULT_PARAM_GROUP, DEFAULT_NO_DECAY_PARAM_GROUP } from "./param_groups.js";
+export {
+  resolveParamGroups,
+  isNoDecayParameter,
+  paramGroupsByLayer,
+  DEFAULT_PARAM_GROUP,
+  DEFAULT_NO_DECAY_PARAM_GROUP,
+} from "./param_groups.js";
 export type { ParamGroupSpec, OptimParameter, ResolvedParamGroup, ResolveParamGroupsOptions } from "./param_groups.js";
 export { AdamW } from "./adamw.js";
 export type { AdamWOptions, AdamWStepOptions } from "./adamw.js";

@@ -138,9 +138,13 @@ export class PagedAdamW extends AdamWBase {
       const n = this.variables.get(p)!.size;
       const alone = 8 * n + PAGE_TEMP_BYTES_PER_ELEMENT * n + PAGE_SCALAR_BYTES;
       if (alone > this.budgetBytes) {
-        throw new Error(`${this.constructor.name}: parameter "${p}" (${n} elements) needs ${alone} bytes of backend memory to update (its float32 moments and the update's temporaries), more than budgetBytes (${this.budgetBytes}); raise budgetBytes to at least ${alone}`);
+        throw new Error(
+          `${this.constructor.name}: parameter "${p}" (${n} elements) needs ${alone} bytes of backend memory to update (its float32 moments and the update's temporaries), more than budgetBytes (${this.budgetBytes}); raise budgetBytes to at least ${alone}`,
+        );
       }
-      const withIt = current ? current.bytes - PAGE_TEMP_BYTES_PER_ELEMENT * largest + 8 * n + PAGE_TEMP_BYTES_PER_ELEMENT * Math.max(largest, n) : Infinity;
+      const withIt = current
+        ? current.bytes - PAGE_TEMP_BYTES_PER_ELEMENT * largest + 8 * n + PAGE_TEMP_BYTES_PER_ELEMENT * Math.max(largest, n)
+        : Infinity;
       if (current && withIt <= this.budgetBytes) {
         current.params.push(p);
         current.bytes = withIt;
@@ -159,7 +163,8 @@ export class PagedAdamW extends AdamWBase {
     if (!s) {
       const n = this.variables.get(name)!.size;
       const eightBit = this.optimBits === 8 && n >= MIN_8BIT_STATE_SIZE;
-      const make = (code: Float32Array) => (eightBit ? { codes: new Uint8Array(n), absmax: new Float32Array(Math.ceil(n / 256)), code } : new Float32Array(n));
+      const make = (code: Float32Array) =>
+        eightBit ? { codes: new Uint8Array(n), absmax: new Float32Array(Math.ceil(n / 256)), code } : new Float32Array(n);
       s = { m: make(SIGNED_DYNAMIC_MAP), v: make(UNSIGNED_DYNAMIC_MAP), step: 0 };
       this.moments.set(name, s);
     }
@@ -190,7 +195,13 @@ export class PagedAdamW extends AdamWBase {
   }
 
   /** AdamW's update of one parameter; replaces the paged-in moments in `state`. Returns the squared update norm when asked. */
-  private update(name: string, grad: tf.Tensor, state: { m: tf.Tensor; v: tf.Tensor }, opts: AdamWStepOptions, base: number): number | undefined {
+  private update(
+    name: string,
+    grad: tf.Tensor,
+    state: { m: tf.Tensor; v: tf.Tensor },
+    opts: AdamWStepOptions,
+    base: number,
+  ): number | undefined {
     const variable = this.variables.get(name)!;
     const { scalars, weightDecay } = this.scalarsOf(name, ++this.hostMoments(name).step, opts.lrScale);
     const [m, v, sq] = tf.tidy(() => {

@@ -75,17 +75,24 @@ export function resolveParamGroups(
     groups.push({ name: `${name}.no_decay`, params: params.filter((p) => noDecay(p)), lrMultiplier, weightDecay: 0 });
   };
   for (const spec of specs) {
-    if (seenNames.has(spec.name) || spec.name === DEFAULT_PARAM_GROUP) throw new Error(`param groups: the group name "${spec.name}" is used twice (or is the reserved "${DEFAULT_PARAM_GROUP}")`);
+    if (seenNames.has(spec.name) || spec.name === DEFAULT_PARAM_GROUP)
+      throw new Error(`param groups: the group name "${spec.name}" is used twice (or is the reserved "${DEFAULT_PARAM_GROUP}")`);
     seenNames.add(spec.name);
     const lrMultiplier = spec.lrMultiplier ?? 1;
-    if (!(lrMultiplier >= 0) || !Number.isFinite(lrMultiplier)) throw new Error(`param groups: group "${spec.name}" has lrMultiplier ${spec.lrMultiplier}; expected a finite number >= 0`);
-    if (spec.weightDecay !== undefined && !(spec.weightDecay >= 0)) throw new Error(`param groups: group "${spec.name}" has weightDecay ${spec.weightDecay}; expected >= 0`);
+    if (!(lrMultiplier >= 0) || !Number.isFinite(lrMultiplier))
+      throw new Error(`param groups: group "${spec.name}" has lrMultiplier ${spec.lrMultiplier}; expected a finite number >= 0`);
+    if (spec.weightDecay !== undefined && !(spec.weightDecay >= 0))
+      throw new Error(`param groups: group "${spec.name}" has weightDecay ${spec.weightDecay}; expected >= 0`);
     const params: string[] = [];
     for (const p of spec.params) {
       const param = named.get(p);
-      if (!param) throw new Error(`param groups: group "${spec.name}" names "${p}", which is not a parameter of the model; parameters: ${preview([...named.keys()])}`);
+      if (!param)
+        throw new Error(
+          `param groups: group "${spec.name}" names "${p}", which is not a parameter of the model; parameters: ${preview([...named.keys()])}`,
+        );
       const previous = owner.get(p);
-      if (previous !== undefined) throw new Error(`param groups: "${p}" is in both group "${previous}" and group "${spec.name}"; a parameter belongs to one group`);
+      if (previous !== undefined)
+        throw new Error(`param groups: "${p}" is in both group "${previous}" and group "${spec.name}"; a parameter belongs to one group`);
       owner.set(p, spec.name);
       if (param.requiresGrad) params.push(p);
     }
@@ -117,10 +124,12 @@ export function paramGroupsByLayer(
     if (layer === undefined || lrMultiplier(layer) === undefined) continue;
     byLayer.set(layer, [...(byLayer.get(layer) ?? []), name]);
   }
-  return [...byLayer].sort(([a], [b]) => a - b).map(([layer, params]) => ({
-    name: `layer.${layer}`,
-    params,
-    lrMultiplier: lrMultiplier(layer),
-    ...(opts.weightDecay === undefined ? {} : { weightDecay: opts.weightDecay }),
-  }));
+  return [...byLayer]
+    .sort(([a], [b]) => a - b)
+    .map(([layer, params]) => ({
+      name: `layer.${layer}`,
+      params,
+      lrMultiplier: lrMultiplier(layer),
+      ...(opts.weightDecay === undefined ? {} : { weightDecay: opts.weightDecay }),
+    }));
 }

@@ -80,7 +80,8 @@ function warmupThenDecay(W: number, total: number, decay: (progress: number) => 
 const cosineCurve = (cycles: number, progress: number) => 0.5 * (1 + Math.cos(Math.PI * cycles * 2 * progress));
 
 function required(name: SchedulerName, field: keyof ScheduleOptions, value: number | undefined): number {
-  if (value === undefined || !Number.isFinite(value)) throw new Error(`getScheduler("${name}"): ${field} is required (a finite number), got ${value}`);
+  if (value === undefined || !Number.isFinite(value))
+    throw new Error(`getScheduler("${name}"): ${field} is required (a finite number), got ${value}`);
   return value;
 }
 
@@ -97,7 +98,8 @@ function wsdCurve(kind: WsdCurve, which: "warmupType" | "decayType"): WsdCurve {
  */
 export function getScheduler(name: SchedulerName, opts: ScheduleOptions = {}): LrSchedule {
   if (!(SCHEDULER_NAMES as readonly string[]).includes(name)) {
-    const hint = (name as string) === "reduce_lr_on_plateau" ? " (reduce_lr_on_plateau depends on metrics, not the step, and is not provided)" : "";
+    const hint =
+      (name as string) === "reduce_lr_on_plateau" ? " (reduce_lr_on_plateau depends on metrics, not the step, and is not provided)" : "";
     throw new Error(`getScheduler: unknown schedule "${name}"${hint}; available: ${SCHEDULER_NAMES.join(", ")}`);
   }
   const W = resolveWarmupSteps(opts);
@@ -117,7 +119,9 @@ export function getScheduler(name: SchedulerName, opts: ScheduleOptions = {}): L
     }
     case "cosine_with_restarts": {
       const cycles = opts.numCycles ?? 1;
-      return warmupThenDecay(W, T(), (progress) => (progress >= 1 ? 0 : Math.max(0, 0.5 * (1 + Math.cos(Math.PI * ((cycles * progress) % 1))))));
+      return warmupThenDecay(W, T(), (progress) =>
+        progress >= 1 ? 0 : Math.max(0, 0.5 * (1 + Math.cos(Math.PI * ((cycles * progress) % 1)))),
+      );
     }
     case "polynomial": {
       const total = T();
@@ -141,7 +145,8 @@ export function getScheduler(name: SchedulerName, opts: ScheduleOptions = {}): L
       const total = T();
       const cycles = opts.numCycles ?? 0.5;
       const rate = minLrRate(name, opts);
-      if (name === "cosine_with_min_lr") return warmupThenDecay(W, total, (progress) => Math.max(0, cosineCurve(cycles, progress) * (1 - rate) + rate));
+      if (name === "cosine_with_min_lr")
+        return warmupThenDecay(W, total, (progress) => Math.max(0, cosineCurve(cycles, progress) * (1 - rate) + rate));
       // This variant reaches the peak at the last warmup step and steps progress one ahead.
       const start = opts.warmupLrRate;
       return (s) => {
@@ -156,7 +161,8 @@ export function getScheduler(name: SchedulerName, opts: ScheduleOptions = {}): L
 }
 
 function minLrRate(name: SchedulerName, opts: ScheduleOptions): number {
-  if (opts.minLr !== undefined && opts.minLrRate !== undefined) throw new Error(`getScheduler("${name}"): give minLr or minLrRate, not both`);
+  if (opts.minLr !== undefined && opts.minLrRate !== undefined)
+    throw new Error(`getScheduler("${name}"): give minLr or minLrRate, not both`);
   if (opts.minLrRate !== undefined) return opts.minLrRate;
   if (opts.minLr !== undefined) return opts.minLr / required(name, "lr", opts.lr);
   throw new Error(`getScheduler("${name}"): one of minLr (with lr) or minLrRate is required`);

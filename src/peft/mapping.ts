@@ -14,7 +14,12 @@ import type { PeftBaseModel, TunedModel } from "./tuned_model.js";
 export type PeftConfig = LoraConfig | Partial<LoraConfigFields> | BottleneckConfig | PrefixTuningConfig;
 
 /** LoRA (a LoraConfig or its fields): a PeftModel whose adapters can be saved, merged and switched. */
-export function getPeftModel(model: PeftBaseModel, config: LoraConfig | Partial<LoraConfigFields>, adapterName?: string, opts?: AdapterOptions): PeftModel;
+export function getPeftModel(
+  model: PeftBaseModel,
+  config: LoraConfig | Partial<LoraConfigFields>,
+  adapterName?: string,
+  opts?: AdapterOptions,
+): PeftModel;
 /** Bottleneck adapters or prefix tuning: a TunedModel (forward, counts, disableAdapter). */
 export function getPeftModel(model: PeftBaseModel, config: BottleneckConfig | PrefixTuningConfig): TunedModel;
 export function getPeftModel(model: PeftBaseModel, config: PeftConfig, adapterName = "default", opts: AdapterOptions = {}): TunedModel {

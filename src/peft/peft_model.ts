@@ -53,12 +53,15 @@ export class PeftModel extends TunedModel {
     const cfg = config instanceof LoraConfig ? config : new LoraConfig(config);
     const existing = Object.values(this.peftConfig);
     if (existing.length && existing[0].bias !== "none" && cfg.bias !== "none") {
-      throw new Error(`LoraModel supports only 1 adapter with bias; adapter "${Object.keys(this.peftConfig)[0]}" already has bias "${existing[0].bias}"`);
+      throw new Error(
+        `LoraModel supports only 1 adapter with bias; adapter "${Object.keys(this.peftConfig)[0]}" already has bias "${existing[0].bias}"`,
+      );
     }
     const parts = opts.fusedQkv;
     if (parts) {
       const fused = findTargets(this.model, cfg).targets.filter((k) => fusedQkvRanges(this.model.getSubmodule(k), k, parts));
-      if (fused.length === 0) throw new Error(`fusedQkv: none of the targeted modules is a fused QKV projection (local names ${FUSED_QKV_NAMES.join(", ")})`);
+      if (fused.length === 0)
+        throw new Error(`fusedQkv: none of the targeted modules is a fused QKV projection (local names ${FUSED_QKV_NAMES.join(", ")})`);
     }
     injectLora(this.model, cfg, name, parts && ((key) => fusedQkvRanges(this.model.getSubmodule(key), key, parts)));
     this.peftConfig[name] = cfg;

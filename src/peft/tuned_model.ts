@@ -43,7 +43,11 @@ export class TunedModel extends Module {
    * `model` (`model.transformer.h.0...`); PeftModel passes PEFT's LoraModel as `base_model`, so
    * LoRA's names read `base_model.model.transformer.h.0...` as in PEFT's files.
    */
-  constructor(model: PeftBaseModel, readonly method: string, holder: { name: string; module: Module } = { name: "model", module: model }) {
+  constructor(
+    model: PeftBaseModel,
+    readonly method: string,
+    holder: { name: string; module: Module } = { name: "model", module: model },
+  ) {
     super();
     this.model = model;
     this.registerModule(holder.name, holder.module);

@@ -22,7 +22,11 @@ export interface FigureBundleOptions {
   elementId?: string;
 }
 
-export const DEFAULT_PLOT_CONFIG: Partial<Config> = { responsive: true, displaylogo: false, modeBarButtonsToRemove: ["select2d", "lasso2d"] };
+export const DEFAULT_PLOT_CONFIG: Partial<Config> = {
+  responsive: true,
+  displaylogo: false,
+  modeBarButtonsToRemove: ["select2d", "lasso2d"],
+};
 
 let counter = 0;
 export function newElementId(): string {
@@ -31,12 +35,17 @@ export function newElementId(): string {
 
 /** The figure as plain JSON (no typed arrays, functions or undefined), config merged with the defaults. */
 export function figureJson(figure: PlotFigure): PlotMimeBundle[typeof PLOTLY_MIME] {
-  const plain = JSON.parse(JSON.stringify({ data: figure.data, layout: figure.layout, config: { ...DEFAULT_PLOT_CONFIG, ...figure.config } }));
+  const plain = JSON.parse(
+    JSON.stringify({ data: figure.data, layout: figure.layout, config: { ...DEFAULT_PLOT_CONFIG, ...figure.config } }),
+  );
   return plain;
 }
 
 function stripTags(s: string): string {
-  return s.replace(/<br\s*\/?>/gi, " — ").replace(/<[^>]*>/g, "").trim();
+  return s
+    .replace(/<br\s*\/?>/gi, " — ")
+    .replace(/<[^>]*>/g, "")
+    .trim();
 }
 
 /** One line a terminal or a text-only front end can show: title, traces, axes. */
@@ -64,9 +73,10 @@ export function figureSummary(figure: PlotFigure): string {
  */
 export function drawScript(elementId: string, figureJsonText: string, mode: PlotlyJsMode): string {
   const id = JSON.stringify(elementId);
-  const cdn = mode === "cdn"
-    ? `if (!window.Plotly && !document.getElementById("lora-lab-plotly-js")) { var s = document.createElement("script"); s.id = "lora-lab-plotly-js"; s.src = ${JSON.stringify(plotlyCdnUrl())}; document.head.appendChild(s); }`
-    : "";
+  const cdn =
+    mode === "cdn"
+      ? `if (!window.Plotly && !document.getElementById("lora-lab-plotly-js")) { var s = document.createElement("script"); s.id = "lora-lab-plotly-js"; s.src = ${JSON.stringify(plotlyCdnUrl())}; document.head.appendChild(s); }`
+      : "";
   return `(function () {
   var el = document.getElementById(${id});
   if (!el) return;

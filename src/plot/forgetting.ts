@@ -65,16 +65,34 @@ export function forgettingFigure(curves: readonly PlotForgettingCurve[], opts: F
   if (withTarget) {
     extra.xaxis2 = axis("optimizer step", { domain: [0.56, 1], anchor: "y2" });
     extra.yaxis2 = axis(`new-domain loss (${NATS})`, { anchor: "x2" });
-    const panel = (x: number, text: string): Partial<Annotations> => ({ x, xref: "paper", xanchor: "center", y: 1.02, yref: "paper", yanchor: "bottom", text: `<b>${text}</b>`, showarrow: false });
-    annotations.push(panel(0.23, "old domain: what is forgotten (lower is better)"), panel(0.78, "new domain: what is learned (lower is better)"));
+    const panel = (x: number, text: string): Partial<Annotations> => ({
+      x,
+      xref: "paper",
+      xanchor: "center",
+      y: 1.02,
+      yref: "paper",
+      yanchor: "bottom",
+      text: `<b>${text}</b>`,
+      showarrow: false,
+    });
+    annotations.push(
+      panel(0.23, "old domain: what is forgotten (lower is better)"),
+      panel(0.78, "new domain: what is learned (lower is better)"),
+    );
     extra.annotations = annotations;
   }
   return {
     data,
-    layout: baseLayout({ title: opts.title ?? (metric === "forgetting" ? "Forgetting per strategy" : "Retained-set loss per strategy"), height: opts.height ?? 460 }, {
-      ...extra,
-      margin: { l: 64, r: 24, t: withTarget ? 96 : 64, b: 56 },
-    }),
+    layout: baseLayout(
+      {
+        title: opts.title ?? (metric === "forgetting" ? "Forgetting per strategy" : "Retained-set loss per strategy"),
+        height: opts.height ?? 460,
+      },
+      {
+        ...extra,
+        margin: { l: 64, r: 24, t: withTarget ? 96 : 64, b: 56 },
+      },
+    ),
   };
 }
 
@@ -126,15 +144,51 @@ export function learnForgetFigure(points: readonly PlotLearnForgetPoint[], opts:
   });
   return {
     data,
-    layout: baseLayout({ title: opts.title ?? "Learning vs. forgetting", subtitle: "up = learned more of the new domain, left = forgot less of the old one", height: opts.height ?? 460 }, {
-      // Zero in view on both axes: the base model sits at the origin.
-      xaxis: axis(`forgetting: Δ retained-set loss (${NATS})`, { zeroline: true, zerolinewidth: 2, range: [xMin - 0.06 * span, xMax + 0.06 * span] }),
-      yaxis: axis(`gain: new-domain loss decrease (${NATS})`, { zeroline: true, zerolinewidth: 2, range: [yMin - 0.06 * ySpan, yMax + 0.12 * ySpan] }),
-      annotations: [
-        { x: 0, xref: "paper", xanchor: "left", y: 1, yref: "paper", yanchor: "bottom", text: "↖ better: more learned, less forgotten", showarrow: false, font: { color: "#1A7F37", size: 12 } },
-        { x: 0, xref: "x", y: 0, yref: "y", text: "base model", showarrow: true, arrowhead: 0, ax: 30, ay: -18, font: { color: "#57606a", size: 11 } },
-      ],
-      showlegend: true,
-    }),
+    layout: baseLayout(
+      {
+        title: opts.title ?? "Learning vs. forgetting",
+        subtitle: "up = learned more of the new domain, left = forgot less of the old one",
+        height: opts.height ?? 460,
+      },
+      {
+        // Zero in view on both axes: the base model sits at the origin.
+        xaxis: axis(`forgetting: Δ retained-set loss (${NATS})`, {
+          zeroline: true,
+          zerolinewidth: 2,
+          range: [xMin - 0.06 * span, xMax + 0.06 * span],
+        }),
+        yaxis: axis(`gain: new-domain loss decrease (${NATS})`, {
+          zeroline: true,
+          zerolinewidth: 2,
+          range: [yMin - 0.06 * ySpan, yMax + 0.12 * ySpan],
+        }),
+        annotations: [
+          {
+            x: 0,
+            xref: "paper",
+            xanchor: "left",
+            y: 1,
+            yref: "paper",
+            yanchor: "bottom",
+            text: "↖ better: more learned, less forgotten",
+            showarrow: false,
+            font: { color: "#1A7F37", size: 12 },
+          },
+          {
+            x: 0,
+            xref: "x",
+            y: 0,
+            yref: "y",
+            text: "base model",
+            showarrow: true,
+            arrowhead: 0,
+            ax: 30,
+            ay: -18,
+            font: { color: "#57606a", size: 11 },
+          },
+        ],
+        showlegend: true,
+      },
+    ),
   };
 }

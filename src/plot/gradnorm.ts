@@ -42,7 +42,11 @@ export function shortNames(names: readonly string[]): string[] {
 }
 
 /** Rows in first-seen order (the trainer's parameter order: the model's order). */
-export function normMatrix(events: readonly PlotTrainEvent[], metric: "gradNorms" | "updateRatios" = "gradNorms", groupBy: "module" | "layer" = "module"): PlotNormMatrix {
+export function normMatrix(
+  events: readonly PlotTrainEvent[],
+  metric: "gradNorms" | "updateRatios" = "gradNorms",
+  groupBy: "module" | "layer" = "module",
+): PlotNormMatrix {
   const steps = stepEvents(events).filter((e) => e[metric]);
   const names: string[] = [];
   const seen = new Set<string>();
@@ -68,8 +72,11 @@ export function normMatrix(events: readonly PlotTrainEvent[], metric: "gradNorms
  */
 export function gradNormHeatmap(input: readonly PlotTrainEvent[] | PlotNormMatrix, opts: GradNormHeatmapOptions = {}): PlotFigure {
   const metric = opts.metric ?? "gradNorms";
-  const m = Array.isArray(input) ? normMatrix(input as readonly PlotTrainEvent[], metric, opts.groupBy ?? "module") : (input as PlotNormMatrix);
-  if (m.names.length === 0 || m.steps.length === 0) throw new Error(`gradNormHeatmap: no step events with ${metric}; the trainer's step events carry them`);
+  const m = Array.isArray(input)
+    ? normMatrix(input as readonly PlotTrainEvent[], metric, opts.groupBy ?? "module")
+    : (input as PlotNormMatrix);
+  if (m.names.length === 0 || m.steps.length === 0)
+    throw new Error(`gradNormHeatmap: no step events with ${metric}; the trainer's step events carry them`);
   if (m.values.length !== m.names.length) throw new Error(`gradNormHeatmap: ${m.names.length} names but ${m.values.length} rows of values`);
   const log = m.values.map((row) => row.map((v) => (v > 0 && Number.isFinite(v) ? Math.log10(v) : NaN)));
   const finite = log.flat().filter(Number.isFinite);
@@ -103,7 +110,11 @@ export function gradNormHeatmap(input: readonly PlotTrainEvent[] | PlotNormMatri
     ],
     layout: baseLayout(
       {
-        title: opts.title ?? (metric === "gradNorms" ? "Gradient norm per " + (opts.groupBy === "layer" ? "layer" : "module") : "Relative update size per module"),
+        title:
+          opts.title ??
+          (metric === "gradNorms"
+            ? "Gradient norm per " + (opts.groupBy === "layer" ? "layer" : "module")
+            : "Relative update size per module"),
         height: opts.height ?? Math.min(900, Math.max(300, 160 + 22 * labels.length)),
       },
       {

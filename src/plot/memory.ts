@@ -36,7 +36,10 @@ export function memoryFigure(bars: readonly PlotMemoryBar[], opts: MemoryFigureO
     // Parts under 2% of a bar are too thin to see: name them above it.
     text: bars.map((b, i) => {
       const thin = parts.filter((p) => (b.parts[p] ?? 0) > 0 && (b.parts[p] ?? 0) < 0.02 * totals[i]);
-      return [...thin.map((p) => `<span style="font-size:11px">${p}: ${formatBytes(b.parts[p])}</span>`), `<b>${formatBytes(totals[i])}</b>`].join("<br>");
+      return [
+        ...thin.map((p) => `<span style="font-size:11px">${p}: ${formatBytes(b.parts[p])}</span>`),
+        `<b>${formatBytes(totals[i])}</b>`,
+      ].join("<br>");
     }),
     textposition: "top center",
     cliponaxis: false,
@@ -45,12 +48,15 @@ export function memoryFigure(bars: readonly PlotMemoryBar[], opts: MemoryFigureO
   });
   return {
     data,
-    layout: baseLayout({ title: opts.title ?? "Training memory by method", height: opts.height ?? 440 }, {
-      barmode: "stack",
-      xaxis: axis("method", { type: "category" }),
-      yaxis: axis(`memory (${unit})`, { rangemode: "tozero" }),
-      legend: { title: { text: "part" }, orientation: "v", x: 1.02, xanchor: "left", y: 1, yanchor: "top" },
-      margin: { l: 64, r: 24, t: 72, b: 56 },
-    }),
+    layout: baseLayout(
+      { title: opts.title ?? "Training memory by method", height: opts.height ?? 440 },
+      {
+        barmode: "stack",
+        xaxis: axis("method", { type: "category" }),
+        yaxis: axis(`memory (${unit})`, { rangemode: "tozero" }),
+        legend: { title: { text: "part" }, orientation: "v", x: 1.02, xanchor: "left", y: 1, yanchor: "top" },
+        margin: { l: 64, r: 24, t: 72, b: 56 },
+      },
+    ),
   };
 }

@@ -14,7 +14,9 @@ function load(): { source: string; version: string } {
     try {
       main = require.resolve("plotly.js-dist-min");
     } catch {
-      throw new Error('plotly.js is needed to inline plots but "plotly.js-dist-min" is not installed; run npm install plotly.js-dist-min, or pass { plotlyJs: "cdn" }');
+      throw new Error(
+        'plotly.js is needed to inline plots but "plotly.js-dist-min" is not installed; run npm install plotly.js-dist-min, or pass { plotlyJs: "cdn" }',
+      );
     }
     const version = JSON.parse(readFileSync(join(dirname(main), "package.json"), "utf8")).version as string;
     cached = { source: scriptSafe(readFileSync(main, "utf8")), version };

@@ -20,7 +20,7 @@ function normalPdf(x: number, std: number): number {
  * layer.
  */
 export function quantErrorFigure(input: PlotQuantInput, opts: QuantErrorFigureOptions = {}): PlotFigure {
-  if (input.codebooks.length === 0) throw new Error("quantErrorFigure: no code books given (e.g. { name: \"NF4\", codes: [...16 values] })");
+  if (input.codebooks.length === 0) throw new Error('quantErrorFigure: no code books given (e.g. { name: "NF4", codes: [...16 values] })');
   const errors = input.errors ?? [];
   const split = errors.length > 0;
   const leftDomain: [number, number] = split ? [0, 0.5] : [0, 1];
@@ -50,7 +50,15 @@ export function quantErrorFigure(input: PlotQuantInput, opts: QuantErrorFigureOp
   if (input.normalStd !== undefined) {
     const std = input.normalStd;
     const xs = Array.from({ length: 201 }, (_, i) => -1 + i / 100);
-    data.push({ type: "scatter", mode: "lines", name: `N(0, ${std}²) density`, x: xs, y: xs.map((x) => normalPdf(x, std)), line: { color: "#24292f", width: 1.5, dash: "dot" }, hoverinfo: "skip" });
+    data.push({
+      type: "scatter",
+      mode: "lines",
+      name: `N(0, ${std}²) density`,
+      x: xs,
+      y: xs.map((x) => normalPdf(x, std)),
+      line: { color: "#24292f", width: 1.5, dash: "dot" },
+      hoverinfo: "skip",
+    });
   }
   input.codebooks.forEach((cb, i) => {
     data.push({
@@ -81,18 +89,26 @@ export function quantErrorFigure(input: PlotQuantInput, opts: QuantErrorFigureOp
       hovertemplate: `${m}<br>%{x}<br>error %{y:.4g}<extra></extra>`,
     });
   });
-  const layout = baseLayout({ title: opts.title ?? "4-bit code books and their error", height: opts.height ?? 520 }, {
-    xaxis: axis("weight ÷ block absmax", { domain: leftDomain, range: [-1.08, 1.08], anchor: "y2", zeroline: false }),
-    yaxis: axis("density", { domain: [0.36, 1], rangemode: "tozero" }),
-    yaxis2: axis("", { domain: [0, 0.26], anchor: "x", type: "category", showgrid: false, ticks: "" }),
-    barmode: "group",
-    showlegend: true,
-    // Above the panels: below, it would collide with the slanted layer names.
-    legend: { orientation: "h", x: 0, xanchor: "left", y: 1.04, yanchor: "bottom" },
-    margin: { l: 64, r: 24, t: 110, b: 56 },
-  });
+  const layout = baseLayout(
+    { title: opts.title ?? "4-bit code books and their error", height: opts.height ?? 520 },
+    {
+      xaxis: axis("weight ÷ block absmax", { domain: leftDomain, range: [-1.08, 1.08], anchor: "y2", zeroline: false }),
+      yaxis: axis("density", { domain: [0.36, 1], rangemode: "tozero" }),
+      yaxis2: axis("", { domain: [0, 0.26], anchor: "x", type: "category", showgrid: false, ticks: "" }),
+      barmode: "group",
+      showlegend: true,
+      // Above the panels: below, it would collide with the slanted layer names.
+      legend: { orientation: "h", x: 0, xanchor: "left", y: 1.04, yanchor: "bottom" },
+      margin: { l: 64, r: 24, t: 110, b: 56 },
+    },
+  );
   if (split) {
-    layout.xaxis2 = axis("layer", { domain: [0.62, 1], anchor: "y3", type: "category", tickangle: layers.some((l) => l.length > 8) && layers.length > 2 ? -30 : 0 });
+    layout.xaxis2 = axis("layer", {
+      domain: [0.62, 1],
+      anchor: "y3",
+      type: "category",
+      tickangle: layers.some((l) => l.length > 8) && layers.length > 2 ? -30 : 0,
+    });
     layout.yaxis3 = axis(input.errorTitle ?? "mean |w − dequant(w)|", { anchor: "x2", rangemode: "tozero" });
     // A long metric name must not reach up into the legend.
     layout.yaxis3.title = { ...(layout.yaxis3.title as object), font: { size: 12 } };

@@ -52,12 +52,17 @@ function tableHtml(table: PlotReportTable, caption?: string): string {
     rows = t.rows.map((r) => [...r]);
   }
   const head = columns.map((c) => `<th>${escapeHtml(c)}</th>`).join("");
-  const body = rows.map((r) => `<tr>${r.map((v) => `<td class="${typeof v === "number" ? "num" : ""}">${cell(v)}</td>`).join("")}</tr>`).join("\n");
+  const body = rows
+    .map((r) => `<tr>${r.map((v) => `<td class="${typeof v === "number" ? "num" : ""}">${cell(v)}</td>`).join("")}</tr>`)
+    .join("\n");
   return `<table>${caption ? `<caption>${escapeHtml(caption)}</caption>` : ""}<thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table>`;
 }
 
 function paragraphs(text: string): string {
-  return text.split(/\n\s*\n/).map((p) => `<p>${escapeHtml(p.trim())}</p>`).join("\n");
+  return text
+    .split(/\n\s*\n/)
+    .map((p) => `<p>${escapeHtml(p.trim())}</p>`)
+    .join("\n");
 }
 
 const CSS = `body{font:15px/1.55 system-ui,-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;color:#24292f;margin:0;background:#f6f8fa}
@@ -91,9 +96,12 @@ export function reportHtml(sections: readonly PlotReportSection[], opts: ReportO
     if (fig) {
       const id = `figure-${++n}`;
       const height = typeof fig.figure.layout.height === "number" ? fig.figure.layout.height : 450;
-      return `<figure><div id="${id}" class="lora-lab-plot" data-figure="${id}-data" style="min-height:${height}px"></div>` +
+      return (
+        `<figure><div id="${id}" class="lora-lab-plot" data-figure="${id}-data" style="min-height:${height}px"></div>` +
         `<script type="application/json" id="${id}-data">${jsonForScript(figureJson(fig.figure))}</script>` +
-        (fig.caption ? `<figcaption>${escapeHtml(fig.caption)}</figcaption>` : "") + `</figure>`;
+        (fig.caption ? `<figcaption>${escapeHtml(fig.caption)}</figcaption>` : "") +
+        `</figure>`
+      );
     }
     if ("heading" in s) {
       const level = (s.level ?? 2) as number;
@@ -102,9 +110,16 @@ export function reportHtml(sections: readonly PlotReportSection[], opts: ReportO
     if ("table" in s) return tableHtml(s.table, s.caption);
     if ("text" in s) return paragraphs(s.text);
     if ("html" in s) return s.html;
-    throw new Error(`reportHtml: section ${JSON.stringify(s).slice(0, 80)} is none of: a string, a figure, {heading}, {text}, {figure}, {table}, {html}`);
+    throw new Error(
+      `reportHtml: section ${JSON.stringify(s).slice(0, 80)} is none of: a string, a figure, {heading}, {text}, {figure}, {table}, {html}`,
+    );
   });
-  const lib = n === 0 ? "" : opts.plotlyJs === "cdn" ? `<script src="${escapeHtml(plotlyCdnUrl())}"></script>` : `<script>${plotlyJsSource()}</script>`;
+  const lib =
+    n === 0
+      ? ""
+      : opts.plotlyJs === "cdn"
+        ? `<script src="${escapeHtml(plotlyCdnUrl())}"></script>`
+        : `<script>${plotlyJsSource()}</script>`;
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(title)}</title><style>${CSS}</style></head>

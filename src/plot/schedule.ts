@@ -14,13 +14,15 @@ export function sampleSchedule(s: PlotSchedule): { steps: number[]; values: numb
   if (typeof s.lr === "function") {
     const f = s.lr;
     const last = s.numTrainingSteps ?? (s.steps ? Math.max(...s.steps) : undefined);
-    if (last === undefined) throw new Error(`schedule "${s.name}": lr is a function, so give numTrainingSteps (or steps) to sample it over`);
+    if (last === undefined)
+      throw new Error(`schedule "${s.name}": lr is a function, so give numTrainingSteps (or steps) to sample it over`);
     const steps = s.steps ? [...s.steps] : Array.from({ length: last + 1 }, (_, i) => i);
     return { steps, values: steps.map((t) => f(t)) };
   }
   const values = [...s.lr];
   const steps = s.steps ? [...s.steps] : values.map((_, i) => i);
-  if (steps.length !== values.length) throw new Error(`schedule "${s.name}": ${steps.length} steps but ${values.length} lr values; give one value per step`);
+  if (steps.length !== values.length)
+    throw new Error(`schedule "${s.name}": ${steps.length} steps but ${values.length} lr values; give one value per step`);
   return { steps, values };
 }
 
@@ -48,14 +50,43 @@ export function scheduleFigure(schedules: PlotSchedule | readonly PlotSchedule[]
   const annotations: Partial<Annotations>[] = [];
   const warmups = [...new Set(list.map((s) => s.warmupSteps ?? 0).filter((w) => w > 0))].sort((a, b) => a - b);
   for (const w of warmups) {
-    shapes.push({ type: "rect", xref: "x", yref: "paper", x0: 0, x1: w, y0: 0, y1: 1, fillcolor: withAlpha("#E69F00", 0.12), line: { width: 0 }, layer: "below" });
+    shapes.push({
+      type: "rect",
+      xref: "x",
+      yref: "paper",
+      x0: 0,
+      x1: w,
+      y0: 0,
+      y1: 1,
+      fillcolor: withAlpha("#E69F00", 0.12),
+      line: { width: 0 },
+      layer: "below",
+    });
     shapes.push({ type: "line", xref: "x", yref: "paper", x0: w, x1: w, y0: 0, y1: 1, line: { color: "#8C959F", width: 1, dash: "dot" } });
   }
   if (warmups.length > 0) {
     const first = warmups[0];
     const endOfWarmup = warmups[warmups.length - 1];
-    annotations.push({ x: first / 2, xref: "x", y: 1, yref: "paper", yanchor: "bottom", text: "warmup", showarrow: false, font: { color: "#9A6700" } });
-    annotations.push({ x: (endOfWarmup + lastStep) / 2, xref: "x", y: 1, yref: "paper", yanchor: "bottom", text: "decay", showarrow: false, font: { color: "#57606a" } });
+    annotations.push({
+      x: first / 2,
+      xref: "x",
+      y: 1,
+      yref: "paper",
+      yanchor: "bottom",
+      text: "warmup",
+      showarrow: false,
+      font: { color: "#9A6700" },
+    });
+    annotations.push({
+      x: (endOfWarmup + lastStep) / 2,
+      xref: "x",
+      y: 1,
+      yref: "paper",
+      yanchor: "bottom",
+      text: "decay",
+      showarrow: false,
+      font: { color: "#57606a" },
+    });
   }
   const looksLikeMultiplier = peak <= 1 + 1e-9 && peak >= 0.5;
   return {
@@ -64,7 +95,10 @@ export function scheduleFigure(schedules: PlotSchedule | readonly PlotSchedule[]
       { title: opts.title ?? "Learning-rate schedule", height: opts.height },
       {
         xaxis: axis("optimizer step", { rangemode: "tozero" }),
-        yaxis: axis(opts.yTitle ?? (looksLikeMultiplier ? "LR multiplier (× peak LR)" : "learning rate"), { rangemode: "tozero", exponentformat: "power" }),
+        yaxis: axis(opts.yTitle ?? (looksLikeMultiplier ? "LR multiplier (× peak LR)" : "learning rate"), {
+          rangemode: "tozero",
+          exponentformat: "power",
+        }),
         shapes,
         annotations,
         showlegend: list.length > 1 || warmups.length > 0,

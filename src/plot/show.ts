@@ -85,7 +85,8 @@ export function show(figure: PlotFigure, opts: ShowOptions = {}): PlotHandle {
   // LORA_LAB_PLOTLYJS=cdn makes every figure fetch plotly.js from its CDN instead (4.8 MB less per
   // saved notebook: how the committed notebooks are executed).
   const envMode = typeof process !== "undefined" ? process.env?.LORA_LAB_PLOTLYJS : undefined;
-  if (envMode !== undefined && envMode !== "cdn" && envMode !== "inline") throw new Error(`LORA_LAB_PLOTLYJS must be "cdn" or "inline", got "${envMode}"`);
+  if (envMode !== undefined && envMode !== "cdn" && envMode !== "inline")
+    throw new Error(`LORA_LAB_PLOTLYJS must be "cdn" or "inline", got "${envMode}"`);
   const mode: PlotlyJsMode = opts.plotlyJs ?? (envMode === "cdn" ? "cdn" : g[SENT] ? "omit" : "inline");
 
   let via: ShownVia = "text";

@@ -9,7 +9,11 @@ export const PLOT_PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E
 /** The article's three kinds of layer, the same colours wherever they appear. */
 export const PLOT_ROLE_COLORS = { frozen: "#B8BEC6", lora: "#E69F00", full: "#0072B2" } as const;
 
-export const PLOT_FONT = { family: "system-ui, -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif", size: 13, color: "#24292f" };
+export const PLOT_FONT = {
+  family: "system-ui, -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif",
+  size: 13,
+  color: "#24292f",
+};
 
 const GRID = "#E6E8EB";
 
@@ -86,7 +90,11 @@ export function byteUnit(maxBytes: number): { unit: string; divisor: number } {
 /** 147456 -> "147,456"; 124587264 -> "125M" and 6144 -> "6.1k" when short. */
 export function formatCount(n: number, short = false): string {
   if (!short || Math.abs(n) < 1_000) return Math.round(n).toLocaleString("en-US");
-  const units: [number, string][] = [[1e9, "B"], [1e6, "M"], [1e3, "k"]];
+  const units: [number, string][] = [
+    [1e9, "B"],
+    [1e6, "M"],
+    [1e3, "k"],
+  ];
   for (const [d, s] of units) if (Math.abs(n) >= d) return `${(n / d).toFixed(n / d >= 100 ? 0 : 1)}${s}`;
   return String(n);
 }

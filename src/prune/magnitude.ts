@@ -76,7 +76,9 @@ export function pruneTargets(model: Module, modules?: PruneTargets): Map<string,
   }
   if (out.size === 0) {
     const shown = available.slice(0, 12).join(", ") + (available.length > 12 ? `, ... (${available.length} in all)` : "");
-    throw new Error(`magnitudePrune: no Linear or Conv1D module matches ${modules instanceof RegExp ? modules : JSON.stringify(modules)}; available: ${shown || "(none)"}`);
+    throw new Error(
+      `magnitudePrune: no Linear or Conv1D module matches ${modules instanceof RegExp ? modules : JSON.stringify(modules)}; available: ${shown || "(none)"}`,
+    );
   }
   return out;
 }
@@ -110,7 +112,8 @@ function checkSparsity(sparsity: number): void {
 export function magnitudePrune(model: Module, options: MagnitudePruneOptions): PruneResult {
   checkSparsity(options.sparsity);
   const scope = options.scope ?? "layer";
-  if (scope !== "layer" && scope !== "global") throw new Error(`magnitudePrune: scope must be "layer" or "global"; got ${JSON.stringify(scope)}`);
+  if (scope !== "layer" && scope !== "global")
+    throw new Error(`magnitudePrune: scope must be "layer" or "global"; got ${JSON.stringify(scope)}`);
   const targets = [...pruneTargets(model, options.modules)];
   const values = targets.map(([, p]) => p.variable.dataSync() as Float32Array);
   const keep = values.map((v) => new Uint8Array(v.length).fill(1));

@@ -12,10 +12,17 @@ import { dequantize, quantize, quantizedBytes, type QuantizeOptions, type Quanti
 export class Linear4bit extends Module {
   readonly bias?: Parameter;
 
-  constructor(readonly inFeatures: number, readonly outFeatures: number, readonly weight4bit: QuantizedTensor, bias?: Parameter) {
+  constructor(
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    readonly weight4bit: QuantizedTensor,
+    bias?: Parameter,
+  ) {
     super();
     if (weight4bit.numel !== inFeatures * outFeatures) {
-      throw new Error(`Linear4bit(${inFeatures}, ${outFeatures}) needs ${inFeatures * outFeatures} quantized values, got ${weight4bit.numel}`);
+      throw new Error(
+        `Linear4bit(${inFeatures}, ${outFeatures}) needs ${inFeatures * outFeatures} quantized values, got ${weight4bit.numel}`,
+      );
     }
     if (bias) {
       bias.requiresGrad = false;
@@ -53,7 +60,8 @@ export class Linear4bit extends Module {
 
   forward(x: tf.Tensor): tf.Tensor {
     const got = x.shape[x.rank - 1];
-    if (got !== this.inFeatures) throw new Error(`Linear4bit expects inputs with last dimension ${this.inFeatures}, got shape [${x.shape}]`);
+    if (got !== this.inFeatures)
+      throw new Error(`Linear4bit expects inputs with last dimension ${this.inFeatures}, got shape [${x.shape}]`);
     return tf.tidy(() => linearOutIn(x, this.dequantizedWeight(), this.bias?.variable));
   }
 }

@@ -105,7 +105,11 @@ export interface MemoryEstimate {
 }
 
 const GPT2_DEFAULT_TARGETS = ["c_attn"];
-const DEFAULT_TARGETS: Record<TransformerShape["family"], string[]> = { gpt2: GPT2_DEFAULT_TARGETS, llama: ["q_proj", "v_proj"], t5: ["q", "v"] };
+const DEFAULT_TARGETS: Record<TransformerShape["family"], string[]> = {
+  gpt2: GPT2_DEFAULT_TARGETS,
+  llama: ["q_proj", "v_proj"],
+  t5: ["q", "v"],
+};
 
 /** Resolves a preset name or config fields (GPT2Config's nEmbd..., T5Config's dModel...) to a shape. */
 export function memoryShape(model: EstimateMemoryOptions["model"]): TransformerShape {
@@ -118,12 +122,34 @@ export function memoryShape(model: EstimateMemoryOptions["model"]): TransformerS
   if (typeof m.family === "string") return model as TransformerShape;
   const num = (k: string) => m[k] as number;
   if (typeof m.nEmbd === "number") {
-    return { family: "gpt2", vocabSize: num("vocabSize"), hiddenSize: num("nEmbd"), numLayers: num("nLayer"), intermediateSize: (m.nInner as number | null) ?? 4 * num("nEmbd"), numHeads: num("nHead"), maxPositions: num("nPositions"), tieWordEmbeddings: m.tieWordEmbeddings as boolean };
+    return {
+      family: "gpt2",
+      vocabSize: num("vocabSize"),
+      hiddenSize: num("nEmbd"),
+      numLayers: num("nLayer"),
+      intermediateSize: (m.nInner as number | null) ?? 4 * num("nEmbd"),
+      numHeads: num("nHead"),
+      maxPositions: num("nPositions"),
+      tieWordEmbeddings: m.tieWordEmbeddings as boolean,
+    };
   }
   if (typeof m.dModel === "number") {
-    return { family: "t5", vocabSize: num("vocabSize"), hiddenSize: num("dModel"), numLayers: num("numLayers"), numDecoderLayers: (m.numDecoderLayers as number | null) ?? num("numLayers"), intermediateSize: num("dFf"), numHeads: num("numHeads"), headDim: num("dKv"), relativeAttentionNumBuckets: num("relativeAttentionNumBuckets"), tieWordEmbeddings: m.tieWordEmbeddings as boolean };
+    return {
+      family: "t5",
+      vocabSize: num("vocabSize"),
+      hiddenSize: num("dModel"),
+      numLayers: num("numLayers"),
+      numDecoderLayers: (m.numDecoderLayers as number | null) ?? num("numLayers"),
+      intermediateSize: num("dFf"),
+      numHeads: num("numHeads"),
+      headDim: num("dKv"),
+      relativeAttentionNumBuckets: num("relativeAttentionNumBuckets"),
+      tieWordEmbeddings: m.tieWordEmbeddings as boolean,
+    };
   }
-  throw new Error(`estimateMemory: model must be a preset name (${Object.keys(MEMORY_PRESETS).join(", ")}), a TransformerShape with "family", or GPT2Config / T5Config fields; got keys ${Object.keys(m).join(", ")}`);
+  throw new Error(
+    `estimateMemory: model must be a preset name (${Object.keys(MEMORY_PRESETS).join(", ")}), a TransformerShape with "family", or GPT2Config / T5Config fields; got keys ${Object.keys(m).join(", ")}`,
+  );
 }
 
 /** Every parameter tensor of the shape, with Hugging Face's names (layer index 0 written as {i} once per layer). */
@@ -140,14 +166,17 @@ export function shapeParameterTensors(shape: TransformerShape): ShapeParameterTe
     vec("transformer.wpe.weight", (shape.maxPositions ?? 1024) * h);
     for (let l = 0; l < L; l++) {
       const p = `transformer.h.${l}`;
-      vec(`${p}.ln_1.weight`, h); vec(`${p}.ln_1.bias`, h);
+      vec(`${p}.ln_1.weight`, h);
+      vec(`${p}.ln_1.bias`, h);
       lin(`${p}.attn.c_attn`, h, 3 * h, true);
       lin(`${p}.attn.c_proj`, h, h, true);
-      vec(`${p}.ln_2.weight`, h); vec(`${p}.ln_2.bias`, h);
+      vec(`${p}.ln_2.weight`, h);
+      vec(`${p}.ln_2.bias`, h);
       lin(`${p}.mlp.c_fc`, h, f, true);
       lin(`${p}.mlp.c_proj`, f, h, true);
     }
-    vec("transformer.ln_f.weight", h); vec("transformer.ln_f.bias", h);
+    vec("transformer.ln_f.weight", h);
+    vec("transformer.ln_f.bias", h);
     if (shape.tieWordEmbeddings === false) vec("lm_head.weight", V * h);
   } else if (shape.family === "llama") {
     vec("model.embed_tokens.weight", V * h);
@@ -171,7 +200,10 @@ export function shapeParameterTensors(shape: TransformerShape): ShapeParameterTe
       if (withBias) vec(`${p}.relative_attention_bias.weight`, buckets * shape.numHeads);
     };
     vec("shared.weight", V * h);
-    for (const [stack, blocks] of [["encoder", L], ["decoder", shape.numDecoderLayers ?? L]] as const) {
+    for (const [stack, blocks] of [
+      ["encoder", L],
+      ["decoder", shape.numDecoderLayers ?? L],
+    ] as const) {
       for (let l = 0; l < blocks; l++) {
         const p = `${stack}.block.${l}.layer`;
         attention(`${p}.0.SelfAttention`, l === 0);
@@ -218,9 +250,11 @@ const DTYPE_BYTES = { float32: 4, float16: 2, bfloat16: 2 } as const;
 export function estimateMemory(opts: EstimateMemoryOptions): MemoryEstimate {
   const shape = memoryShape(opts.model);
   const { method } = opts;
-  if (method !== "full" && method !== "lora" && method !== "qlora") throw new Error(`estimateMemory: method must be "full", "lora" or "qlora", got "${method}"`);
+  if (method !== "full" && method !== "lora" && method !== "qlora")
+    throw new Error(`estimateMemory: method must be "full", "lora" or "qlora", got "${method}"`);
   const optimizer = opts.optimizer ?? "adamw";
-  if (!["adamw", "adamw8bit", "paged"].includes(optimizer)) throw new Error(`estimateMemory: optimizer must be "adamw", "adamw8bit" or "paged", got "${optimizer}"`);
+  if (!["adamw", "adamw8bit", "paged"].includes(optimizer))
+    throw new Error(`estimateMemory: optimizer must be "adamw", "adamw8bit" or "paged", got "${optimizer}"`);
   const d = DTYPE_BYTES[opts.dtype ?? "float32"];
   if (d === undefined) throw new Error(`estimateMemory: dtype must be one of ${Object.keys(DTYPE_BYTES).join(", ")}, got "${opts.dtype}"`);
   const r = opts.r ?? 8;
@@ -241,11 +275,16 @@ export function estimateMemory(opts: EstimateMemoryOptions): MemoryEstimate {
     const hits = tensors.filter((t) => targeted(t, targets));
     if (hits.length === 0) {
       const modules = [...new Set(tensors.filter((t) => t.linear).map((t) => t.name.split(".").slice(-2, -1)[0]))];
-      throw new Error(`estimateMemory: targetModules ${JSON.stringify(targets)} match no Linear of this ${shape.family} shape; its Linear modules: ${modules.join(", ")}`);
+      throw new Error(
+        `estimateMemory: targetModules ${JSON.stringify(targets)} match no Linear of this ${shape.family} shape; its Linear modules: ${modules.join(", ")}`,
+      );
     }
     trainable = hits.flatMap((t) => [r * t.linear!.inFeatures, r * t.linear!.outFeatures]);
     adapterParams = trainable.reduce((a, n) => a + n, 0);
-    weights = method === "lora" ? parameters * d : tensors.reduce((a, t) => a + (t.linear ? fourBitStorageBytes(t.numel, opts.doubleQuant ?? true) : t.numel * d), 0);
+    weights =
+      method === "lora"
+        ? parameters * d
+        : tensors.reduce((a, t) => a + (t.linear ? fourBitStorageBytes(t.numel, opts.doubleQuant ?? true) : t.numel * d), 0);
   }
   const trainableParameters = trainable.reduce((a, n) => a + n, 0);
   const gradients = trainableParameters * d;
@@ -254,7 +293,7 @@ export function estimateMemory(opts: EstimateMemoryOptions): MemoryEstimate {
   const optimizerStates = optimizer === "paged" ? Math.max(0, ...stateBytes) : allStates;
   const hostOptimizerStates = optimizer === "paged" ? allStates : 0;
 
-  const layers = shape.numLayers + (shape.family === "t5" ? shape.numDecoderLayers ?? shape.numLayers : 0);
+  const layers = shape.numLayers + (shape.family === "t5" ? (shape.numDecoderLayers ?? shape.numLayers) : 0);
   const h = shape.hiddenSize;
   const perLayer = s * b * (17 * h + 2.5 * shape.numHeads * s) * d;
   const logits = 2 * 4 * s * b * shape.vocabSize;

@@ -27,11 +27,20 @@ export function quantizeModel<M extends Module>(model: M, opts: QuantizeModelOpt
   const targets = [...model.namedModules()].filter(([key, m]) => (m instanceof Linear || m instanceof Conv1D) && !skipped(key, skip));
   if (targets.length === 0) {
     const layers = [...model.namedModules()].filter(([, m]) => m instanceof Linear || m instanceof Conv1D).map(([k]) => k);
-    throw new Error(`quantizeModel found no Linear / Conv1D layer to quantize (skipModules ${JSON.stringify(skip)}); linear layers: ${layers.join(", ") || "none"}`);
+    throw new Error(
+      `quantizeModel found no Linear / Conv1D layer to quantize (skipModules ${JSON.stringify(skip)}); linear layers: ${layers.join(", ") || "none"}`,
+    );
   }
   const replaced = [];
   for (const [key, layer] of targets) {
-    model.setSubmodule(key, Linear4bit.fromLayer(layer as Linear | Conv1D, { quantType, blocksize: opts.blocksize ?? 64, doubleQuant: opts.doubleQuant ?? false }));
+    model.setSubmodule(
+      key,
+      Linear4bit.fromLayer(layer as Linear | Conv1D, {
+        quantType,
+        blocksize: opts.blocksize ?? 64,
+        doubleQuant: opts.doubleQuant ?? false,
+      }),
+    );
     replaced.push(layer as Linear | Conv1D);
   }
   // Free the float weights, unless still used elsewhere (a tied weight kept by a skipped module).

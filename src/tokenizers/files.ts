@@ -15,7 +15,9 @@ export function tokenizerFromJSON(description: TokenizerDescription): Tokenizer 
     case "hf":
       return new HFTokenizer(description.tokenizerJson, description.tokenizerConfig);
     default:
-      throw new TypeError(`tokenizerFromJSON: unknown description kind ${JSON.stringify((description as { kind?: unknown })?.kind)}; expected "byte" or "hf"`);
+      throw new TypeError(
+        `tokenizerFromJSON: unknown description kind ${JSON.stringify((description as { kind?: unknown })?.kind)}; expected "byte" or "hf"`,
+      );
   }
 }
 

@@ -26,7 +26,7 @@ export class HFTokenizer implements Tokenizer {
 
   constructor(tokenizerJson: object, tokenizerConfig: object = {}) {
     if (!isObject(tokenizerJson) || !isObject(tokenizerJson["model"])) {
-      throw new TypeError("HFTokenizer: expected the parsed contents of a tokenizer.json, an object with a \"model\" field");
+      throw new TypeError('HFTokenizer: expected the parsed contents of a tokenizer.json, an object with a "model" field');
     }
     if (!isObject(tokenizerConfig)) {
       throw new TypeError("HFTokenizer: expected the parsed contents of a tokenizer_config.json, an object");
@@ -79,7 +79,9 @@ export class HFTokenizer implements Tokenizer {
     if (value === undefined || value === null) return undefined;
     const content = typeof value === "string" ? value : isObject(value) ? value["content"] : undefined;
     if (typeof content !== "string") {
-      throw new TypeError(`HFTokenizer: tokenizer_config.json "${key}" is ${JSON.stringify(value)}; expected a string or {"content": string}`);
+      throw new TypeError(
+        `HFTokenizer: tokenizer_config.json "${key}" is ${JSON.stringify(value)}; expected a string or {"content": string}`,
+      );
     }
     const id = this.core.token_to_id(content);
     if (id === undefined) {

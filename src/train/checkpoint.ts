@@ -32,7 +32,10 @@ export async function saveTrainingCheckpoint(outputDir: string, ckpt: TrainingCh
   try {
     await writeSafetensors(join(temp, "model.safetensors"), toSafe(ckpt.parameters), { format: "pt" });
     await writeSafetensors(join(temp, "optimizer.safetensors"), toSafe(ckpt.optimizerState), { format: "pt" });
-    await writeFileAtomic(join(temp, "trainer_state.json"), JSON.stringify({ global_step: ckpt.step, ...ckpt.trainerState }, null, 2) + "\n");
+    await writeFileAtomic(
+      join(temp, "trainer_state.json"),
+      JSON.stringify({ global_step: ckpt.step, ...ckpt.trainerState }, null, 2) + "\n",
+    );
     await rm(final, { recursive: true, force: true });
     await rename(temp, final);
   } catch (err) {

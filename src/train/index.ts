@@ -8,4 +8,14 @@ export { TrainingDivergedError } from "./nan_guard.js";
 export type { DivergedQuantity } from "./nan_guard.js";
 export { saveTrainingCheckpoint } from "./checkpoint.js";
 export type { TrainingCheckpoint } from "./checkpoint.js";
-export type { TrainableModel, TokenBatch, TrainEvent, StepEvent, StepStatistics, EvalEvent, CheckpointEvent, TrainOptions, TrainResult } from "./types.js";
+export type {
+  TrainableModel,
+  TokenBatch,
+  TrainEvent,
+  StepEvent,
+  StepStatistics,
+  EvalEvent,
+  CheckpointEvent,
+  TrainOptions,
+  TrainResult,
+} from "./types.js";

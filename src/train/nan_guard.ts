@@ -52,7 +52,12 @@ export function guardFinite(step: number, measure: GradientMeasure): void {
   if (!Number.isFinite(measure.loss)) throw new TrainingDivergedError({ step, quantity: "loss", value: measure.loss });
   const bad = measure.params.findIndex((_, i) => !Number.isFinite(measure.gradSquares[i]));
   if (bad >= 0) {
-    throw new TrainingDivergedError({ step, quantity: "gradient", module: moduleNameOf(measure.params[bad]), value: Math.sqrt(measure.gradSquares[bad]) });
+    throw new TrainingDivergedError({
+      step,
+      quantity: "gradient",
+      module: moduleNameOf(measure.params[bad]),
+      value: Math.sqrt(measure.gradSquares[bad]),
+    });
   }
 }
 

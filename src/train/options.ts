@@ -23,15 +23,27 @@ export function resolveTrainOptions(opts: TrainOptions): ResolvedTrainOptions {
   if (!positiveInt(accumulation)) throw new Error(`train: gradientAccumulationSteps must be a positive integer, got ${accumulation}`);
   if (!positiveInt(opts.evalEvery)) throw new Error(`train: evalEvery must be a positive integer, got ${opts.evalEvery}`);
   if (!positiveInt(opts.checkpointEvery)) throw new Error(`train: checkpointEvery must be a positive integer, got ${opts.checkpointEvery}`);
-  if (opts.checkpointEvery && !opts.outputDir) throw new Error("train: checkpointEvery needs outputDir, the folder that receives checkpoint-<step>/");
-  if (opts.optimizer !== undefined && !(ADAMW_VARIANTS as readonly string[]).includes(opts.optimizer)) throw new Error(`train: unknown optimizer "${opts.optimizer}"; available: ${ADAMW_VARIANTS.join(", ")}`);
-  if (opts.optimizerBudgetBytes !== undefined && !opts.optimizer?.startsWith("paged_")) throw new Error(`train: optimizerBudgetBytes needs optimizer "paged_adamw" or "paged_adamw8bit", got ${JSON.stringify(opts.optimizer ?? "adamw")}`);
-  if (opts.maxGradNorm !== undefined && !(opts.maxGradNorm >= 0)) throw new Error(`train: maxGradNorm must be >= 0 (0 or Infinity: no clipping), got ${opts.maxGradNorm}`);
+  if (opts.checkpointEvery && !opts.outputDir)
+    throw new Error("train: checkpointEvery needs outputDir, the folder that receives checkpoint-<step>/");
+  if (opts.optimizer !== undefined && !(ADAMW_VARIANTS as readonly string[]).includes(opts.optimizer))
+    throw new Error(`train: unknown optimizer "${opts.optimizer}"; available: ${ADAMW_VARIANTS.join(", ")}`);
+  if (opts.optimizerBudgetBytes !== undefined && !opts.optimizer?.startsWith("paged_"))
+    throw new Error(
+      `train: optimizerBudgetBytes needs optimizer "paged_adamw" or "paged_adamw8bit", got ${JSON.stringify(opts.optimizer ?? "adamw")}`,
+    );
+  if (opts.maxGradNorm !== undefined && !(opts.maxGradNorm >= 0))
+    throw new Error(`train: maxGradNorm must be >= 0 (0 or Infinity: no clipping), got ${opts.maxGradNorm}`);
   return { lr, accumulation, maxGradNorm: opts.maxGradNorm ?? 1.0, schedule: makeSchedule(opts, lr) };
 }
 
 function makeSchedule(opts: TrainOptions, lr: number): LrSchedule {
   const s = opts.scheduler ?? "constant";
   if (typeof s === "function") return s;
-  return getScheduler(s, { ...opts.schedulerOptions, numWarmupSteps: opts.numWarmupSteps, warmupRatio: opts.warmupRatio, numTrainingSteps: opts.steps, lr });
+  return getScheduler(s, {
+    ...opts.schedulerOptions,
+    numWarmupSteps: opts.numWarmupSteps,
+    warmupRatio: opts.warmupRatio,
+    numTrainingSteps: opts.steps,
+    lr,
+  });
 }

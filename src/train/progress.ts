@@ -22,7 +22,12 @@ export class ProgressBar {
 
   update(e: StepEvent): void {
     this.smoothed = this.smoothed === undefined ? e.loss : 0.9 * this.smoothed + 0.1 * e.loss;
-    this.bar.update(e.step, { loss: this.smoothed.toFixed(3), lr: e.lr.toExponential(2), grad: e.gradNorm.toFixed(2), tps: Math.round(e.tokensPerSecond) });
+    this.bar.update(e.step, {
+      loss: this.smoothed.toFixed(3),
+      lr: e.lr.toExponential(2),
+      grad: e.gradNorm.toFixed(2),
+      tps: Math.round(e.tokensPerSecond),
+    });
   }
 
   stop(): void {

@@ -18,7 +18,12 @@ export interface GradientMeasure {
 }
 
 /** Downloads [mean loss, squared gradient norm per parameter, squared weight norm per parameter] at once. */
-export async function measureGradients(losses: tf.Scalar[], penalties: tf.Scalar[], grads: GradMap, trained: TrainedParameters): Promise<GradientMeasure> {
+export async function measureGradients(
+  losses: tf.Scalar[],
+  penalties: tf.Scalar[],
+  grads: GradMap,
+  trained: TrainedParameters,
+): Promise<GradientMeasure> {
   const params = trained.names.filter((n) => grads.has(n));
   const stats = tf.tidy(() =>
     tf.concat([
@@ -31,7 +36,14 @@ export async function measureGradients(losses: tf.Scalar[], penalties: tf.Scalar
   stats.dispose();
   const regularization = penalties.length > 0 ? await meanOf(penalties) : undefined;
   const gradSquares = values.subarray(1, 1 + params.length);
-  return { loss: values[0], regularization, params, gradSquares, weightSquares: values.subarray(1 + params.length), gradNorm: globalNorm(gradSquares) };
+  return {
+    loss: values[0],
+    regularization,
+    params,
+    gradSquares,
+    weightSquares: values.subarray(1 + params.length),
+    gradNorm: globalNorm(gradSquares),
+  };
 }
 
 /** The event's statistics, from the measure before the update and the squared change of each parameter. */
@@ -40,7 +52,11 @@ export function stepStatistics(measure: GradientMeasure, updateSquares: Map<stri
   return {
     gradNorm: measure.gradNorm,
     gradNorms: moduleNorms(params, measure.gradSquares),
-    updateRatios: updateRatios(params, params.map((n) => updateSquares.get(n)!), measure.weightSquares),
+    updateRatios: updateRatios(
+      params,
+      params.map((n) => updateSquares.get(n)!),
+      measure.weightSquares,
+    ),
   };
 }
 
@@ -82,7 +98,11 @@ export function globalNorm(squares: ArrayLike<number>): number {
  * ||update|| / ||weights before|| per module. A module whose weights were all zero (a LoRA B
  * matrix at its first step) reports 1 when it moved: the update is all of its value.
  */
-export function updateRatios(paramNames: string[], updateSquares: ArrayLike<number>, weightSquares: ArrayLike<number>): Record<string, number> {
+export function updateRatios(
+  paramNames: string[],
+  updateSquares: ArrayLike<number>,
+  weightSquares: ArrayLike<number>,
+): Record<string, number> {
   const updates = moduleNorms(paramNames, updateSquares);
   const weights = moduleNorms(paramNames, weightSquares);
   const out: Record<string, number> = {};

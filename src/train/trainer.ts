@@ -30,13 +30,21 @@ export async function train(model: TrainableModel, opts: TrainOptions): Promise<
     throw new Error("train: the model has no trainable parameters (every parameter has requiresGrad = false)");
   }
   const optimizer = createAdamW(opts.optimizer ?? "adamw", named, {
-    lr, betas: opts.betas, eps: opts.eps, weightDecay: opts.weightDecay ?? 0, paramGroups: opts.paramGroups, budgetBytes: opts.optimizerBudgetBytes,
+    lr,
+    betas: opts.betas,
+    eps: opts.eps,
+    weightDecay: opts.weightDecay ?? 0,
+    paramGroups: opts.paramGroups,
+    budgetBytes: opts.optimizerBudgetBytes,
   });
   // Model order, so per-module records read top to bottom.
-  const trained = trainedParameters([...named.keys()].filter((n) => optimizer.has(n)), (n) => named.get(n)!.variable);
+  const trained = trainedParameters(
+    [...named.keys()].filter((n) => optimizer.has(n)),
+    (n) => named.get(n)!.variable,
+  );
   const events: TrainEvent[] = [];
   const logHistory: Record<string, number>[] = [];
-  const bar = opts.progress ?? Boolean(process.stderr.isTTY) ? new ProgressBar(opts.steps) : undefined;
+  const bar = (opts.progress ?? Boolean(process.stderr.isTTY)) ? new ProgressBar(opts.steps) : undefined;
   const emit = (e: TrainEvent) => {
     events.push(e);
     if (e.type === "step") bar?.update(e);
@@ -82,7 +90,10 @@ export async function train(model: TrainableModel, opts: TrainOptions): Promise<
         const measure = await measureGradients(micro.losses, micro.penalties, micro.grads, trained);
         guardFinite(step + 1, measure);
         const lrScale = schedule(step);
-        guardLearningRates(step + 1, optimizer.groups.map((g) => ({ name: g.name, lr: optimizer.groupLr(g, lrScale) })));
+        guardLearningRates(
+          step + 1,
+          optimizer.groups.map((g) => ({ name: g.name, lr: optimizer.groupLr(g, lrScale) })),
+        );
         const updates = clipAndUpdate(optimizer, micro.grads, measure.gradNorm, maxGradNorm, lrScale);
         step++;
         const seconds = (performance.now() - started) / 1000;
@@ -127,7 +138,13 @@ function abortCheck(signal: AbortSignal | undefined): () => boolean {
  * Global-norm clipping as torch's clip_grad_norm_ (maxGradNorm 0 or Infinity: none), then the
  * optimizer's update at `lrScale` of the peak LR. Returns each parameter's squared change.
  */
-function clipAndUpdate(optimizer: ReturnType<typeof createAdamW>, grads: GradMap, gradNorm: number, maxGradNorm: number, lrScale: number): Map<string, number> {
+function clipAndUpdate(
+  optimizer: ReturnType<typeof createAdamW>,
+  grads: GradMap,
+  gradNorm: number,
+  maxGradNorm: number,
+  lrScale: number,
+): Map<string, number> {
   const coefficient = maxGradNorm > 0 && Number.isFinite(maxGradNorm) ? clipCoefficient(gradNorm, maxGradNorm) : 1;
   const applied = coefficient < 1 ? scaleGrads(grads, coefficient) : grads;
   try {
@@ -151,7 +168,12 @@ interface Accumulated {
  * scaled by 1 / accumulation does in PyTorch. Undefined when the data runs out first (what was
  * gathered is freed).
  */
-function accumulate(data: Iterator<TokenBatch>, accumulation: number, batchSize: number | undefined, run: (batch: TokenBatch) => MicroStep): Accumulated | undefined {
+function accumulate(
+  data: Iterator<TokenBatch>,
+  accumulation: number,
+  batchSize: number | undefined,
+  run: (batch: TokenBatch) => MicroStep,
+): Accumulated | undefined {
   const out: Accumulated = { losses: [], penalties: [], grads: new Map(), tokens: 0 };
   const accumulator = new GradientAccumulator();
   try {

@@ -17,7 +17,20 @@ describe("parseOptions", () => {
   });
 
   it("parses each kind", () => {
-    const o = parseOptions(SPECS, ["--steps", "3", "--seed=-2", "--lr", "5e-4", "--ratio", "0", "--only", "a, b,,c", "--out", "x", "--quiet"]);
+    const o = parseOptions(SPECS, [
+      "--steps",
+      "3",
+      "--seed=-2",
+      "--lr",
+      "5e-4",
+      "--ratio",
+      "0",
+      "--only",
+      "a, b,,c",
+      "--out",
+      "x",
+      "--quiet",
+    ]);
     expect(o).toEqual({ steps: 3, seed: -2, lr: 5e-4, ratio: 0, only: ["a", "b", "c"], out: "x", quiet: true });
   });
 

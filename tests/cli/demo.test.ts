@@ -13,13 +13,27 @@ import { evaluateLoss, type EvalEvent } from "../../src/train/index.js";
 const CHROMIUM = process.env.LORA_LAB_CHROMIUM ?? "/usr/bin/chromium";
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const SCREENSHOTS = join(root, "tests/artifacts/screenshots");
-const ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+const ARGS = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
 
 /** The printed table's cells for a row starting with `label` (columns are separated by 2+ spaces). */
 function tableRow(lines: string[], label: string): string[] {
   const line = lines.find((l) => l.startsWith(`${label}  `));
   if (!line) throw new Error(`no table row for "${label}" in:\n${lines.join("\n")}`);
-  return [label, ...line.slice(label.length).trim().split(/\s{2,}/)];
+  return [
+    label,
+    ...line
+      .slice(label.length)
+      .trim()
+      .split(/\s{2,}/),
+  ];
 }
 
 describe("runDemo", () => {
@@ -27,14 +41,35 @@ describe("runDemo", () => {
     const out: string[] = [];
     const dir = mkdtempSync(join(tmpdir(), "lora-lab-demo-"));
     const reportPath = join(dir, "report.html");
-    const result = await runDemo({ size: "tiny", strategies: ["naive", "lora"], steps: 4, batchSize: 4, lr: 3e-3, seed: 0, evalWindows: 16, evalEvery: 2, progress: false, log: (l) => out.push(...l.split("\n")), reportPath });
+    const result = await runDemo({
+      size: "tiny",
+      strategies: ["naive", "lora"],
+      steps: 4,
+      batchSize: 4,
+      lr: 3e-3,
+      seed: 0,
+      evalWindows: 16,
+      evalEvery: 2,
+      progress: false,
+      log: (l) => out.push(...l.split("\n")),
+      reportPath,
+    });
     expect(result.backend).toBe("wasm");
     expect(result.runs.map((r) => r.strategy)).toEqual(["full, constant LR", "LoRA Q,V r8"]);
 
     // The base row: the shipped base's own losses on the same eval sets, measured here.
     const base = await loadBase("tiny");
-    const data = forgettingData({ tokenizer: new ByteTokenizer(), windowLength: base.config.nPositions, evalWindows: 16, evalBatchSize: 16 });
-    const baseline = { domain: await evaluateLoss(base, data.domainEval), press: await evaluateLoss(base, data.retain.press), fiction: await evaluateLoss(base, data.retain.fiction) };
+    const data = forgettingData({
+      tokenizer: new ByteTokenizer(),
+      windowLength: base.config.nPositions,
+      evalWindows: 16,
+      evalBatchSize: 16,
+    });
+    const baseline = {
+      domain: await evaluateLoss(base, data.domainEval),
+      press: await evaluateLoss(base, data.retain.press),
+      fiction: await evaluateLoss(base, data.retain.fiction),
+    };
     base.dispose();
     const header = tableRow(out, "strategy");
     const col = (name: string) => header.indexOf(name);
@@ -66,13 +101,21 @@ describe("runDemo", () => {
         const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
         const errors: string[] = [];
         page.on("pageerror", (e) => errors.push(String(e)));
-        page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
+        page.on("console", (m) => {
+          if (m.type() === "error") errors.push(m.text());
+        });
         await page.goto(pathToFileURL(reportPath).href);
-        await page.waitForFunction(() => {
-          const s = (window as unknown as { __loraLabReport?: { figures: number; drawn: number; errors: string[] } }).__loraLabReport;
-          return s !== undefined && s.drawn + s.errors.length === s.figures;
-        }, undefined, { timeout: 60_000 });
-        const state = await page.evaluate(() => (window as unknown as { __loraLabReport: { figures: number; drawn: number; errors: string[] } }).__loraLabReport);
+        await page.waitForFunction(
+          () => {
+            const s = (window as unknown as { __loraLabReport?: { figures: number; drawn: number; errors: string[] } }).__loraLabReport;
+            return s !== undefined && s.drawn + s.errors.length === s.figures;
+          },
+          undefined,
+          { timeout: 60_000 },
+        );
+        const state = await page.evaluate(
+          () => (window as unknown as { __loraLabReport: { figures: number; drawn: number; errors: string[] } }).__loraLabReport,
+        );
         // Forgetting curves, learning vs forgetting, rank spectra, one gradient-norm heatmap per strategy.
         expect(state).toEqual({ figures: 3 + result.runs.length, drawn: 3 + result.runs.length, errors: [] });
         const plots = page.locator(".lora-lab-plot");
@@ -90,10 +133,34 @@ describe("runDemo", () => {
   }, 300_000);
 
   it("names the available strategies when given an unknown one", async () => {
-    await expect(runDemo({ size: "tiny", strategies: ["naive", "adapters"], steps: 1, batchSize: 2, lr: 1e-3, seed: 0, evalWindows: 4, progress: false, log: () => {} })).rejects.toThrow(/unknown strategy "adapters"; available: naive, cosine/);
+    await expect(
+      runDemo({
+        size: "tiny",
+        strategies: ["naive", "adapters"],
+        steps: 1,
+        batchSize: 2,
+        lr: 1e-3,
+        seed: 0,
+        evalWindows: 4,
+        progress: false,
+        log: () => {},
+      }),
+    ).rejects.toThrow(/unknown strategy "adapters"; available: naive, cosine/);
   });
 
   it("names the shipped checkpoints when asked for one that does not exist", async () => {
-    await expect(runDemo({ size: "huge", strategies: ["naive"], steps: 1, batchSize: 2, lr: 1e-3, seed: 0, evalWindows: 4, progress: false, log: () => {} })).rejects.toThrow(/no shipped checkpoint "huge".*available: .*tiny/);
+    await expect(
+      runDemo({
+        size: "huge",
+        strategies: ["naive"],
+        steps: 1,
+        batchSize: 2,
+        lr: 1e-3,
+        seed: 0,
+        evalWindows: 4,
+        progress: false,
+        log: () => {},
+      }),
+    ).rejects.toThrow(/no shipped checkpoint "huge".*available: .*tiny/);
   });
 });

@@ -32,7 +32,7 @@ function unigramReference(trainTexts: string[], evalTargets: Int32Array[]): numb
   const total = counts.reduce((a, b) => a + b, 0);
   let nll = 0;
   let n = 0;
-  for (const targets of evalTargets) for (const t of targets) (nll -= Math.log(counts[t] / total), n++);
+  for (const targets of evalTargets) for (const t of targets) ((nll -= Math.log(counts[t] / total)), n++);
   return nll / n;
 }
 
@@ -62,7 +62,10 @@ describe("the shipped tiny checkpoint", () => {
     // The demo's retained sets come only from held-out documents.
     for (const d of [...generalSplit(PRESS_GENRES).heldOut, ...generalSplit(FICTION_GENRES).heldOut]) expect(heldOut).toContain(d.id);
 
-    const unigram = unigramReference(generalDocs.filter((d) => !heldOut.includes(d.id)).map((d) => d.text), evalSet.map((b) => b.targets));
+    const unigram = unigramReference(
+      generalDocs.filter((d) => !heldOut.includes(d.id)).map((d) => d.text),
+      evalSet.map((b) => b.targets),
+    );
     expect(args.unigram_validation_loss).toBeCloseTo(unigram, 2);
     expect(loss).toBeLessThan(unigram - 0.5);
   }, 120_000);
@@ -72,7 +75,22 @@ describe("runPretrain", () => {
   it("writes a checkpoint whose recorded validation loss fromPretrained reproduces", async () => {
     const out = mkdtempSync(join(tmpdir(), "lora-lab-pretrain-"));
     const lines: string[] = [];
-    const result = await runPretrain({ size: "tiny", steps: 2, seed: 3, batchSize: 4, lr: 1e-3, warmupRatio: 0.5, weightDecay: 0.01, evalWindows: 16, evalBatchSize: 8, evalEvery: 1, outDir: out, command: "npm run pretrain -- --steps 2", progress: false, log: (l) => lines.push(l) });
+    const result = await runPretrain({
+      size: "tiny",
+      steps: 2,
+      seed: 3,
+      batchSize: 4,
+      lr: 1e-3,
+      warmupRatio: 0.5,
+      weightDecay: 0.01,
+      evalWindows: 16,
+      evalBatchSize: 8,
+      evalEvery: 1,
+      outDir: out,
+      command: "npm run pretrain -- --steps 2",
+      progress: false,
+      log: (l) => lines.push(l),
+    });
     const args = readArgs(out);
     expect(args.seed).toBe(3);
     expect(args.max_steps).toBe(2);

@@ -42,7 +42,8 @@ describe("batches", () => {
   it("gives the same order for the same seed, a new order each epoch and another for another seed", () => {
     const a = batches(windows, { batchSize: 4, seed: 5 });
     const b = new BatchIterator(windows, { batchSize: 4, seed: 5 });
-    const a0 = epochOrder(a), a1 = epochOrder(a);
+    const a0 = epochOrder(a),
+      a1 = epochOrder(a);
     expect(a.epoch).toBe(2);
     expect(epochOrder(b)).toEqual(a0);
     expect(epochOrder(b)).toEqual(a1);

@@ -56,7 +56,7 @@ describe("brownDocuments", () => {
     ]);
   });
 
-  it("starts ca01 with the Fulton County sentence, quotes as \" and tokens in their original case", () => {
+  it('starts ca01 with the Fulton County sentence, quotes as " and tokens in their original case', () => {
     const ca01 = all[0]!;
     expect(ca01.id).toBe("ca01");
     expect(ca01.text.startsWith("The Fulton County Grand Jury said Friday")).toBe(true);
@@ -69,7 +69,11 @@ describe("brownDocuments", () => {
     for (const doc of all) {
       // Quotes become ", and an inch mark (12'') is followed by a stray '' token that may go.
       const squeeze = (s: string) => s.replace(/"+/g, '"');
-      const expected = squeeze(rawWords(doc.id).map((w) => w.replace(/``|''/g, '"')).join(""));
+      const expected = squeeze(
+        rawWords(doc.id)
+          .map((w) => w.replace(/``|''/g, '"'))
+          .join(""),
+      );
       expect(squeeze(doc.text.replace(/\s+/g, ""))).toBe(expected);
     }
     // fractions keep their inner slash: "1-1/2/cd" is the word "1-1/2"
@@ -79,7 +83,12 @@ describe("brownDocuments", () => {
   it("leaves no tags, no `` or '' quotes and no space before punctuation", () => {
     expect(all.find((d) => d.id === "ce07")!.text).toContain('the two 12" and the first two 3-3/4" bars');
     // every alphabetic tag in the corpus, e.g. "at", "nn-tl", "np$", "bedz*"
-    const tags = new Set(all.slice(0, 60).flatMap((d) => rawTags(d.id)).filter((t) => /^[a-z]/.test(t)));
+    const tags = new Set(
+      all
+        .slice(0, 60)
+        .flatMap((d) => rawTags(d.id))
+        .filter((t) => /^[a-z]/.test(t)),
+    );
     expect(tags.size).toBeGreaterThan(100);
     for (const doc of all) {
       for (const word of doc.text.split(/\s+/)) {

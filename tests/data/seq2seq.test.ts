@@ -29,7 +29,12 @@ describe("encodeSeq2SeqPairs", () => {
     const [a] = encodeSeq2SeqPairs([{ source: "abc", target: "xy" }], { tokenizer, eosTokenId: 1 });
     expect([...a!.source]).toEqual([97, 98, 99, 1]);
     expect([...a!.target]).toEqual([120, 121, 1]);
-    const [b] = encodeSeq2SeqPairs([{ source: "abcdef", target: "xyz" }], { tokenizer, eosTokenId: 1, maxSourceLength: 3, maxTargetLength: 2 });
+    const [b] = encodeSeq2SeqPairs([{ source: "abcdef", target: "xyz" }], {
+      tokenizer,
+      eosTokenId: 1,
+      maxSourceLength: 3,
+      maxTargetLength: 2,
+    });
     expect([...b!.source]).toEqual([97, 98, 1]);
     expect([...b!.target]).toEqual([120, 1]);
     // The byte tokenizer has no EOS of its own: without one given, nothing is appended.
@@ -50,7 +55,9 @@ describe("seq2seqBatches", () => {
     expect(new Set(epoch0).size).toBe(9);
     expect(epoch1).not.toEqual(epoch0);
     const again = seq2seqBatches(examples, { batchSize: 3, seed: 4 });
-    expect([...again.epochBatches(0)].map((b) => [...b.inputIds])).toEqual([...seq2seqBatches(examples, { batchSize: 3, seed: 4 })].map((b) => [...b.inputIds]));
+    expect([...again.epochBatches(0)].map((b) => [...b.inputIds])).toEqual(
+      [...seq2seqBatches(examples, { batchSize: 3, seed: 4 })].map((b) => [...b.inputIds]),
+    );
     expect(seq2seqBatches(examples, { batchSize: 3, dropLast: false }).numBatches).toBe(4);
     expect(() => seq2seqBatches(examples, { batchSize: 0 })).toThrow(/batchSize must be a positive integer/);
   });
@@ -62,7 +69,8 @@ describe("syntheticSeq2SeqExamples", () => {
       const examples = syntheticSeq2SeqExamples({ task, vocabSize: 12, minLength: 2, maxLength: 7, count: 50, seed: 5 });
       const lengths = new Set<number>();
       for (const { source, target } of examples) {
-        const s = [...source], t = [...target];
+        const s = [...source],
+          t = [...target];
         expect(s.at(-1)).toBe(1);
         expect(t.at(-1)).toBe(1);
         const body = s.slice(0, -1);
@@ -73,20 +81,80 @@ describe("syntheticSeq2SeqExamples", () => {
       }
       expect([...lengths].sort()).toEqual([2, 3, 4, 5, 6, 7]);
     }
-    expect(syntheticSeq2SeqExamples({ task: "copy", vocabSize: 12, minLength: 2, maxLength: 4, count: 3, seed: 9 }))
-      .toEqual(syntheticSeq2SeqExamples({ task: "copy", vocabSize: 12, minLength: 2, maxLength: 4, count: 3, seed: 9 }));
-    expect(() => syntheticSeq2SeqExamples({ task: "shuffle" as never, vocabSize: 12, minLength: 2, maxLength: 4, count: 3 })).toThrow(/expected "copy", "reverse" or "sort"/);
-    expect(() => syntheticSeq2SeqExamples({ task: "copy", vocabSize: 3, minLength: 2, maxLength: 4, count: 3 })).toThrow(/at least 2 symbols/);
+    expect(syntheticSeq2SeqExamples({ task: "copy", vocabSize: 12, minLength: 2, maxLength: 4, count: 3, seed: 9 })).toEqual(
+      syntheticSeq2SeqExamples({ task: "copy", vocabSize: 12, minLength: 2, maxLength: 4, count: 3, seed: 9 }),
+    );
+    expect(() => syntheticSeq2SeqExamples({ task: "shuffle" as never, vocabSize: 12, minLength: 2, maxLength: 4, count: 3 })).toThrow(
+      /expected "copy", "reverse" or "sort"/,
+    );
+    expect(() => syntheticSeq2SeqExamples({ task: "copy", vocabSize: 3, minLength: 2, maxLength: 4, count: 3 })).toThrow(
+      /at least 2 symbols/,
+    );
   });
 });
 
 describe("brownSeq2SeqDataset", () => {
   // The first sentence of ca01 (news), as the corpus file prints it.
-  const words = ["The", "Fulton", "County", "Grand", "Jury", "said", "Friday", "an", "investigation", "of", "Atlanta's", "recent", "primary",
-    "election", "produced", "``", "no", "evidence", "''", "that", "any", "irregularities", "took", "place", "."];
-  const tags = ["at", "np-tl", "nn-tl", "jj-tl", "nn-tl", "vbd", "nr", "at", "nn", "in", "np$", "jj", "nn", "nn", "vbd", "``", "at", "nn", "''", "cs", "dti", "nns", "vbd", "nn", "."];
-  const text = 'The Fulton County Grand Jury said Friday an investigation of Atlanta\'s recent primary election produced "no evidence" that any irregularities took place.';
-  const all = (d: { train: { source: string; target: string }[]; validation: { source: string; target: string }[] }) => [...d.train, ...d.validation];
+  const words = [
+    "The",
+    "Fulton",
+    "County",
+    "Grand",
+    "Jury",
+    "said",
+    "Friday",
+    "an",
+    "investigation",
+    "of",
+    "Atlanta's",
+    "recent",
+    "primary",
+    "election",
+    "produced",
+    "``",
+    "no",
+    "evidence",
+    "''",
+    "that",
+    "any",
+    "irregularities",
+    "took",
+    "place",
+    ".",
+  ];
+  const tags = [
+    "at",
+    "np-tl",
+    "nn-tl",
+    "jj-tl",
+    "nn-tl",
+    "vbd",
+    "nr",
+    "at",
+    "nn",
+    "in",
+    "np$",
+    "jj",
+    "nn",
+    "nn",
+    "vbd",
+    "``",
+    "at",
+    "nn",
+    "''",
+    "cs",
+    "dti",
+    "nns",
+    "vbd",
+    "nn",
+    ".",
+  ];
+  const text =
+    'The Fulton County Grand Jury said Friday an investigation of Atlanta\'s recent primary election produced "no evidence" that any irregularities took place.';
+  const all = (d: { train: { source: string; target: string }[]; validation: { source: string; target: string }[] }) => [
+    ...d.train,
+    ...d.validation,
+  ];
 
   it("tag: sentence -> its POS tags; untag: the tagged sentence -> its text; continue: first half -> the rest", () => {
     const tag = brownSeq2SeqDataset({ task: "tag", genres: "a" });
@@ -94,7 +162,10 @@ describe("brownSeq2SeqDataset", () => {
     const untag = brownSeq2SeqDataset({ task: "untag", genres: "a" });
     expect(all(untag)).toContainEqual({ source: words.map((w, i) => `${w}/${tags[i]}`).join(" "), target: text });
     const cont = brownSeq2SeqDataset({ task: "continue", genres: "a" });
-    expect(all(cont)).toContainEqual({ source: "The Fulton County Grand Jury said Friday an investigation of Atlanta's recent primary", target: 'election produced "no evidence" that any irregularities took place.' });
+    expect(all(cont)).toContainEqual({
+      source: "The Fulton County Grand Jury said Friday an investigation of Atlanta's recent primary",
+      target: 'election produced "no evidence" that any irregularities took place.',
+    });
     for (const p of all(cont)) expect(p.source.length > 0 && p.target.length > 0).toBe(true);
   });
 

@@ -7,13 +7,20 @@ describe("tokenWindows", () => {
   it("tiles the stream into windows of length + 1 that share one token", () => {
     // 10 tokens, length 3: windows start at 0, 3, 6 (6 + 4 = 10 fits); the tail is dropped
     const windows = tokenWindows(range(10), { length: 3 });
-    expect(windows.map((w) => [...w])).toEqual([[0, 1, 2, 3], [3, 4, 5, 6], [6, 7, 8, 9]]);
+    expect(windows.map((w) => [...w])).toEqual([
+      [0, 1, 2, 3],
+      [3, 4, 5, 6],
+      [6, 7, 8, 9],
+    ]);
     expect(windows[0]).toBeInstanceOf(Int32Array);
   });
 
   it("covers every next-token pair exactly once when stride === length", () => {
     const n = 103;
-    const windows = tokenWindows(range(n).map((i) => (i * 7) % 31), { length: 8 });
+    const windows = tokenWindows(
+      range(n).map((i) => (i * 7) % 31),
+      { length: 8 },
+    );
     const pairs = windows.flatMap((w) => range(8).map((t) => `${w[t]}>${w[t + 1]}`));
     const expected = range(Math.floor((n - 1) / 8) * 8).map((i) => `${(i * 7) % 31}>${((i + 1) * 7) % 31}`);
     expect(pairs).toEqual(expected);

@@ -1,6 +1,14 @@
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ready, setWasmFastKernels, wasmFastKernels, fusedLayerNorm, fusedCrossEntropy, fusedGeluNew, fusedRmsNorm } from "../../src/engine/index.js";
+import {
+  ready,
+  setWasmFastKernels,
+  wasmFastKernels,
+  fusedLayerNorm,
+  fusedCrossEntropy,
+  fusedGeluNew,
+  fusedRmsNorm,
+} from "../../src/engine/index.js";
 import { rmsNorm } from "../../src/nn/index.js";
 import { crossEntropy, geluNew, layerNorm } from "../../src/nn/functional.js";
 import { AdamW } from "../../src/optim/index.js";
@@ -47,7 +55,22 @@ describe("setWasmFastKernels", () => {
     expect(wasmFastKernels()).toEqual([]);
     expect(tf.getKernel("LoraLabLayerNorm", "wasm")).toBeUndefined();
     setWasmFastKernels(true);
-    expect(wasmFastKernels()).toEqual(expect.arrayContaining(["BatchMatMul", "Sum", "Slice", "SplitV", "GatherV2", "Identity", "Cast", "LoraLabAdamW", "LoraLabLayerNorm", "LoraLabCrossEntropy", "LoraLabGeluNew", "LoraLabCausalAttention"]));
+    expect(wasmFastKernels()).toEqual(
+      expect.arrayContaining([
+        "BatchMatMul",
+        "Sum",
+        "Slice",
+        "SplitV",
+        "GatherV2",
+        "Identity",
+        "Cast",
+        "LoraLabAdamW",
+        "LoraLabLayerNorm",
+        "LoraLabCrossEntropy",
+        "LoraLabGeluNew",
+        "LoraLabCausalAttention",
+      ]),
+    );
     expect(tf.getKernel("LoraLabLayerNorm", "wasm")).toBeDefined();
   });
 
@@ -83,7 +106,10 @@ describe("fused kernels in tfjs's registries", () => {
     const { fast, stock } = fastAndStock(() => {
       const x = tf.tensor(values(4 * 16, 0.05), [4, 16]); // small values: eps matters
       const w = tf.tensor1d(values(16, 0.3, 1));
-      const f = (xx: tf.Tensor) => rmsNorm(xx, w, 1e-2).mul(rmsNorm(xx, w, 1e-6)).sum();
+      const f = (xx: tf.Tensor) =>
+        rmsNorm(xx, w, 1e-2)
+          .mul(rmsNorm(xx, w, 1e-6))
+          .sum();
       return [tf.grad(f)(x)];
     });
     expect(maxDiff(fast[0], stock[0])).toBeLessThan(2e-4);
@@ -107,8 +133,14 @@ describe("fused kernels in tfjs's registries", () => {
 describe("wasm Sum over leading axes", () => {
   it("equals the backend's own Sum for leading, trailing and mixed axes, with and without keepDims", () => {
     const cases: Array<[number[], number | number[], boolean]> = [
-      [[64, 48], 0, false], [[4, 16, 24], [0, 1], false], [[4, 16, 24], [0, 1], true], [[4, 16, 24], [1, 0], false],
-      [[4, 16, 24], 2, false], [[4, 16, 24], [0, 2], false], [[4, 16, 24], [0, 1, 2], false], [[1, 5], 0, true],
+      [[64, 48], 0, false],
+      [[4, 16, 24], [0, 1], false],
+      [[4, 16, 24], [0, 1], true],
+      [[4, 16, 24], [1, 0], false],
+      [[4, 16, 24], 2, false],
+      [[4, 16, 24], [0, 2], false],
+      [[4, 16, 24], [0, 1, 2], false],
+      [[1, 5], 0, true],
     ];
     for (const [shape, axis, keepDims] of cases) {
       const { fast, stock } = fastAndStock(() => {
@@ -147,8 +179,32 @@ describe("wasm Identity and Cast without copies", () => {
 describe("wasm Slice and SplitV through heap views", () => {
   it("equal the backend's own for contiguous and strided slices of rank 1 to 5", () => {
     const cases: Array<[number[], number[], number[]]> = [
-      [[10], [3], [4]], [[6, 8], [2, 0], [3, 8]], [[6, 8], [1, 2], [4, 5]], [[3, 4, 5], [1, 1, 1], [2, 2, 3]],
-      [[2, 3, 4, 5], [0, 1, 2, 1], [2, 2, 2, 4]], [[2, 2, 3, 2, 3], [1, 0, 1, 0, 1], [1, 2, 2, 2, 2]],
+      [[10], [3], [4]],
+      [
+        [6, 8],
+        [2, 0],
+        [3, 8],
+      ],
+      [
+        [6, 8],
+        [1, 2],
+        [4, 5],
+      ],
+      [
+        [3, 4, 5],
+        [1, 1, 1],
+        [2, 2, 3],
+      ],
+      [
+        [2, 3, 4, 5],
+        [0, 1, 2, 1],
+        [2, 2, 2, 4],
+      ],
+      [
+        [2, 2, 3, 2, 3],
+        [1, 0, 1, 0, 1],
+        [1, 2, 2, 2, 2],
+      ],
     ];
     for (const [shape, begin, size] of cases) {
       const { fast, stock } = fastAndStock(() => [tf.slice(tf.tensor(values(shape.reduce((a, b) => a * b)), shape), begin, size)]);
@@ -166,12 +222,19 @@ describe("wasm Slice and SplitV through heap views", () => {
 describe("wasm GatherV2 by row copies", () => {
   it("equals the backend's own on axis 0 and 1, float32 and int32 tables, repeated ids", () => {
     const cases: Array<[number[], number[], number[], number]> = [
-      [[10, 6], [3, 0, 9, 3], [4], 0], [[10, 6], [1, 1, 2, 0, 9, 4], [2, 3], 0], [[4, 5, 3], [4, 0, 2], [3], 1], [[7], [6, 0], [2], 0],
+      [[10, 6], [3, 0, 9, 3], [4], 0],
+      [[10, 6], [1, 1, 2, 0, 9, 4], [2, 3], 0],
+      [[4, 5, 3], [4, 0, 2], [3], 1],
+      [[7], [6, 0], [2], 0],
     ];
     for (const [shape, ids, idShape, axis] of cases) {
       for (const dtype of ["float32", "int32"] as const) {
         const { fast, stock } = fastAndStock(() => {
-          const x = tf.tensor(values(shape.reduce((a, b) => a * b)).map((v) => Math.round(v * 10)), shape, dtype);
+          const x = tf.tensor(
+            values(shape.reduce((a, b) => a * b)).map((v) => Math.round(v * 10)),
+            shape,
+            dtype,
+          );
           const out = tf.gather(x, tf.tensor(ids, idShape, "int32"), axis);
           return [out.toFloat(), tf.tensor1d(out.shape)];
         });
@@ -251,7 +314,10 @@ describe("fused cross-entropy", () => {
 describe("fused GELU (tanh form)", () => {
   it("gives the value and gradient of the composed gelu_new", () => {
     const { fast, stock } = fastAndStock(() => {
-      const x = tf.tensor(values(4 * 300, 0.9).map((v) => v * 2.5), [4, 300]);
+      const x = tf.tensor(
+        values(4 * 300, 0.9).map((v) => v * 2.5),
+        [4, 300],
+      );
       return [geluNew(x), tf.grad((t: tf.Tensor) => geluNew(t).mul(t).sum())(x)];
     });
     expect(maxDiff(fast[0], stock[0])).toBeLessThan(1e-5);

@@ -19,21 +19,40 @@ describe("wasm UnsortedSegmentSum", () => {
   it("sums rows into segments like the cpu backend", async () => {
     const { wasm, cpu } = await onBoth(() =>
       tf.tidy(() => {
-        const x = tf.tensor2d([[1, 2], [3, 4], [5, 6], [7, 8], [9, 10]]);
+        const x = tf.tensor2d([
+          [1, 2],
+          [3, 4],
+          [5, 6],
+          [7, 8],
+          [9, 10],
+        ]);
         return tf.unsortedSegmentSum(x, tf.tensor1d([2, 0, 2, 3, 0], "int32"), 4).arraySync();
       }),
     );
-    expect(wasm).toEqual([[12, 14], [0, 0], [6, 8], [7, 8]]);
+    expect(wasm).toEqual([
+      [12, 14],
+      [0, 0],
+      [6, 8],
+      [7, 8],
+    ]);
     expect(wasm).toEqual(cpu);
   });
 
   it("gives the gradient of an embedding lookup on wasm equal to cpu's", async () => {
     const table = Array.from({ length: 12 }, (_, i) => Array.from({ length: 5 }, (_, j) => Math.sin(i * 5 + j)));
-    const ids = [[3, 1, 3], [0, 11, 3]];
+    const ids = [
+      [3, 1, 3],
+      [0, 11, 3],
+    ];
     const grad = () =>
       tf.tidy(() => {
         const w = tf.tensor2d(table);
-        const g = tf.grad((t: tf.Tensor) => tf.gather(t, tf.tensor2d(ids, [2, 3], "int32")).square().sum())(w);
+        const g = tf.grad((t: tf.Tensor) =>
+          tf
+            .gather(t, tf.tensor2d(ids, [2, 3], "int32"))
+            .square()
+            .sum(),
+        )(w);
         return g.arraySync() as number[][];
       });
     const { wasm, cpu } = await onBoth(grad);
@@ -65,8 +84,14 @@ describe("wasm BatchMatMul with transposed operands", () => {
     for (const [sa, sb, ta, tb] of shapes) {
       const product = () =>
         tf.tidy(() => {
-          const a = tf.tensor(Array.from({ length: sa.reduce((x, y) => x * y) }, (_, i) => Math.cos(i)), sa);
-          const b = tf.tensor(Array.from({ length: sb.reduce((x, y) => x * y) }, (_, i) => Math.sin(i * 0.7)), sb);
+          const a = tf.tensor(
+            Array.from({ length: sa.reduce((x, y) => x * y) }, (_, i) => Math.cos(i)),
+            sa,
+          );
+          const b = tf.tensor(
+            Array.from({ length: sb.reduce((x, y) => x * y) }, (_, i) => Math.sin(i * 0.7)),
+            sb,
+          );
           return tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D, ta, tb).arraySync();
         });
       const { wasm, cpu } = await onBoth(product);

@@ -13,7 +13,10 @@ let buildMessage = "";
 
 beforeAll(() => {
   try {
-    buildMessage = execFileSync(process.execPath, ["src/engine/native/build.mjs", "--strict", "--out", out], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    buildMessage = execFileSync(process.execPath, ["src/engine/native/build.mjs", "--strict", "--out", out], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     built = true;
   } catch (err) {
     buildMessage = String((err as { stderr?: string }).stderr ?? err);
@@ -39,15 +42,26 @@ describe("native BLAS matmul", () => {
   it("multiplies like the cpu backend for every transpose flag, batched and broadcast operands", async () => {
     const { ready } = await import("../../src/engine/index.js");
     const shapes: Array<[number[], number[], boolean, boolean]> = [
-      [[37, 19], [19, 23], false, false], [[19, 37], [19, 23], true, false], [[37, 19], [23, 19], false, true],
-      [[19, 37], [23, 19], true, true], [[2, 3, 9, 8], [2, 3, 7, 8], false, true], [[6, 8, 9], [1, 8, 7], true, false],
-      [[9, 8], [4, 8, 7], false, false], [[5, 0], [0, 4], false, false],
+      [[37, 19], [19, 23], false, false],
+      [[19, 37], [19, 23], true, false],
+      [[37, 19], [23, 19], false, true],
+      [[19, 37], [23, 19], true, true],
+      [[2, 3, 9, 8], [2, 3, 7, 8], false, true],
+      [[6, 8, 9], [1, 8, 7], true, false],
+      [[9, 8], [4, 8, 7], false, false],
+      [[5, 0], [0, 4], false, false],
     ];
     for (const [sa, sb, ta, tb] of shapes) {
       const product = () =>
         tf.tidy(() => {
-          const a = tf.tensor(Array.from({ length: sa.reduce((x, y) => x * y, 1) }, (_, i) => Math.cos(i * 0.3)), sa);
-          const b = tf.tensor(Array.from({ length: sb.reduce((x, y) => x * y, 1) }, (_, i) => Math.sin(i * 0.7)), sb);
+          const a = tf.tensor(
+            Array.from({ length: sa.reduce((x, y) => x * y, 1) }, (_, i) => Math.cos(i * 0.3)),
+            sa,
+          );
+          const b = tf.tensor(
+            Array.from({ length: sb.reduce((x, y) => x * y, 1) }, (_, i) => Math.sin(i * 0.7)),
+            sb,
+          );
           const c = tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D, ta, tb);
           return { shape: c.shape, data: Array.from(c.dataSync()) };
         });
@@ -82,7 +96,11 @@ describe("native addon's N-API wrappers", () => {
 });
 
 describe("native fused causal attention", () => {
-  const B = 2, T = 7, H = 3, hs = 4, C = H * hs;
+  const B = 2,
+    T = 7,
+    H = 3,
+    hs = 4,
+    C = H * hs;
   const scale = 1 / Math.sqrt(hs);
   const qkvValues = Array.from({ length: B * T * 3 * C }, (_, i) => Math.sin(i * 0.37) * 2);
   const dyValues = Array.from({ length: B * T * C }, (_, i) => Math.cos(i * 0.11));
@@ -90,7 +108,10 @@ describe("native fused causal attention", () => {
   /** GPT-2's attention composed from ops (split, heads, masked softmax, merge): the reference. */
   function composed(qkv: tf.Tensor): tf.Tensor {
     const [q, k, v] = tf.split(qkv, 3, -1).map((t) => t.reshape([B, T, H, hs]).transpose([0, 2, 1, 3]));
-    const mask = tf.linalg.bandPart(tf.ones([T, T]), -1, 0).sub(1).mul(1e9);
+    const mask = tf.linalg
+      .bandPart(tf.ones([T, T]), -1, 0)
+      .sub(1)
+      .mul(1e9);
     const att = tf.softmax(tf.matMul(q, k, false, true).mul(scale).add(mask), -1);
     return tf.matMul(att, v).transpose([0, 2, 1, 3]).reshape([B, T, C]);
   }
@@ -144,14 +165,25 @@ describe("native fused causal attention", () => {
 });
 
 describe("native fused attention with a bias (T5)", () => {
-  const B = 2, Tq = 5, Tk = 6, H = 2, dk = 3, C = H * dk;
+  const B = 2,
+    Tq = 5,
+    Tk = 6,
+    H = 2,
+    dk = 3,
+    C = H * dk;
   const wave = (n: number, f: number, p = 0) => Array.from({ length: n }, (_, i) => Math.sin(i * f + p) * 1.5);
 
   /** Heads, scaled scores plus bias, softmax, merge: the composed reference. */
   function composed(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, bias: tf.Tensor, scale: number, causal: boolean): tf.Tensor {
     const heads = (t: tf.Tensor, T: number) => t.reshape([B, T, H, dk]).transpose([0, 2, 1, 3]);
     let scores = tf.matMul(heads(q, Tq), heads(k, Tk), false, true).mul(scale).add(bias);
-    if (causal) scores = scores.add(tf.linalg.bandPart(tf.ones([Tq, Tk]), -1, 0).sub(1).mul(1e9));
+    if (causal)
+      scores = scores.add(
+        tf.linalg
+          .bandPart(tf.ones([Tq, Tk]), -1, 0)
+          .sub(1)
+          .mul(1e9),
+      );
     return tf.matMul(tf.softmax(scores, -1), heads(v, Tk)).transpose([0, 2, 1, 3]).reshape([B, Tq, C]);
   }
 
@@ -160,7 +192,14 @@ describe("native fused attention with a bias (T5)", () => {
       const q = tf.tensor3d(wave(B * Tq * C, 0.37), [B, Tq, C]);
       const k = tf.tensor3d(wave(B * Tk * C, 0.23, 1), [B, Tk, C]);
       const v = tf.tensor3d(wave(B * Tk * C, 0.41, 2), [B, Tk, C]);
-      const bias = tf.tensor(wave(biasShape.reduce((a, b) => a * b, 1), 0.7, 3), biasShape);
+      const bias = tf.tensor(
+        wave(
+          biasShape.reduce((a, b) => a * b, 1),
+          0.7,
+          3,
+        ),
+        biasShape,
+      );
       const up = tf.tensor3d(wave(B * Tq * C, 0.13, 4), [B, Tq, C]);
       const grads = tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor, d: tf.Tensor) => f(a, b, c, d).mul(up).sum())([q, k, v, bias]);
       return [f(q, k, v, bias), ...grads].map((t) => Array.from(t.dataSync()));
@@ -179,7 +218,9 @@ describe("native fused attention with a bias (T5)", () => {
       await ready({ backend: "cpu" });
       const ref = run((q, k, v, bias) => composed(q, k, v, bias, scale, causal), biasShape);
       await ready({ backend: "wasm" });
-      const fused = tf.tidy(() => fusedAttention(tf.zeros([B, Tq, C]), tf.zeros([B, Tk, C]), tf.zeros([B, Tk, C]), H, { bias: tf.zeros(biasShape) })?.shape);
+      const fused = tf.tidy(
+        () => fusedAttention(tf.zeros([B, Tq, C]), tf.zeros([B, Tk, C]), tf.zeros([B, Tk, C]), H, { bias: tf.zeros(biasShape) })?.shape,
+      );
       if (!built) {
         expect(fused).toBeUndefined();
         continue;
@@ -193,13 +234,18 @@ describe("native fused attention with a bias (T5)", () => {
 
   it("two settings in one graph (scale, causal, bias shape) each reach their gradient through the kernel's attrs", async () => {
     const { ready, fusedAttention } = await import("../../src/engine/index.js");
-    const twice = (att: (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, bias: tf.Tensor, scale: number, causal: boolean) => tf.Tensor) =>
-      (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, bias: tf.Tensor) => att(q, k, v, bias, 1, false).add(att(q, k, v, bias.sum(0, true), 0.5, true).mul(2));
+    const twice =
+      (att: (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, bias: tf.Tensor, scale: number, causal: boolean) => tf.Tensor) =>
+      (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, bias: tf.Tensor) =>
+        att(q, k, v, bias, 1, false).add(att(q, k, v, bias.sum(0, true), 0.5, true).mul(2));
     await ready({ backend: "cpu" });
     const ref = run(twice(composed), [B, H, Tq, Tk]);
     await ready({ backend: "wasm" });
     if (!built) return;
-    const got = run(twice((q, k, v, bias, scale, causal) => fusedAttention(q, k, v, H, { bias, scale, causal })!), [B, H, Tq, Tk]);
+    const got = run(
+      twice((q, k, v, bias, scale, causal) => fusedAttention(q, k, v, H, { bias, scale, causal })!),
+      [B, H, Tq, Tk],
+    );
     got.forEach((g, t) => g.forEach((x, i) => expect(Math.abs(x - ref[t][i]), `output ${t}`).toBeLessThan(5e-5)));
   });
 
@@ -209,7 +255,9 @@ describe("native fused attention with a bias (T5)", () => {
     tf.tidy(() => {
       expect(fusedAttention(tf.zeros([B, Tq, C]), tf.zeros([B, Tk, C]), tf.zeros([B, Tk + 1, C]), H)).toBeUndefined(); // v != k
       expect(fusedAttention(tf.zeros([B, Tq, C]), tf.zeros([B, Tk, C]), tf.zeros([B, Tk, C]), 4)).toBeUndefined(); // 6 % 4
-      expect(fusedAttention(tf.zeros([B, Tq, C]), tf.zeros([B, Tk, C]), tf.zeros([B, Tk, C]), H, { bias: tf.zeros([3, 1, Tq, Tk]) })).toBeUndefined();
+      expect(
+        fusedAttention(tf.zeros([B, Tq, C]), tf.zeros([B, Tk, C]), tf.zeros([B, Tk, C]), H, { bias: tf.zeros([3, 1, Tq, Tk]) }),
+      ).toBeUndefined();
     });
   });
 });

@@ -24,7 +24,9 @@ function missingToolchain(): string | undefined {
     execFileSync(join(dir, "probe"));
     return undefined;
   } catch (err) {
-    const stderr = String((err as { stderr?: Buffer }).stderr ?? "").trim().split("\n")[0];
+    const stderr = String((err as { stderr?: Buffer }).stderr ?? "")
+      .trim()
+      .split("\n")[0];
     return `${cc} cannot build and run a program on OpenBLAS (${stderr || (err as Error).message})`;
   }
 }
@@ -44,14 +46,19 @@ const missing = missingToolchain();
 const inCI = process.env.CI === "true";
 
 describe("the native addon where it can be built", () => {
-  it.skipIf(missing !== undefined && !inCI)("ready() loads dist/native's addon when gcc and OpenBLAS are present (always in CI)", async () => {
-    expect(missing, "CI installs gcc and libopenblas-dev (.ci/run), so the addon must build there").toBeUndefined();
-    const { ready } = await import("../../src/engine/index.js");
-    const info = await ready({ backend: "wasm" });
-    const status = info.nativeBlas;
-    if (!status?.loaded) {
-      expect.fail(`the native addon is not loaded (${status?.reason ?? "no status"}) although it can be built here; build error: ${buildError()}`);
-    }
-    expect(status.threads).toBeGreaterThan(0);
-  });
+  it.skipIf(missing !== undefined && !inCI)(
+    "ready() loads dist/native's addon when gcc and OpenBLAS are present (always in CI)",
+    async () => {
+      expect(missing, "CI installs gcc and libopenblas-dev (.ci/run), so the addon must build there").toBeUndefined();
+      const { ready } = await import("../../src/engine/index.js");
+      const info = await ready({ backend: "wasm" });
+      const status = info.nativeBlas;
+      if (!status?.loaded) {
+        expect.fail(
+          `the native addon is not loaded (${status?.reason ?? "no status"}) although it can be built here; build error: ${buildError()}`,
+        );
+      }
+      expect(status.threads).toBeGreaterThan(0);
+    },
+  );
 });

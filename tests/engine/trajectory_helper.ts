@@ -19,7 +19,18 @@ function batch(step: number): [tf.Tensor2D, tf.Tensor2D] {
     return out;
   };
   const rows = Array.from({ length: B }, (_, b) => seq((step * 5 + b * 11) % CONFIG.vocabSize));
-  return [tf.tensor2d(rows.map((r) => r.slice(0, T)), [B, T], "int32"), tf.tensor2d(rows.map((r) => r.slice(1)), [B, T], "int32")];
+  return [
+    tf.tensor2d(
+      rows.map((r) => r.slice(0, T)),
+      [B, T],
+      "int32",
+    ),
+    tf.tensor2d(
+      rows.map((r) => r.slice(1)),
+      [B, T],
+      "int32",
+    ),
+  ];
 }
 
 /** Losses of `steps` AdamW steps of a small GPT-2 (full or LoRA) with lora-lab's kernels on or off. */
@@ -27,7 +38,9 @@ export function trajectory(fast: boolean, lora: boolean, steps = 50): number[] {
   setWasmFastKernels(fast);
   seed(7);
   const base = gpt2(CONFIG);
-  const model = lora ? getPeftModel(base, { r: 4, loraAlpha: 8, targetModules: ["c_attn"], fanInFanOut: true, layersToTransform: [1] }) : base;
+  const model = lora
+    ? getPeftModel(base, { r: 4, loraAlpha: 8, targetModules: ["c_attn"], fanInFanOut: true, layersToTransform: [1] })
+    : base;
   const named = model.namedParameters();
   const optimizer = new AdamW(named, { lr: lora ? 1e-2 : 3e-3, weightDecay: 0.01 });
   const trainable = [...named.entries()].filter(([, p]) => p.requiresGrad);
@@ -35,7 +48,10 @@ export function trajectory(fast: boolean, lora: boolean, steps = 50): number[] {
   const losses: number[] = [];
   for (let s = 0; s < steps; s++) {
     const [ids, targets] = batch(s);
-    const { value, grads } = tf.variableGrads(() => model.loss(ids, targets) as tf.Scalar, trainable.map(([, p]) => p.variable));
+    const { value, grads } = tf.variableGrads(
+      () => model.loss(ids, targets) as tf.Scalar,
+      trainable.map(([, p]) => p.variable),
+    );
     optimizer.step(new Map(Object.entries(grads).map(([v, g]) => [nameOf.get(v)!, g])));
     losses.push(value.dataSync()[0]);
     tf.dispose([ids, targets, value, ...Object.values(grads)]);
@@ -44,7 +60,6 @@ export function trajectory(fast: boolean, lora: boolean, steps = 50): number[] {
   model.dispose();
   return losses;
 }
-
 
 const T5_CONFIG = T5Config.preset("tiny", { vocabSize: 40, dModel: 32, dKv: 8, dFf: 64, numLayers: 2, numHeads: 4 });
 
@@ -68,7 +83,10 @@ export function t5Trajectory(fast: boolean, steps = 30): number[] {
     const src = Array.from({ length: 4 }, (_, b) => Array.from({ length: S }, (_, i) => 2 + ((s * 7 + b * 5 + i * 3) % (V - 2))));
     const mask = src.map((_, b) => Array.from({ length: S }, (_, i) => (b % 2 === 1 && i >= S - 2 ? 0 : 1)));
     const labels = src.map((row) => row.slice(0, 8).reverse());
-    const { value, grads } = tf.variableGrads(() => model.loss(src, labels, { attentionMask: mask }), params.map(([, p]) => p.variable));
+    const { value, grads } = tf.variableGrads(
+      () => model.loss(src, labels, { attentionMask: mask }),
+      params.map(([, p]) => p.variable),
+    );
     optimizer.step(new Map(Object.entries(grads).map(([v, g]) => [nameOf.get(v)!, g])));
     losses.push(value.dataSync()[0]);
     tf.dispose([value, ...Object.values(grads)]);

@@ -20,14 +20,24 @@ describe("wasm BatchMatMul without the native addon", () => {
   it("multiplies like the cpu backend for every transpose flag and batch shape", async () => {
     const { ready } = await import("../../src/engine/index.js");
     const shapes: Array<[number[], number[], boolean, boolean]> = [
-      [[13, 9], [9, 11], false, false], [[9, 13], [9, 11], true, false], [[13, 9], [11, 9], false, true],
-      [[9, 13], [11, 9], true, true], [[2, 6, 3], [2, 4, 3], false, true], [[2, 3, 6], [1, 3, 4], true, false],
+      [[13, 9], [9, 11], false, false],
+      [[9, 13], [9, 11], true, false],
+      [[13, 9], [11, 9], false, true],
+      [[9, 13], [11, 9], true, true],
+      [[2, 6, 3], [2, 4, 3], false, true],
+      [[2, 3, 6], [1, 3, 4], true, false],
     ];
     for (const [sa, sb, ta, tb] of shapes) {
       const product = () =>
         tf.tidy(() => {
-          const a = tf.tensor(Array.from({ length: sa.reduce((x, y) => x * y) }, (_, i) => Math.cos(i)), sa);
-          const b = tf.tensor(Array.from({ length: sb.reduce((x, y) => x * y) }, (_, i) => Math.sin(i * 0.7)), sb);
+          const a = tf.tensor(
+            Array.from({ length: sa.reduce((x, y) => x * y) }, (_, i) => Math.cos(i)),
+            sa,
+          );
+          const b = tf.tensor(
+            Array.from({ length: sb.reduce((x, y) => x * y) }, (_, i) => Math.sin(i * 0.7)),
+            sb,
+          );
           return Array.from(tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D, ta, tb).dataSync());
         });
       await ready({ backend: "cpu" });

@@ -1,6 +1,12 @@
 import { Matrix, QrDecomposition } from "ml-matrix";
 import { describe, expect, it } from "vitest";
-import { denseSingularValues, lowRankSingularValues, spectrumEffectiveRank, spectrumStableRank, type DenseMatrix } from "../../src/inspect/index.js";
+import {
+  denseSingularValues,
+  lowRankSingularValues,
+  spectrumEffectiveRank,
+  spectrumStableRank,
+  type DenseMatrix,
+} from "../../src/inspect/index.js";
 
 let x = 7;
 const rand = () => ((x = (x * 1103515245 + 12345) % 2 ** 31), x / 2 ** 31 - 0.5);
@@ -37,12 +43,18 @@ describe("denseSingularValues on U diag(s) V^T with known s", () => {
 
 describe("denseSingularValues on random matrices", () => {
   it("sum of s^2 equals ||M||_F^2 and s_max equals the power-iteration norm (wide and tall)", () => {
-    for (const [r, c] of [[12, 20], [20, 12]] as const) {
+    for (const [r, c] of [
+      [12, 20],
+      [20, 12],
+    ] as const) {
       const M = randomMatrix(r, c);
       const s = denseSingularValues(dense(M));
       expect(s.reduce((a, v) => a + v * v, 0)).toBeCloseTo(M.norm("frobenius") ** 2, 9);
       let v = Matrix.ones(c, 1);
-      for (let i = 0; i < 500; i++) { v = M.transpose().mmul(M.mmul(v)); v = v.div(v.norm("frobenius")); }
+      for (let i = 0; i < 500; i++) {
+        v = M.transpose().mmul(M.mmul(v));
+        v = v.div(v.norm("frobenius"));
+      }
       expect(s[0]).toBeCloseTo(M.mmul(v).norm("frobenius"), 8);
     }
   });
@@ -58,6 +70,8 @@ describe("lowRankSingularValues(B, A, scaling)", () => {
     lowRank.forEach((v, i) => expect(Math.abs(v - ref[i]) / ref[0]).toBeLessThan(1e-4));
   });
   it("names the shapes when B's columns differ from A's rows", () => {
-    expect(() => lowRankSingularValues(dense(randomMatrix(4, 2)), dense(randomMatrix(3, 5)))).toThrow(/lora_B is \[4, 2\] and lora_A is \[3, 5\]/);
+    expect(() => lowRankSingularValues(dense(randomMatrix(4, 2)), dense(randomMatrix(3, 5)))).toThrow(
+      /lora_B is \[4, 2\] and lora_A is \[3, 5\]/,
+    );
   });
 });

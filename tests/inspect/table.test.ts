@@ -10,7 +10,10 @@ beforeAll(async () => {
   await ready({ backend: "wasm" });
 });
 
-const tiny = () => { seed(0); return gpt2(new GPT2Config({ vocabSize: 64, nPositions: 8, nEmbd: 16, nLayer: 2, nHead: 2, residPdrop: 0, embdPdrop: 0, attnPdrop: 0 })); };
+const tiny = () => {
+  seed(0);
+  return gpt2(new GPT2Config({ vocabSize: 64, nPositions: 8, nEmbd: 16, nLayer: 2, nHead: 2, residPdrop: 0, embdPdrop: 0, attnPdrop: 0 }));
+};
 const batch = (): TokenBatch => {
   const inputIds = Int32Array.from({ length: 16 }, (_, i) => (i * 7) % 64);
   const targets = Int32Array.from({ length: 16 }, (_, i) => (i * 7 + 1) % 64);
@@ -24,7 +27,7 @@ describe("updateRankTable(peftModel)", () => {
     const before = tf.memory().numTensors;
     const rows = updateRankTable(model);
     expect(tf.memory().numTensors).toBe(before);
-    const loraLayers = [...(model).namedModules()].filter(([, m]) => m instanceof LoraLayer);
+    const loraLayers = [...model.namedModules()].filter(([, m]) => m instanceof LoraLayer);
     expect(loraLayers).toHaveLength(6);
     expect(rows.map((r) => r.module)).toEqual(loraLayers.map(([n]) => n));
     for (const [i, [, layer]] of loraLayers.entries()) {
@@ -42,7 +45,13 @@ describe("updateRankTable(peftModel)", () => {
       expect(row.relativeNorm).toBeCloseTo(dNorm / wNorm, 5);
     }
     const spectra = toPlotSpectra(rows);
-    expect(spectra[0]).toEqual({ layer: rows[0]!.module, singularValues: rows[0]!.singularValues, stableRank: rows[0]!.stableRank, effectiveRank: rows[0]!.effectiveRank, loraRank: 4 });
+    expect(spectra[0]).toEqual({
+      layer: rows[0]!.module,
+      singularValues: rows[0]!.singularValues,
+      stableRank: rows[0]!.stableRank,
+      effectiveRank: rows[0]!.effectiveRank,
+      loraRank: 4,
+    });
   });
 });
 
@@ -55,12 +64,14 @@ describe("updateRankTable(model, { reference: snapshotWeights(model) })", () => 
     const before = tf.memory().numTensors;
     const rows = updateRankTable(model, { reference });
     expect(tf.memory().numTensors).toBe(before);
-    const changed = [...model.namedParameters()].filter(([n, p]) => {
-      const ref = reference.get(n);
-      if (!ref) return false;
-      const now = p.variable.dataSync();
-      return now.some((v, i) => v !== ref.data[i]);
-    }).map(([n]) => n);
+    const changed = [...model.namedParameters()]
+      .filter(([n, p]) => {
+        const ref = reference.get(n);
+        if (!ref) return false;
+        const now = p.variable.dataSync();
+        return now.some((v, i) => v !== ref.data[i]);
+      })
+      .map(([n]) => n);
     expect(changed.length).toBeGreaterThan(5);
     expect(rows.map((r) => r.module)).toEqual(changed);
     for (const r of rows) expect(r.kind).toBe("full");

@@ -46,7 +46,10 @@ describe("writeFileAtomic", () => {
     const blocker = join(dir, "blocker");
     writeFileSync(blocker, "I am a file");
     const target = join(blocker, "out.txt");
-    const err = await writeFileAtomic(target, "x").then(() => undefined, (e: NodeJS.ErrnoException) => e);
+    const err = await writeFileAtomic(target, "x").then(
+      () => undefined,
+      (e: NodeJS.ErrnoException) => e,
+    );
     expect(err?.message).toContain(`cannot write ${target} atomically`);
     expect(["ENOTDIR", "EEXIST"]).toContain(err?.code);
     expect(readFileSync(blocker, "utf8")).toBe("I am a file");

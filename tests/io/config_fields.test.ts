@@ -35,7 +35,9 @@ describe("ConfigSchema.resolve", () => {
     expect(() => schema.resolve({ wdth: 3 })).toThrow("ToyConfig: unknown field(s) wdth; known: width, depth, pattern");
     expect(() => schema.resolve({ width: 3, width_: 4 })).toThrow(/unknown field\(s\) width_/);
     const twice = new ConfigSchema({ loraAlpha: field(8) }, { owner: "T" });
-    expect(() => twice.resolve({ loraAlpha: 1, lora_alpha: 2 })).toThrow("T: loraAlpha is given twice (as loraAlpha and lora_alpha); give it once");
+    expect(() => twice.resolve({ loraAlpha: 1, lora_alpha: 2 })).toThrow(
+      "T: loraAlpha is given twice (as loraAlpha and lora_alpha); give it once",
+    );
     expect(() => schema.resolve({ width: 0 })).toThrow("ToyConfig.width must be a positive integer, got 0");
     expect(() => schema.resolve({ depth: 1.5 })).toThrow("ToyConfig.depth must be a positive integer, got 1.5");
   });
@@ -48,11 +50,28 @@ describe("ConfigSchema.resolve", () => {
 
 // The gpt2 checkpoint's config.json as published on the Hugging Face hub (openai-community/gpt2).
 const HUB_GPT2_CONFIG = {
-  activation_function: "gelu_new", architectures: ["GPT2LMHeadModel"], attn_pdrop: 0.1, bos_token_id: 50256,
-  embd_pdrop: 0.1, eos_token_id: 50256, initializer_range: 0.02, layer_norm_epsilon: 1e-5, model_type: "gpt2",
-  n_ctx: 1024, n_embd: 768, n_head: 12, n_layer: 12, n_positions: 1024, resid_pdrop: 0.1,
-  summary_activation: null, summary_first_dropout: 0.1, summary_proj_to_labels: true, summary_type: "cls_index",
-  summary_use_proj: true, task_specific_params: { "text-generation": { do_sample: true, max_length: 50 } }, vocab_size: 50257,
+  activation_function: "gelu_new",
+  architectures: ["GPT2LMHeadModel"],
+  attn_pdrop: 0.1,
+  bos_token_id: 50256,
+  embd_pdrop: 0.1,
+  eos_token_id: 50256,
+  initializer_range: 0.02,
+  layer_norm_epsilon: 1e-5,
+  model_type: "gpt2",
+  n_ctx: 1024,
+  n_embd: 768,
+  n_head: 12,
+  n_layer: 12,
+  n_positions: 1024,
+  resid_pdrop: 0.1,
+  summary_activation: null,
+  summary_first_dropout: 0.1,
+  summary_proj_to_labels: true,
+  summary_type: "cls_index",
+  summary_use_proj: true,
+  task_specific_params: { "text-generation": { do_sample: true, max_length: 50 } },
+  vocab_size: 50257,
 };
 
 describe("model configs on the shared base", () => {

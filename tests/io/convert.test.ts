@@ -92,10 +92,17 @@ describe("toFloat32", () => {
   });
 
   const widen: Array<[string, SafeTensor, number[]]> = [
-    ["F16 normals, subnormals, specials", { dtype: "F16", shape: [8], data: new Uint16Array([0x3c00, 0x3555, 0x7bff, 0x0001, 0x03ff, 0x0400, 0xfc00, 0x8000]) },
-      [0x3f800000, 0x3eaaa000, 0x477fe000, 0x33800000, 0x387fc000, 0x38800000, 0xff800000, 0x80000000]],
+    [
+      "F16 normals, subnormals, specials",
+      { dtype: "F16", shape: [8], data: new Uint16Array([0x3c00, 0x3555, 0x7bff, 0x0001, 0x03ff, 0x0400, 0xfc00, 0x8000]) },
+      [0x3f800000, 0x3eaaa000, 0x477fe000, 0x33800000, 0x387fc000, 0x38800000, 0xff800000, 0x80000000],
+    ],
     ["F16 NaN payloads", { dtype: "F16", shape: [2], data: new Uint16Array([0x7e00, 0xfc01]) }, [0x7fc00000, 0xff802000]],
-    ["BF16 bits into the top half", { dtype: "BF16", shape: [4], data: new Uint16Array([0x3f80, 0x4049, 0x0001, 0x7fc1]) }, [0x3f800000, 0x40490000, 0x00010000, 0x7fc10000]],
+    [
+      "BF16 bits into the top half",
+      { dtype: "BF16", shape: [4], data: new Uint16Array([0x3f80, 0x4049, 0x0001, 0x7fc1]) },
+      [0x3f800000, 0x40490000, 0x00010000, 0x7fc10000],
+    ],
   ];
   it.each(widen)("%s (exact bits)", (_title, t, bits) => {
     expect(bitsOf(toFloat32(t))).toEqual(bits);

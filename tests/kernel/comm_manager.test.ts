@@ -13,7 +13,12 @@ function fake() {
 }
 
 const incoming = (type: string, content: object, buffers: Buffer[] = []): Message => ({
-  identities: [], header: newHeader(type, "s"), parent: {}, metadata: { m: true }, content, buffers,
+  identities: [],
+  header: newHeader(type, "s"),
+  parent: {},
+  metadata: { m: true },
+  content,
+  buffers,
 });
 
 describe("KernelCommManager", () => {
@@ -23,7 +28,12 @@ describe("KernelCommManager", () => {
     comm.send({ b: 2 }, undefined, [new Uint16Array([258]).buffer]);
     comm.close({ bye: 1 });
     expect(sent).toEqual([
-      { type: "comm_open", content: { comm_id: comm.commId, target_name: "t", data: { a: 1 } }, metadata: { version: "2.1.0" }, buffers: [[7]] },
+      {
+        type: "comm_open",
+        content: { comm_id: comm.commId, target_name: "t", data: { a: 1 } },
+        metadata: { version: "2.1.0" },
+        buffers: [[7]],
+      },
       { type: "comm_msg", content: { comm_id: comm.commId, data: { b: 2 } }, metadata: {}, buffers: [[2, 1]] },
       { type: "comm_close", content: { comm_id: comm.commId, data: { bye: 1 } }, metadata: {}, buffers: [] },
     ]);
@@ -52,7 +62,7 @@ describe("KernelCommManager", () => {
     expect(manager.info("other")).toEqual({});
     manager.handleMsg(incoming("comm_msg", { comm_id: "c1", data: { y: 2 } }));
     manager.handleClose(incoming("comm_close", { comm_id: "c1", data: { z: 3 } }));
-    expect(seen).toEqual(["open {\"x\":1} 42", "msg {\"y\":2} {\"m\":true}", "close {\"z\":3}"]);
+    expect(seen).toEqual(['open {"x":1} 42', 'msg {"y":2} {"m":true}', 'close {"z":3}']);
     expect(manager.info()).toEqual({});
   });
 

@@ -29,12 +29,21 @@ describe("lora-lab kernel comms (jupyter_client)", () => {
   it("comm_open from the client with binary buffers reaches the target; its reply carries buffers and the open as parent", () => {
     const c = check("client_opens_with_buffers");
     expect(c.statuses).toEqual(["busy", "idle"]);
-    expect(c.reply).toEqual({ content: { comm_id: c.commId, data: { opened: { a: 1 }, sizes: [3, 4] } }, metadata: { m: 1 }, buffers: [[9, 8, 7]], parent: true });
+    expect(c.reply).toEqual({
+      content: { comm_id: c.commId, data: { opened: { a: 1 }, sizes: [3, 4] } },
+      metadata: { m: 1 },
+      buffers: [[9, 8, 7]],
+      parent: true,
+    });
   });
 
   it("comm_msg buffers arrive as DataViews and comm.send buffers come back byte for byte", () => {
     const c = check("client_opens_with_buffers");
-    expect(c.echo).toEqual({ content: { comm_id: c.commId, data: { echo: { q: "x" }, bytes: [[0, 16, 255]] } }, buffers: [[255, 239, 0]], parent: true });
+    expect(c.echo).toEqual({
+      content: { comm_id: c.commId, data: { echo: { q: "x" }, bytes: [[0, 16, 255]] } },
+      buffers: [[255, 239, 0]],
+      parent: true,
+    });
   });
 
   it("comm_info_request lists open comms, filtered by target_name", () => {
@@ -71,7 +80,10 @@ describe("lora-lab kernel comms (jupyter_client)", () => {
   it("handles comm messages while a cell awaits: busy/idle with the comm as parent, then busy again for the cell", () => {
     const c = check("comms_while_cell_awaits");
     expect(c.echoParentIsComm).toBe(true);
-    expect(c.commStatuses).toEqual([["busy", true], ["idle", true]]);
+    expect(c.commStatuses).toEqual([
+      ["busy", true],
+      ["idle", true],
+    ]);
     expect(c.rebusy).toEqual({ state: "busy", parentIsCell: true });
     expect(c.ackParentIsComm).toBe(true);
     expect(c.ack).toEqual({ ack: 42 });
@@ -83,7 +95,13 @@ describe("lora-lab kernel comms (jupyter_client)", () => {
     const c = check("bad_messages_dropped");
     expect(c.firstReplyIsKernelInfo).toBe(true);
     expect(c.hacked).toBe("'undefined'");
-    for (const why of ["invalid HMAC signature", "unsigned message", "header frame is not JSON", "expected a signature and 4 JSON frames", "no <IDS|MSG> delimiter"]) {
+    for (const why of [
+      "invalid HMAC signature",
+      "unsigned message",
+      "header frame is not JSON",
+      "expected a signature and 4 JSON frames",
+      "no <IDS|MSG> delimiter",
+    ]) {
       expect(kernelLog).toContain(`dropped a message on shell: ${why}`);
     }
   });

@@ -57,7 +57,11 @@ export interface RunResult {
 }
 
 /** Runs a command to completion (killed after timeoutMs); never throws on a non-zero exit. */
-export function run(command: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunResult> {
+export function run(
+  command: string,
+  args: string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<RunResult> {
   return new Promise((done, fail) => {
     const child = spawn(command, args, { cwd: opts.cwd ?? ROOT, env: opts.env ?? process.env, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
@@ -75,13 +79,19 @@ export function run(command: string, args: string[], opts: { cwd?: string; env?:
 
 /** Runs one of the python scripts in tests/kernel/ and parses the JSON line it prints last. */
 export async function runPythonCheck<T>(script: string, kernel: InstalledKernel, timeoutMs = 600_000): Promise<{ result: T } & RunResult> {
-  const out = await run(PYTHON, [join(ROOT, "tests", "kernel", script)], { env: kernel.env, timeoutMs, cwd: join(ROOT, "tests", "kernel") });
+  const out = await run(PYTHON, [join(ROOT, "tests", "kernel", script)], {
+    env: kernel.env,
+    timeoutMs,
+    cwd: join(ROOT, "tests", "kernel"),
+  });
   const last = out.stdout.trim().split("\n").pop() ?? "";
   let result: T;
   try {
     result = JSON.parse(last) as T;
   } catch {
-    throw new Error(`${script} printed no JSON result (exit ${out.code}).\nstdout:\n${out.stdout.slice(-4000)}\nstderr:\n${out.stderr.slice(-8000)}`);
+    throw new Error(
+      `${script} printed no JSON result (exit ${out.code}).\nstdout:\n${out.stdout.slice(-4000)}\nstderr:\n${out.stderr.slice(-8000)}`,
+    );
   }
   return { ...out, result };
 }
@@ -91,16 +101,27 @@ export async function runPythonCheck<T>(script: string, kernel: InstalledKernel,
  * folder. Returns the executed notebook (outputs included, multi-line strings joined), written to a
  * temporary folder. Throws with nbconvert's stderr when a cell fails.
  */
-export async function runNotebook(notebookPath: string, kernel: InstalledKernel, opts: { timeoutS?: number } = {}): Promise<{ notebook: any } & RunResult> {
+export async function runNotebook(
+  notebookPath: string,
+  kernel: InstalledKernel,
+  opts: { timeoutS?: number } = {},
+): Promise<{ notebook: any } & RunResult> {
   const outDir = mkdtempSync(join(tmpdir(), "lora-lab-nb-"));
   const name = basename(notebookPath);
   const out = await run(
     PYTHON,
     [
-      "-m", "nbconvert", "--to", "notebook", "--execute",
+      "-m",
+      "nbconvert",
+      "--to",
+      "notebook",
+      "--execute",
       `--ExecutePreprocessor.kernel_name=${kernel.name}`,
       `--ExecutePreprocessor.timeout=${opts.timeoutS ?? 600}`,
-      "--output-dir", outDir, "--output", name,
+      "--output-dir",
+      outDir,
+      "--output",
+      name,
       resolve(ROOT, notebookPath),
     ],
     { env: kernel.env, timeoutMs: ((opts.timeoutS ?? 600) + 120) * 1000 },
@@ -116,7 +137,8 @@ export function joinMultiline(notebook: any): any {
     cell.source = join(cell.source);
     for (const o of cell.outputs ?? []) {
       if ("text" in o) o.text = join(o.text);
-      for (const mime of Object.keys(o.data ?? {})) if (mime.startsWith("text/") || mime.endsWith("+xml")) o.data[mime] = join(o.data[mime]);
+      for (const mime of Object.keys(o.data ?? {}))
+        if (mime.startsWith("text/") || mime.endsWith("+xml")) o.data[mime] = join(o.data[mime]);
     }
   }
   return notebook;

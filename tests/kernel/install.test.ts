@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { CLI, ROOT } from "./harness.js";
 
-const cli = (args: string[], env: NodeJS.ProcessEnv = {}) => spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: "utf8", env: { ...process.env, ...env } });
+const cli = (args: string[], env: NodeJS.ProcessEnv = {}) =>
+  spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: "utf8", env: { ...process.env, ...env } });
 const tmp = () => mkdtempSync(join(tmpdir(), "lora-lab-install-"));
 const specAt = (dir: string) => JSON.parse(readFileSync(join(dir, "kernel.json"), "utf8"));
 
@@ -48,7 +49,9 @@ describe("lora-lab install", () => {
     const ext = JSON.parse(readFileSync(join(data, "labextensions", "lora-lab-widgets", "package.json"), "utf8"));
     expect(ext.jupyterlab._build.load).toMatch(/^static\/remoteEntry\.[0-9a-f]+\.js$/);
     expect(existsSync(join(data, "labextensions", "lora-lab-widgets", ext.jupyterlab._build.load))).toBe(true);
-    expect(readFileSync(join(data, "nbextensions", "lora-lab-widgets", "index.js"), "utf8")).toBe(readFileSync(join(ROOT, "widgets", "dist", "index.js"), "utf8"));
+    expect(readFileSync(join(data, "nbextensions", "lora-lab-widgets", "index.js"), "utf8")).toBe(
+      readFileSync(join(ROOT, "widgets", "dist", "index.js"), "utf8"),
+    );
   });
 
   it("rejects two targets at once and a name with a slash, saying what is allowed", () => {

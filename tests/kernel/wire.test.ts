@@ -5,7 +5,14 @@ import { decode, DELIMITER, encode, newHeader, Signer, toBuffers, WireError } fr
 const RFC4231_2 = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843";
 
 function frames(signer: Signer, content: object, buffers: Buffer[] = []): Buffer[] {
-  return encode(signer, { identities: [Buffer.from("peer")], header: newHeader("comm_msg", "s"), parent: {}, metadata: {}, content, buffers });
+  return encode(signer, {
+    identities: [Buffer.from("peer")],
+    header: newHeader("comm_msg", "s"),
+    parent: {},
+    metadata: {},
+    content,
+    buffers,
+  });
 }
 
 describe("Signer", () => {
@@ -50,7 +57,12 @@ describe("decode", () => {
     const unsigned = [...good];
     unsigned[at + 1] = Buffer.alloc(0);
     expect(() => decode(signer, unsigned)).toThrow(/unsigned message/);
-    expect(() => decode(signer, good.filter((b) => !b.equals(DELIMITER)))).toThrow(/no <IDS\|MSG> delimiter/);
+    expect(() =>
+      decode(
+        signer,
+        good.filter((b) => !b.equals(DELIMITER)),
+      ),
+    ).toThrow(/no <IDS\|MSG> delimiter/);
     expect(() => decode(signer, good.slice(0, at + 3))).toThrow(/expected a signature and 4 JSON frames/);
     const parts = [Buffer.from("{nope"), Buffer.from("{}"), Buffer.from("{}"), Buffer.from("{}")];
     expect(() => decode(signer, [DELIMITER, Buffer.from(signer.sign(parts)), ...parts])).toThrow(WireError);

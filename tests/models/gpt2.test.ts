@@ -62,7 +62,13 @@ describe("GPT2Config and presets", () => {
   it("the 124M gpt2 shape has exactly 124,439,808 parameters (HF's count, tied head)", () => {
     // Counted from the config alone first, by the published formula.
     const c = GPT2Config.preset("gpt2");
-    const perLayer = 4 * c.nEmbd + (c.nEmbd * 3 * c.nEmbd + 3 * c.nEmbd) + (c.nEmbd * c.nEmbd + c.nEmbd) + 2 * (c.nEmbd * 4 * c.nEmbd) + 4 * c.nEmbd + c.nEmbd;
+    const perLayer =
+      4 * c.nEmbd +
+      (c.nEmbd * 3 * c.nEmbd + 3 * c.nEmbd) +
+      (c.nEmbd * c.nEmbd + c.nEmbd) +
+      2 * (c.nEmbd * 4 * c.nEmbd) +
+      4 * c.nEmbd +
+      c.nEmbd;
     expect(c.vocabSize * c.nEmbd + c.nPositions * c.nEmbd + c.nLayer * perLayer + 2 * c.nEmbd).toBe(124_439_808);
     const model = gpt2("gpt2");
     expect(model.numParameters()).toBe(124_439_808);
@@ -77,9 +83,23 @@ describe("GPT2Config and presets", () => {
   });
 
   it("reads and writes Hugging Face config.json fields", () => {
-    const c = GPT2Config.fromJSON({ model_type: "gpt2", vocab_size: 100, n_embd: 32, n_layer: 2, n_head: 4, n_positions: 16, summary_type: "cls_index" });
+    const c = GPT2Config.fromJSON({
+      model_type: "gpt2",
+      vocab_size: 100,
+      n_embd: 32,
+      n_layer: 2,
+      n_head: 4,
+      n_positions: 16,
+      summary_type: "cls_index",
+    });
     expect(c).toMatchObject({ vocabSize: 100, nEmbd: 32, nLayer: 2, nHead: 4, nPositions: 16, activationFunction: "gelu_new" });
-    expect(c.toJSON()).toMatchObject({ model_type: "gpt2", vocab_size: 100, n_embd: 32, layer_norm_epsilon: 1e-5, architectures: ["GPT2LMHeadModel"] });
+    expect(c.toJSON()).toMatchObject({
+      model_type: "gpt2",
+      vocab_size: 100,
+      n_embd: 32,
+      layer_norm_epsilon: 1e-5,
+      architectures: ["GPT2LMHeadModel"],
+    });
     expect(() => GPT2Config.fromJSON({ model_type: "t5" })).toThrow(/model_type "t5", expected "gpt2"/);
     expect(() => new GPT2Config({ nEmbd: 100, nHead: 3 })).toThrow(/divisible by nHead/);
     expect(() => new GPT2Config({ nLayers: 2 } as never)).toThrow(/unknown field\(s\) nLayers/);
@@ -88,8 +108,18 @@ describe("GPT2Config and presets", () => {
   it("names modules exactly as Hugging Face's GPT2LMHeadModel", () => {
     const model = gpt2(new GPT2Config({ vocabSize: 16, nPositions: 8, nEmbd: 8, nLayer: 2, nHead: 2 }));
     const names = [...model.namedModules().keys()];
-    for (const n of ["transformer.wte", "transformer.wpe", "transformer.h.0.ln_1", "transformer.h.0.attn.c_attn", "transformer.h.0.attn.c_proj",
-      "transformer.h.1.ln_2", "transformer.h.1.mlp.c_fc", "transformer.h.1.mlp.c_proj", "transformer.ln_f", "lm_head"]) {
+    for (const n of [
+      "transformer.wte",
+      "transformer.wpe",
+      "transformer.h.0.ln_1",
+      "transformer.h.0.attn.c_attn",
+      "transformer.h.0.attn.c_proj",
+      "transformer.h.1.ln_2",
+      "transformer.h.1.mlp.c_fc",
+      "transformer.h.1.mlp.c_proj",
+      "transformer.ln_f",
+      "lm_head",
+    ]) {
       expect(names).toContain(n);
     }
     expect(Object.keys(model.stateDict())).toContain("lm_head.weight");

@@ -30,7 +30,11 @@ function fakeHub(repo: string, files: Record<string, Uint8Array>) {
       const end = b === "" ? body.length - 1 : Math.min(Number(b), body.length - 1);
       return new Response(body.slice(start, end + 1), {
         status: 206,
-        headers: { "Content-Range": `bytes ${start}-${end}/${body.length}`, "Content-Length": String(end - start + 1), ETag: `"${body.length}"` },
+        headers: {
+          "Content-Range": `bytes ${start}-${end}/${body.length}`,
+          "Content-Length": String(end - start + 1),
+          ETag: `"${body.length}"`,
+        },
       });
     }
     return new Response(body, { status: 200, headers: { "Content-Length": String(body.length), ETag: `"${body.length}"` } });
@@ -69,7 +73,9 @@ describe("fromPretrained with a hub id", () => {
   it("follows a sharded index", async () => {
     const hub = fakeHub("tester/sharded", {
       "config.json": golden("config.json"),
-      "model.safetensors.index.json": new TextEncoder().encode(JSON.stringify({ weight_map: { "wte.weight": "model-00001-of-00001.safetensors" } })),
+      "model.safetensors.index.json": new TextEncoder().encode(
+        JSON.stringify({ weight_map: { "wte.weight": "model-00001-of-00001.safetensors" } }),
+      ),
       "model-00001-of-00001.safetensors": golden("model.safetensors"),
     });
     const model = await fromPretrained<GPT2LMHeadModel>("tester/sharded", { cacheDir: cache, fetch: hub.fetch });

@@ -11,7 +11,17 @@ import { T5Config, T5ForConditionalGeneration, fromPretrained, t5 } from "../../
 const GOLDEN = fileURLToPath(new URL("../fixtures/t5-golden/gated-tied", import.meta.url));
 const work = mkdtempSync(join(tmpdir(), "lora-lab-t5-pretrained-"));
 const small = (fields: Partial<ConstructorParameters<typeof T5Config>[0]> = {}) =>
-  new T5Config({ vocabSize: 40, dModel: 16, dKv: 4, dFf: 24, numLayers: 2, numHeads: 4, relativeAttentionNumBuckets: 8, relativeAttentionMaxDistance: 16, ...fields });
+  new T5Config({
+    vocabSize: 40,
+    dModel: 16,
+    dKv: 4,
+    dFf: 24,
+    numLayers: 2,
+    numHeads: 4,
+    relativeAttentionNumBuckets: 8,
+    relativeAttentionMaxDistance: 16,
+    ...fields,
+  });
 
 beforeAll(async () => {
   await ready({ backend: "wasm" });
@@ -53,12 +63,19 @@ describe("T5 savePretrained / fromPretrained", () => {
     const keysA = Object.keys(a.tensors);
     expect(keysA).toContain("shared.weight");
     expect(keysA).toContain("decoder.block.1.layer.1.EncDecAttention.k.weight");
-    for (const alias of ["encoder.embed_tokens.weight", "decoder.embed_tokens.weight", "lm_head.weight"]) expect(keysA).not.toContain(alias);
+    for (const alias of ["encoder.embed_tokens.weight", "decoder.embed_tokens.weight", "lm_head.weight"])
+      expect(keysA).not.toContain(alias);
     expect(Object.keys(b.tensors)).toContain("lm_head.weight");
     expect(a.tensors["encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight"].shape).toEqual([8, 4]);
     expect(a.tensors["encoder.block.0.layer.1.DenseReluDense.wi.weight"].shape).toEqual([24, 16]); // Linear [out, in]
     const config = JSON.parse(readFileSync(join(work, "layout-tied", "config.json"), "utf8"));
-    expect(config).toMatchObject({ model_type: "t5", architectures: ["T5ForConditionalGeneration"], d_model: 16, num_layers: 2, tie_word_embeddings: true });
+    expect(config).toMatchObject({
+      model_type: "t5",
+      architectures: ["T5ForConditionalGeneration"],
+      d_model: 16,
+      num_layers: 2,
+      tie_word_embeddings: true,
+    });
     tied.dispose();
     untied.dispose();
   });
@@ -77,6 +94,8 @@ describe("T5 savePretrained / fromPretrained", () => {
     const config = JSON.parse(readFileSync(join(GOLDEN, "config.json"), "utf8"));
     writeFileSync(join(dir, "config.json"), JSON.stringify({ ...config, num_layers: 3 }));
     copyFileSync(join(GOLDEN, "model.safetensors"), join(dir, "model.safetensors"));
-    await expect(fromPretrained(dir)).rejects.toThrow(/do not fit a t5 model[\s\S]*missing: encoder\.block\.2\.layer\.0\.SelfAttention\.q\.weight/);
+    await expect(fromPretrained(dir)).rejects.toThrow(
+      /do not fit a t5 model[\s\S]*missing: encoder\.block\.2\.layer\.0\.SelfAttention\.q\.weight/,
+    );
   });
 });

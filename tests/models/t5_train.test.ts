@@ -54,7 +54,9 @@ describe("tiny T5 on wasm", () => {
     }
     expect(tf.memory().numTensors).toBe(afterFirstStep);
     const final = evaluate();
-    console.log(`tiny T5 reverse: validation loss ${initial.toFixed(3)} -> ${final.toFixed(3)} after ${steps} steps (source-blind floor ${sourceBlindFloor.toFixed(3)})`);
+    console.log(
+      `tiny T5 reverse: validation loss ${initial.toFixed(3)} -> ${final.toFixed(3)} after ${steps} steps (source-blind floor ${sourceBlindFloor.toFixed(3)})`,
+    );
     expect(final).toBeLessThan(sourceBlindFloor);
     expect(final).toBeLessThan(initial / 3);
     optimizer.dispose();

@@ -41,7 +41,15 @@ describe("Module tree", () => {
   it("namedModules() gives dotted names depth first", () => {
     const net = new Net();
     expect([...net.namedModules().keys()]).toEqual([
-      "emb", "layers", "layers.0", "layers.0.fc", "layers.0.ln", "layers.1", "layers.1.fc", "layers.1.ln", "head",
+      "emb",
+      "layers",
+      "layers.0",
+      "layers.0.fc",
+      "layers.0.ln",
+      "layers.1",
+      "layers.1.fc",
+      "layers.1.ln",
+      "head",
     ]);
     net.dispose();
   });
@@ -50,8 +58,14 @@ describe("Module tree", () => {
     const net = new Net();
     expect([...net.namedParameters().keys()]).toEqual([
       "emb.weight",
-      "layers.0.fc.weight", "layers.0.fc.bias", "layers.0.ln.weight", "layers.0.ln.bias",
-      "layers.1.fc.weight", "layers.1.fc.bias", "layers.1.ln.weight", "layers.1.ln.bias",
+      "layers.0.fc.weight",
+      "layers.0.fc.bias",
+      "layers.0.ln.weight",
+      "layers.0.ln.bias",
+      "layers.1.fc.weight",
+      "layers.1.fc.bias",
+      "layers.1.ln.weight",
+      "layers.1.ln.bias",
       "head.weight",
     ]);
     // 5*3 + 2 * (3*2 + 2 + 2 + 2) + 4*2
@@ -97,7 +111,9 @@ describe("Module tree", () => {
   it("loadStateDict rejects a shape mismatch with both shapes", () => {
     const net = new Net();
     const bad = tf.zeros([4, 3]);
-    expect(() => net.loadStateDict({ ...net.stateDict(), "head.weight": bad })).toThrow(/head\.weight: checkpoint \[4,3\] vs model \[4,2\]/);
+    expect(() => net.loadStateDict({ ...net.stateDict(), "head.weight": bad })).toThrow(
+      /head\.weight: checkpoint \[4,3\] vs model \[4,2\]/,
+    );
     bad.dispose();
     net.dispose();
   });
@@ -147,11 +163,28 @@ describe("Module tree", () => {
 describe("layers", () => {
   it("Linear computes x W^T + b with W stored [out, in]", () => {
     const lin = new Linear(3, 2);
-    lin.weight.assign(tf.tensor2d([[1, 2, 3], [4, 5, 6]]));
+    lin.weight.assign(
+      tf.tensor2d([
+        [1, 2, 3],
+        [4, 5, 6],
+      ]),
+    );
     lin.bias!.assign(tf.tensor1d([0.5, -1]));
-    const y = lin.forward(tf.tensor3d([[[1, 0, -1], [2, 1, 0]]]));
+    const y = lin.forward(
+      tf.tensor3d([
+        [
+          [1, 0, -1],
+          [2, 1, 0],
+        ],
+      ]),
+    );
     // by hand: [1-3+0.5, 4-6-1] and [2+2+0.5, 8+5-1]
-    expect(y.arraySync()).toEqual([[[-1.5, -3], [4.5, 12]]]);
+    expect(y.arraySync()).toEqual([
+      [
+        [-1.5, -3],
+        [4.5, 12],
+      ],
+    ]);
     expect(() => lin.forward(tf.ones([1, 4]))).toThrow(/last dimension 3, got shape \[1,4\]/);
     lin.dispose();
   });
@@ -159,7 +192,12 @@ describe("layers", () => {
   it("Conv1D computes x W + b with W stored [in, out] (GPT-2's layout)", () => {
     const conv = new Conv1D(2, 3);
     expect(conv.weight.shape).toEqual([2, 3]);
-    conv.weight.assign(tf.tensor2d([[1, 2, 3], [4, 5, 6]]));
+    conv.weight.assign(
+      tf.tensor2d([
+        [1, 2, 3],
+        [4, 5, 6],
+      ]),
+    );
     conv.bias.assign(tf.tensor1d([1, 1, 1]));
     expect(conv.forward(tf.tensor2d([[1, -1]])).arraySync()).toEqual([[-2, -2, -2]]);
     conv.dispose();
@@ -167,8 +205,20 @@ describe("layers", () => {
 
   it("Embedding looks rows up by id", () => {
     const emb = new Embedding(4, 2);
-    emb.weight.assign(tf.tensor2d([[0, 1], [2, 3], [4, 5], [6, 7]]));
-    expect(emb.forward(tf.tensor2d([[3, 0]], [1, 2], "int32")).arraySync()).toEqual([[[6, 7], [0, 1]]]);
+    emb.weight.assign(
+      tf.tensor2d([
+        [0, 1],
+        [2, 3],
+        [4, 5],
+        [6, 7],
+      ]),
+    );
+    expect(emb.forward(tf.tensor2d([[3, 0]], [1, 2], "int32")).arraySync()).toEqual([
+      [
+        [6, 7],
+        [0, 1],
+      ],
+    ]);
     emb.dispose();
   });
 

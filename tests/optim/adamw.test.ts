@@ -31,7 +31,13 @@ function makeParams(): Map<string, Parameter> {
 describe("AdamW", () => {
   it("matches torch.optim.AdamW for 20 steps to 1e-6, with param groups, weight decay, clipping and a warmup LR", () => {
     const params = makeParams();
-    const opt = new AdamW(params, { lr: fixture.lr, betas: fixture.betas, eps: fixture.eps, weightDecay: fixture.weightDecay, paramGroups: fixture.paramGroups });
+    const opt = new AdamW(params, {
+      lr: fixture.lr,
+      betas: fixture.betas,
+      eps: fixture.eps,
+      weightDecay: fixture.weightDecay,
+      paramGroups: fixture.paramGroups,
+    });
     expect(opt.groups.map((g) => [g.name, g.params, g.lrMultiplier, g.weightDecay])).toEqual([
       ["head", ["head.weight", "head.bias"], 0.5, 0.1], // an explicit weightDecay applies to the bias too
       ["default", ["block.attn.weight"], 1, 0.01],
@@ -53,7 +59,10 @@ describe("AdamW", () => {
       if (k === 1) expect(tf.memory().numTensors).toBe(before + 10); // the moments, made at step 1
     });
     expect(tf.memory().numTensors).toBe(before + 10);
-    if (process.env.LORA_LAB_REPORT) console.log(`AdamW vs torch: max |param diff| ${worst.toExponential(2)}, max relative pre-clip norm diff ${worstNorm.toExponential(2)}`);
+    if (process.env.LORA_LAB_REPORT)
+      console.log(
+        `AdamW vs torch: max |param diff| ${worst.toExponential(2)}, max relative pre-clip norm diff ${worstNorm.toExponential(2)}`,
+      );
     expect(worstNorm).toBeLessThan(1e-6);
     expect(worst).toBeLessThan(1e-6);
     opt.dispose();
@@ -62,22 +71,52 @@ describe("AdamW", () => {
   });
 
   it("puts biases and LayerNorm weights of the default group out of weight decay, as transformers' Trainer", () => {
-    const names = ["transformer.wte.weight", "transformer.h.0.ln_1.weight", "transformer.h.0.ln_1.bias", "transformer.h.0.attn.c_attn.weight", "transformer.h.0.attn.c_attn.bias", "transformer.ln_f.weight", "encoder.block.0.layer.0.layer_norm.weight", "encoder.final_layer_norm.weight", "lm_head.weight"];
+    const names = [
+      "transformer.wte.weight",
+      "transformer.h.0.ln_1.weight",
+      "transformer.h.0.ln_1.bias",
+      "transformer.h.0.attn.c_attn.weight",
+      "transformer.h.0.attn.c_attn.bias",
+      "transformer.ln_f.weight",
+      "encoder.block.0.layer.0.layer_norm.weight",
+      "encoder.final_layer_norm.weight",
+      "lm_head.weight",
+    ];
     const params = new Map(names.map((n) => [n, new Parameter(tf.zeros([2]), true, n)]));
     params.get("lm_head.weight")!.requiresGrad = false;
     const opt = new AdamW(params, { weightDecay: 0.1 });
     expect(Object.fromEntries(opt.groups.map((g) => [g.name, g.params]))).toEqual({
       default: ["transformer.wte.weight", "transformer.h.0.attn.c_attn.weight"],
-      "default.no_decay": ["transformer.h.0.ln_1.weight", "transformer.h.0.ln_1.bias", "transformer.h.0.attn.c_attn.bias", "transformer.ln_f.weight", "encoder.block.0.layer.0.layer_norm.weight", "encoder.final_layer_norm.weight"],
+      "default.no_decay": [
+        "transformer.h.0.ln_1.weight",
+        "transformer.h.0.ln_1.bias",
+        "transformer.h.0.attn.c_attn.bias",
+        "transformer.ln_f.weight",
+        "encoder.block.0.layer.0.layer_norm.weight",
+        "encoder.final_layer_norm.weight",
+      ],
     });
     opt.dispose();
     for (const p of params.values()) p.dispose();
   });
 
   it("names unknown and duplicated parameters, and skips a parameter without a gradient as torch does", () => {
-    const params = new Map([["a.weight", new Parameter(tf.zeros([2]), true, "a")], ["b.weight", new Parameter(tf.zeros([2]), true, "b")]]);
-    expect(() => new AdamW(params, { paramGroups: [{ name: "g", params: ["a.wieght"] }] })).toThrow(/group "g" names "a.wieght", which is not a parameter of the model; parameters: a.weight, b.weight/);
-    expect(() => new AdamW(params, { paramGroups: [{ name: "g", params: ["a.weight"] }, { name: "h", params: ["a.weight"] }] })).toThrow(/"a.weight" is in both group "g" and group "h"/);
+    const params = new Map([
+      ["a.weight", new Parameter(tf.zeros([2]), true, "a")],
+      ["b.weight", new Parameter(tf.zeros([2]), true, "b")],
+    ]);
+    expect(() => new AdamW(params, { paramGroups: [{ name: "g", params: ["a.wieght"] }] })).toThrow(
+      /group "g" names "a.wieght", which is not a parameter of the model; parameters: a.weight, b.weight/,
+    );
+    expect(
+      () =>
+        new AdamW(params, {
+          paramGroups: [
+            { name: "g", params: ["a.weight"] },
+            { name: "h", params: ["a.weight"] },
+          ],
+        }),
+    ).toThrow(/"a.weight" is in both group "g" and group "h"/);
     const opt = new AdamW(params, { lr: 0.1 });
     const g = new Map([["a.weight", tf.ones([2])]]);
     opt.step(g);

@@ -4,7 +4,13 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { ready } from "../../src/engine/index.js";
 import { Parameter } from "../../src/nn/index.js";
 import { AdamW, AdamW8bit, createAdamW, PagedAdamW, type GradMap } from "../../src/optim/index.js";
-import { dequantizeOptimState, optimDynamicMap, quantizeOptimState, SIGNED_DYNAMIC_MAP, UNSIGNED_DYNAMIC_MAP } from "../../src/optim/adamw8bit_state.js";
+import {
+  dequantizeOptimState,
+  optimDynamicMap,
+  quantizeOptimState,
+  SIGNED_DYNAMIC_MAP,
+  UNSIGNED_DYNAMIC_MAP,
+} from "../../src/optim/adamw8bit_state.js";
 
 // Reference: tests/fixtures/make_optim8bit_fixtures.py (torch, bitsandbytes' algorithm written out).
 const fixture = JSON.parse(readFileSync(new URL("../fixtures/optim/adamw8bit.json", import.meta.url), "utf8")) as Record<string, number[]>;
@@ -16,7 +22,10 @@ beforeAll(async () => {
 describe("bitsandbytes' 8-bit state format", () => {
   // torch's vectorised linspace may fuse multiply-adds, so values can differ in the last float32 bit.
   it("optimDynamicMap(signed / unsigned) equals the reference maps to 1 float32 ulp", () => {
-    for (const [signed, ref] of [[true, fixture.signed], [false, fixture.unsigned]] as const) {
+    for (const [signed, ref] of [
+      [true, fixture.signed],
+      [false, fixture.unsigned],
+    ] as const) {
       const map = optimDynamicMap(signed);
       expect(map.length).toBe(256);
       ref.forEach((want, i) => expect(Math.abs(map[i] - want)).toBeLessThanOrEqual(Math.abs(want) * 2 ** -22));
@@ -49,8 +58,10 @@ function problem() {
     value.dispose(); // the variable keeps the data; the handle is ours
     return [name, p] as const;
   };
-  const params = () => new Map([param(tf.randomNormal([64, 96], 0, 0.1, "float32", 3), "layer.weight"), param(tf.zeros([96]), "layer.bias")]);
-  const loss = (p: Map<string, Parameter>) => tf.mean(tf.square(tf.sub(tf.add(tf.matMul(X, p.get("layer.weight")!.variable), p.get("layer.bias")!.variable), Y))) as tf.Scalar;
+  const params = () =>
+    new Map([param(tf.randomNormal([64, 96], 0, 0.1, "float32", 3), "layer.weight"), param(tf.zeros([96]), "layer.bias")]);
+  const loss = (p: Map<string, Parameter>) =>
+    tf.mean(tf.square(tf.sub(tf.add(tf.matMul(X, p.get("layer.weight")!.variable), p.get("layer.bias")!.variable), Y))) as tf.Scalar;
   return { X, Y, params, loss };
 }
 
@@ -86,9 +97,11 @@ describe("8-bit and paged AdamW follow float AdamW's trajectory over 100 steps",
     const relLoss = (a: number[]) => Math.max(...a.map((l, i) => Math.abs(l - float.losses[i]) / float.losses[i]));
     const moved = maxAbs(float.weights, problemInitWeights());
     if (process.env.LORA_LAB_REPORT) {
-      console.log(`100 steps: loss ${float.losses[0].toFixed(4)} -> ${float.losses[99].toFixed(4)} (float); paged32 max |dW| ${maxAbs(paged32.weights, float.weights).toExponential(2)}; ` +
-        `8-bit max rel loss diff ${relLoss(eight.losses).toExponential(2)}, max |dW| ${maxAbs(eight.weights, float.weights).toExponential(2)} (weights moved ${moved.toExponential(2)}); ` +
-        `paged 8-bit max rel loss diff ${relLoss(paged8.losses).toExponential(2)}`);
+      console.log(
+        `100 steps: loss ${float.losses[0].toFixed(4)} -> ${float.losses[99].toFixed(4)} (float); paged32 max |dW| ${maxAbs(paged32.weights, float.weights).toExponential(2)}; ` +
+          `8-bit max rel loss diff ${relLoss(eight.losses).toExponential(2)}, max |dW| ${maxAbs(eight.weights, float.weights).toExponential(2)} (weights moved ${moved.toExponential(2)}); ` +
+          `paged 8-bit max rel loss diff ${relLoss(paged8.losses).toExponential(2)}`,
+      );
     }
     expect(float.losses[99]).toBeLessThan(0.5 * float.losses[0]);
     expect(maxAbs(paged32.weights, float.weights)).toBeLessThan(1e-6);

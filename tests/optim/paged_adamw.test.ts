@@ -37,8 +37,10 @@ describe("PagedAdamW keeps its states in JS memory and pages them per group with
       expect(tf.memory().numBytes).toBe(base); // nothing of the optimizer stays on the backend
       expect(tf.memory().numTensors).toBe(tensors);
       if (process.env.LORA_LAB_REPORT) {
-        console.log(`paged ${optimBits}-bit, budget ${budget}: peak backend ${paged.stats.peakBytes} B over weights + grads (float AdamW: ${floatResident} resident), ` +
-          `${paged.pages.length} pages for ${paged.groups.length} groups, ${paged.stats.pagesIn} pages in / ${paged.stats.pagesOut} out over 3 steps, ${paged.stats.bytesIn} B in, host states ${paged.hostStateBytes} B`);
+        console.log(
+          `paged ${optimBits}-bit, budget ${budget}: peak backend ${paged.stats.peakBytes} B over weights + grads (float AdamW: ${floatResident} resident), ` +
+            `${paged.pages.length} pages for ${paged.groups.length} groups, ${paged.stats.pagesIn} pages in / ${paged.stats.pagesOut} out over 3 steps, ${paged.stats.bytesIn} B in, host states ${paged.hostStateBytes} B`,
+        );
       }
       expect(paged.stats.peakBytes).toBeLessThanOrEqual(budget);
       expect(paged.stats.peakBytes).toBeGreaterThan(0);
@@ -48,7 +50,10 @@ describe("PagedAdamW keeps its states in JS memory and pages them per group with
       expect(paged.pages.length).toBeGreaterThan(paged.groups.length); // the default group did not fit in one page
       for (const page of paged.pages) expect(page.bytes).toBeLessThanOrEqual(budget);
       // 8-bit: 2 bytes per element plus 8 per 256-block for tensors >= 4096 elements, else 8.
-      const want = [...params.values()].reduce((a, p) => a + (optimBits === 8 && p.size >= 4096 ? 2 * p.size + 8 * Math.ceil(p.size / 256) : 8 * p.size), 0);
+      const want = [...params.values()].reduce(
+        (a, p) => a + (optimBits === 8 && p.size >= 4096 ? 2 * p.size + 8 * Math.ceil(p.size / 256) : 8 * p.size),
+        0,
+      );
       expect(paged.hostStateBytes).toBe(want);
       paged.dispose();
     }
@@ -57,7 +62,9 @@ describe("PagedAdamW keeps its states in JS memory and pages them per group with
 
   it("without a budget makes one page per parameter group", () => {
     const { params, grads } = tinyWithGrads();
-    const paged = new PagedAdamW(params, { paramGroups: [{ name: "head", params: ["transformer.ln_f.weight", "transformer.ln_f.bias"], lrMultiplier: 0.5 }] });
+    const paged = new PagedAdamW(params, {
+      paramGroups: [{ name: "head", params: ["transformer.ln_f.weight", "transformer.ln_f.bias"], lrMultiplier: 0.5 }],
+    });
     expect(paged.pages.map((p) => p.group.name)).toEqual(paged.groups.map((g) => g.name));
     paged.step(grads);
     expect(paged.stats.pagesIn).toBe(paged.groups.length);
@@ -68,7 +75,9 @@ describe("PagedAdamW keeps its states in JS memory and pages them per group with
     const { params, grads } = tinyWithGrads();
     const n = params.get("transformer.wte.weight")!.size; // the first parameter, and too large
     expect(() => new PagedAdamW(params, { budgetBytes: 100_000 })).toThrow(
-      new RegExp(`"transformer.wte.weight" \\(${n} elements\\) needs ${(8 + PAGE_TEMP_BYTES_PER_ELEMENT) * n + 256} bytes.*raise budgetBytes to at least`),
+      new RegExp(
+        `"transformer.wte.weight" \\(${n} elements\\) needs ${(8 + PAGE_TEMP_BYTES_PER_ELEMENT) * n + 256} bytes.*raise budgetBytes to at least`,
+      ),
     );
     tf.dispose([...grads.values()]);
   });

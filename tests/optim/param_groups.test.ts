@@ -3,7 +3,14 @@ import { paramGroupsByLayer } from "../../src/optim/index.js";
 import { layerIndexOf } from "../../src/optim/param_groups.js";
 
 describe("paramGroupsByLayer(names, lrMultiplier)", () => {
-  const gpt2 = ["transformer.wte.weight", "transformer.h.0.attn.c_attn.weight", "transformer.h.1.attn.c_attn.weight", "transformer.h.1.mlp.c_fc.bias", "transformer.h.2.ln_1.weight", "transformer.ln_f.weight"];
+  const gpt2 = [
+    "transformer.wte.weight",
+    "transformer.h.0.attn.c_attn.weight",
+    "transformer.h.1.attn.c_attn.weight",
+    "transformer.h.1.mlp.c_fc.bias",
+    "transformer.h.2.ln_1.weight",
+    "transformer.ln_f.weight",
+  ];
 
   it("groups GPT-2 parameters by layer with the multiplier of each, leaving the rest to the default group", () => {
     const groups = paramGroupsByLayer(gpt2, (i) => (i === 1 ? 0.1 : i === 2 ? 1 : undefined));

@@ -22,7 +22,11 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
   return m;
 }
-function randomize(model: { namedParameters(): Map<string, { shape: number[]; assign(t: tf.Tensor): void }> }, tag: string, s: number): void {
+function randomize(
+  model: { namedParameters(): Map<string, { shape: number[]; assign(t: tf.Tensor): void }> },
+  tag: string,
+  s: number,
+): void {
   for (const [name, p] of model.namedParameters()) {
     if (!name.includes(`.${tag}.`) || !name.includes("lora_")) continue;
     const v = tf.randomNormal(p.shape, 0, 0.05, "float32", s++);
@@ -73,7 +77,10 @@ describe("PiSSA init", () => {
   it("finds the top singular values of a matrix with known spectrum", () => {
     // W = U diag(s) V^T from orthonormal U, V (QR of random matrices): s is known exactly.
     const s = [9, 5, 3, 1, 0.5, 0.25];
-    const [U, V] = [tf.linalg.qr(tf.randomNormal([10, 6], 0, 1, "float32", 1))[0], tf.linalg.qr(tf.randomNormal([8, 6], 0, 1, "float32", 2))[0]];
+    const [U, V] = [
+      tf.linalg.qr(tf.randomNormal([10, 6], 0, 1, "float32", 1))[0],
+      tf.linalg.qr(tf.randomNormal([8, 6], 0, 1, "float32", 2))[0],
+    ];
     const W = tf.matMul(U.mul(tf.tensor1d(s)), V, false, true); // [10, 8]
     const top = topSingularTriplets(W, 3);
     top.s.forEach((x, i) => expect(x).toBeCloseTo(s[i], 4));

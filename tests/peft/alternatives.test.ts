@@ -30,7 +30,9 @@ describe("bottleneck adapters", () => {
     const before = logits(base);
     const model = getBottleneckModel(base, { bottleneckSize: 16 });
     expect(maxAbsDiff(logits(model), before)).toBe(0);
-    const C = 128, m = 16, L = 4;
+    const C = 128,
+      m = 16,
+      L = 4;
     const per = C * m + m + m * C + C;
     const all = base.numParameters();
     expect(model.getNbTrainableParameters()).toEqual([2 * L * per, all]);
@@ -50,11 +52,21 @@ describe("bottleneck adapters", () => {
     const bu = layer.adapter.adapter_up.bias!.variable.arraySync() as number[];
     let err = 0;
     h.forEach((row, b) => {
-      const z = Wd.map((w, j) => Math.max(0, w.reduce((s, v, i) => s + v * row[i], bd[j])));
+      const z = Wd.map((w, j) =>
+        Math.max(
+          0,
+          w.reduce((s, v, i) => s + v * row[i], bd[j]),
+        ),
+      );
       row.forEach((hv, o) => (err = Math.max(err, Math.abs(y[b][o] - (hv + Wu[o].reduce((s, v, j) => s + v * z[j], bu[o]))))));
     });
     expect(err).toBeLessThan(1e-5);
-    expect(maxAbsDiff(model.disableAdapter(() => logits(model)), before)).toBe(0);
+    expect(
+      maxAbsDiff(
+        model.disableAdapter(() => logits(model)),
+        before,
+      ),
+    ).toBe(0);
     x.dispose();
   });
 
@@ -65,7 +77,9 @@ describe("bottleneck adapters", () => {
     expect(wrapped).toContain("encoder.block.0.layer.0.SelfAttention.o");
     expect(wrapped).toContain("decoder.block.0.layer.1.EncDecAttention.o");
     expect(wrapped.some((k) => k.endsWith("DenseReluDense.wo") || k.endsWith(".wo"))).toBe(true);
-    expect(() => getBottleneckModel(gpt2("tiny"), { targetModules: ["nope"] })).toThrow(/targets \["nope"\] match no module; modules: transformer, /);
+    expect(() => getBottleneckModel(gpt2("tiny"), { targetModules: ["nope"] })).toThrow(
+      /targets \["nope"\] match no module; modules: transformer, /,
+    );
     expect(() => getBottleneckModel(gpt2("tiny"), { bottleneckSize: 0 })).toThrow(/bottleneckSize must be a positive integer, got 0/);
   });
 });
@@ -79,10 +93,18 @@ describe("prefix tuning", () => {
     const P = 3;
     const model = getPrefixTuningModel(base, { numVirtualTokens: P });
     expect(model.getNbTrainableParameters()[0]).toBe(P * 2 * 2 * 8);
-    expect(maxAbsDiff(model.disableAdapter(() => logits(model)), before)).toBe(0);
+    expect(
+      maxAbsDiff(
+        model.disableAdapter(() => logits(model)),
+        before,
+      ),
+    ).toBe(0);
     expect(maxAbsDiff(logits(model), before)).toBeGreaterThan(1e-4);
     const layer = base.getSubmodule("transformer.h.0.attn") as PrefixAttention;
-    const T = 4, C = 8, nh = 2, hs = 4;
+    const T = 4,
+      C = 8,
+      nh = 2,
+      hs = 4;
     const x = tf.randomNormal([1, T, C], 0, 1, "float32", 4);
     const y = layer.forward(x).arraySync() as number[][][];
     // reference in plain arrays
@@ -102,8 +124,14 @@ describe("prefix tuning", () => {
       const yRow = new Array(C).fill(0);
       for (let h = 0; h < nh; h++) {
         const q = qkv[t].slice(h * hs, (h + 1) * hs);
-        const ks = [...pk.map((r) => r.slice(h * hs, (h + 1) * hs)), ...qkv.slice(0, t + 1).map((r) => r.slice(C + h * hs, C + (h + 1) * hs))];
-        const vs = [...pv.map((r) => r.slice(h * hs, (h + 1) * hs)), ...qkv.slice(0, t + 1).map((r) => r.slice(2 * C + h * hs, 2 * C + (h + 1) * hs))];
+        const ks = [
+          ...pk.map((r) => r.slice(h * hs, (h + 1) * hs)),
+          ...qkv.slice(0, t + 1).map((r) => r.slice(C + h * hs, C + (h + 1) * hs)),
+        ];
+        const vs = [
+          ...pv.map((r) => r.slice(h * hs, (h + 1) * hs)),
+          ...qkv.slice(0, t + 1).map((r) => r.slice(2 * C + h * hs, 2 * C + (h + 1) * hs)),
+        ];
         const sc = ks.map((k) => k.reduce((s, v, i) => s + v * q[i], 0) / Math.sqrt(hs));
         const mx = Math.max(...sc);
         const e = sc.map((s) => Math.exp(s - mx));

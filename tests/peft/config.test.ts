@@ -13,7 +13,15 @@ describe("LoraConfig", () => {
   it("has PEFT's defaults", () => {
     const c = new LoraConfig();
     expect([c.r, c.loraAlpha, c.loraDropout, c.bias, c.fanInFanOut, c.useRslora, c.initLoraWeights, c.useDora, c.taskType]).toEqual([
-      8, 8, 0, "none", false, false, true, false, undefined,
+      8,
+      8,
+      0,
+      "none",
+      false,
+      false,
+      true,
+      false,
+      undefined,
     ]);
     expect(c.rankPattern).toEqual({});
     expect(c.alphaPattern).toEqual({});
@@ -21,11 +29,34 @@ describe("LoraConfig", () => {
   });
 
   it("writes adapter_config.json with PEFT's keys and value forms", () => {
-    const json = new LoraConfig({ r: 16, loraAlpha: 32, targetModules: ["c_attn"], taskType: "CAUSAL_LM", layersToTransform: [9, 10, 11] }).toJSON();
+    const json = new LoraConfig({
+      r: 16,
+      loraAlpha: 32,
+      targetModules: ["c_attn"],
+      taskType: "CAUSAL_LM",
+      layersToTransform: [9, 10, 11],
+    }).toJSON();
     expect(json).toMatchObject({
-      peft_type: "LORA", r: 16, lora_alpha: 32, target_modules: ["c_attn"], task_type: "CAUSAL_LM", layers_to_transform: [9, 10, 11],
-      lora_dropout: 0, bias: "none", fan_in_fan_out: false, use_rslora: false, init_lora_weights: true, rank_pattern: {}, alpha_pattern: {},
-      use_dora: false, modules_to_save: null, layers_pattern: null, exclude_modules: null, inference_mode: false, base_model_name_or_path: null, revision: null,
+      peft_type: "LORA",
+      r: 16,
+      lora_alpha: 32,
+      target_modules: ["c_attn"],
+      task_type: "CAUSAL_LM",
+      layers_to_transform: [9, 10, 11],
+      lora_dropout: 0,
+      bias: "none",
+      fan_in_fan_out: false,
+      use_rslora: false,
+      init_lora_weights: true,
+      rank_pattern: {},
+      alpha_pattern: {},
+      use_dora: false,
+      modules_to_save: null,
+      layers_pattern: null,
+      exclude_modules: null,
+      inference_mode: false,
+      base_model_name_or_path: null,
+      revision: null,
     });
     expect(Object.keys(json)).toEqual([...Object.keys(json)].sort());
     const back = LoraConfig.fromJSON(json);
@@ -92,7 +123,9 @@ describe("PEFT's module matching", () => {
     expect(patternKey({ c_attn: 4, "h.1.attn.c_attn": 2 }, "transformer.h.1.attn.c_attn")).toBe("c_attn");
     expect(patternKey({ "attn.c_attn": 4 }, "transformer.h.1.attn.c_attn")).toBe("attn.c_attn");
     expect(patternKey({ ttn: 4 }, "transformer.h.1.attn.c_attn")).toBeUndefined();
-    expect(rankAndAlpha({ r: 8, loraAlpha: 16, rankPattern: { "h\\.1\\..*": 2 }, alphaPattern: {} }, "transformer.h.1.attn.c_attn")).toEqual({ r: 2, alpha: 16 });
+    expect(
+      rankAndAlpha({ r: 8, loraAlpha: 16, rankPattern: { "h\\.1\\..*": 2 }, alphaPattern: {} }, "transformer.h.1.attn.c_attn"),
+    ).toEqual({ r: 2, alpha: 16 });
   });
 });
 
@@ -109,7 +142,9 @@ describe("getPeftModel errors list what exists", () => {
   });
 
   it("every match excluded", () => {
-    expect(() => getPeftModel(gpt2("tiny"), { targetModules: ["c_attn"], excludeModules: ["c_attn"] })).toThrow(/all matching modules were excluded/);
+    expect(() => getPeftModel(gpt2("tiny"), { targetModules: ["c_attn"], excludeModules: ["c_attn"] })).toThrow(
+      /all matching modules were excluded/,
+    );
   });
 
   it("a target of an unsupported type", () => {
@@ -119,13 +154,17 @@ describe("getPeftModel errors list what exists", () => {
   });
 
   it("a modulesToSave entry that matches nothing", () => {
-    expect(() => getPeftModel(gpt2("tiny"), { targetModules: ["c_attn"], modulesToSave: ["score"] })).toThrow(/modulesToSave entry "score" matches no module; modules: transformer, /);
+    expect(() => getPeftModel(gpt2("tiny"), { targetModules: ["c_attn"], modulesToSave: ["score"] })).toThrow(
+      /modulesToSave entry "score" matches no module; modules: transformer, /,
+    );
   });
 
   it("no targetModules and no default for the architecture", () => {
     const m = gpt2("tiny");
     (m as unknown as { config: object }).config = { modelType: "mamba" };
-    expect(() => getPeftModel(m, {})).toThrow(/Please specify targetModules in the LoraConfig: model_type "mamba" has no default; defaults exist for gpt2, t5/);
+    expect(() => getPeftModel(m, {})).toThrow(
+      /Please specify targetModules in the LoraConfig: model_type "mamba" has no default; defaults exist for gpt2, t5/,
+    );
   });
 
   it("an adapter name that does not exist, and a model that already has adapters", () => {
@@ -137,10 +176,17 @@ describe("getPeftModel errors list what exists", () => {
 
   it("uses the architecture's default targets and all-linear", () => {
     const d = getPeftModel(gpt2("tiny"), {});
-    expect([...d.baseModel.namedModules().keys()].filter((k) => k.endsWith("lora_A"))).toEqual([0, 1, 2, 3].map((i) => `transformer.h.${i}.attn.c_attn.lora_A`));
+    expect([...d.baseModel.namedModules().keys()].filter((k) => k.endsWith("lora_A"))).toEqual(
+      [0, 1, 2, 3].map((i) => `transformer.h.${i}.attn.c_attn.lora_A`),
+    );
     const all = getPeftModel(gpt2("tiny"), { targetModules: "all-linear" });
     const wrapped = [...all.baseModel.namedModules().keys()].filter((k) => k.endsWith(".lora_A")).map((k) => k.replace(/\.lora_A$/, ""));
-    expect(wrapped.filter((k) => k.includes("h.0."))).toEqual(["transformer.h.0.attn.c_attn", "transformer.h.0.attn.c_proj", "transformer.h.0.mlp.c_fc", "transformer.h.0.mlp.c_proj"]);
+    expect(wrapped.filter((k) => k.includes("h.0."))).toEqual([
+      "transformer.h.0.attn.c_attn",
+      "transformer.h.0.attn.c_proj",
+      "transformer.h.0.mlp.c_fc",
+      "transformer.h.0.mlp.c_proj",
+    ]);
     expect(wrapped).not.toContain("lm_head");
   });
 });

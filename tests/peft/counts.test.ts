@@ -18,7 +18,15 @@ describe("PEFT's trainable-parameter line on the 124M gpt2 shape", () => {
     seed(0);
     const base = gpt2("gpt2");
     expect(base.numParameters()).toBe(124_439_808);
-    const model = getPeftModel(base, { r: 16, loraAlpha: 32, targetModules: ["c_attn"], loraDropout: 0.05, bias: "none", taskType: "CAUSAL_LM", layersToTransform: [9, 10, 11] });
+    const model = getPeftModel(base, {
+      r: 16,
+      loraAlpha: 32,
+      targetModules: ["c_attn"],
+      loraDropout: 0.05,
+      bias: "none",
+      taskType: "CAUSAL_LM",
+      layersToTransform: [9, 10, 11],
+    });
     expect(model.printTrainableParameters()).toBe("trainable params: 147,456 || all params: 124,587,264 || trainable%: 0.1184");
     const again = getPeftModel(model.unload(), { r: 8, targetModules: ["c_attn"] });
     expect(again.printTrainableParameters()).toBe("trainable params: 294,912 || all params: 124,734,720 || trainable%: 0.2364");

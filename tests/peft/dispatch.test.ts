@@ -30,7 +30,13 @@ describe("createLoraLayer(target, key): the ordered dispatcher table", () => {
     ["Linear", () => new Linear(8, 4), LoraLinear, "linear", false],
     ["Conv1D (GPT-2's [in, out] weight)", () => new Conv1D(8, 4), LoraLinear, "conv1d", true],
     ["Embedding", () => new Embedding(10, 4), LoraEmbedding, "embedding", true],
-    ["Linear4bit (before Linear: first match wins)", () => Linear4bit.fromLayer(new Linear(64, 4), { quantType: "nf4", blocksize: 64 }), LoraLinear4bit, "linear", false],
+    [
+      "Linear4bit (before Linear: first match wins)",
+      () => Linear4bit.fromLayer(new Linear(64, 4), { quantType: "nf4", blocksize: 64 }),
+      LoraLinear4bit,
+      "linear",
+      false,
+    ],
   ];
   for (const [label, make, cls, kind, fanInFanOut] of cases) {
     it(`wraps a ${label} with ${cls.name}`, () => {

@@ -37,7 +37,9 @@ describe("DoRA", () => {
     expect(model.getNbTrainableParameters()[0]).toBe(4 * (4 * (128 + 512) + 512));
     for (const [name, p] of model.namedParameters()) {
       if (!p.requiresGrad) continue;
-      const v = name.includes("magnitude") ? p.variable.mul(tf.randomUniform(p.shape, 0.5, 1.5, "float32", 2)) : tf.randomNormal(p.shape, 0, 0.05, "float32", 3);
+      const v = name.includes("magnitude")
+        ? p.variable.mul(tf.randomUniform(p.shape, 0.5, 1.5, "float32", 2))
+        : tf.randomNormal(p.shape, 0, 0.05, "float32", 3);
       p.assign(v);
       v.dispose();
     }
@@ -84,6 +86,8 @@ describe("DoRA", () => {
     expect(JSON.parse(readFileSync(join(dir, "adapter_config.json"), "utf8")).use_dora).toBe(true);
     const loaded = await PeftModel.fromPretrained(gpt2("tiny"), dir);
     expect(loaded.numParameters()).toBe(model.numParameters());
-    expect(() => getPeftModel(gpt2("tiny"), { targetModules: ["wte"], useDora: true })).toThrow(/useDora supports Linear and Conv1D layers with a full LoRA, not an Embedding/);
+    expect(() => getPeftModel(gpt2("tiny"), { targetModules: ["wte"], useDora: true })).toThrow(
+      /useDora supports Linear and Conv1D layers with a full LoRA, not an Embedding/,
+    );
   });
 });

@@ -13,7 +13,11 @@ const GOLDEN = fileURLToPath(new URL("../fixtures/gpt2-golden", import.meta.url)
 const ADAPTER = fileURLToPath(new URL("../fixtures/peft-adapter", import.meta.url));
 // Made by tests/fixtures/make_peft_adapter.py: PEFT's file format written by hand, logits from PyTorch.
 const expected = JSON.parse(readFileSync(join(ADAPTER, "expected.json"), "utf8")) as {
-  input_ids: number[][]; logits: number[]; logits_shape: number[]; trainable_params: number; keys: string[];
+  input_ids: number[][];
+  logits: number[];
+  logits_shape: number[];
+  trainable_params: number;
+  keys: string[];
 };
 const fixtureConfig = JSON.parse(readFileSync(join(ADAPTER, "adapter_config.json"), "utf8")) as Record<string, unknown>;
 
@@ -84,7 +88,13 @@ describe("adapter folders in PEFT's format", () => {
     const want = model.forward(ids);
     seed(99);
     const base2 = gpt2("tiny");
-    base2.loadStateDict(Object.fromEntries(Object.entries(model.baseModel.stateDict()).filter(([k]) => !k.includes("lora_")).map(([k, v]) => [k.replace(".base_layer", ""), v])));
+    base2.loadStateDict(
+      Object.fromEntries(
+        Object.entries(model.baseModel.stateDict())
+          .filter(([k]) => !k.includes("lora_"))
+          .map(([k, v]) => [k.replace(".base_layer", ""), v]),
+      ),
+    );
     const loaded = await PeftModel.fromPretrained(base2, dir);
     await loaded.loadAdapter(join(dir, "second"), "second");
     expect(Object.keys(loaded.peftConfig)).toEqual(["default", "second"]);
@@ -95,7 +105,9 @@ describe("adapter folders in PEFT's format", () => {
 
   it("errors name the file and the keys that do not match", async () => {
     seed(4);
-    await expect(PeftModel.fromPretrained(gpt2("tiny"), "/nonexistent/adapter")).rejects.toThrow(/cannot read \/nonexistent\/adapter\/adapter_config.json/);
+    await expect(PeftModel.fromPretrained(gpt2("tiny"), "/nonexistent/adapter")).rejects.toThrow(
+      /cannot read \/nonexistent\/adapter\/adapter_config.json/,
+    );
     // the fixture's model is 48 wide; the tiny preset is 128 wide
     await expect(PeftModel.fromPretrained(gpt2("tiny"), ADAPTER)).rejects.toThrow(/file has shape \[4,48\], the adapter expects \[4,128\]/);
   });

@@ -71,7 +71,10 @@ describe("getPeftModel on GPT-2", () => {
   });
 
   it("counts parameters as computed by hand (tiny and small shapes)", () => {
-    for (const [preset, r] of [["tiny", 8], ["small", 4]] as const) {
+    for (const [preset, r] of [
+      ["tiny", 8],
+      ["small", 4],
+    ] as const) {
       seed(3);
       const cfg = GPT2Config.preset(preset);
       const C = cfg.nEmbd;
@@ -173,7 +176,12 @@ describe("getPeftModel on GPT-2", () => {
     randomizeLora(model);
     const withLora = logitsOf(model);
     expect(maxAbsDiff(withLora, before)).toBeGreaterThan(1e-3);
-    expect(maxAbsDiff(model.disableAdapter(() => logitsOf(model)), before)).toBe(0);
+    expect(
+      maxAbsDiff(
+        model.disableAdapter(() => logitsOf(model)),
+        before,
+      ),
+    ).toBe(0);
     expect(maxAbsDiff(await model.disableAdapter(async () => logitsOf(model)), before)).toBe(0);
     expect(maxAbsDiff(logitsOf(model), withLora)).toBe(0);
   });

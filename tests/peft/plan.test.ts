@@ -3,7 +3,16 @@ import { beforeAll, describe, expect, it, vi } from "vitest";
 import { ready, seed } from "../../src/engine/index.js";
 import { gpt2, t5 } from "../../src/models/index.js";
 import type { Conv1D } from "../../src/nn/index.js";
-import { applyPlan, articlePlan, encoderDecoderPlan, formatPlanTable, getPeftModel, LoraLayer, PeftModel, planTable } from "../../src/peft/index.js";
+import {
+  applyPlan,
+  articlePlan,
+  encoderDecoderPlan,
+  formatPlanTable,
+  getPeftModel,
+  LoraLayer,
+  PeftModel,
+  planTable,
+} from "../../src/peft/index.js";
 
 beforeAll(async () => {
   await ready({ backend: "wasm" });
@@ -50,8 +59,12 @@ describe("LoRA on Q and V only inside GPT-2's fused c_attn", () => {
   it("refuses to save in PEFT's format and to target layers that are not fused", async () => {
     seed(2);
     const model = getPeftModel(gpt2("tiny"), { r: 4, targetModules: ["c_attn"] }, "default", { fusedQkv: ["q", "v"] });
-    await expect(model.savePretrained("/tmp/never")).rejects.toThrow(/Q\/V-only LoRA on transformer.h.0.attn.c_attn, which Python PEFT cannot load/);
-    expect(() => getPeftModel(gpt2("tiny"), { targetModules: ["c_fc"] }, "default", { fusedQkv: ["q", "v"] })).toThrow(/none of the targeted modules is a fused QKV projection/);
+    await expect(model.savePretrained("/tmp/never")).rejects.toThrow(
+      /Q\/V-only LoRA on transformer.h.0.attn.c_attn, which Python PEFT cannot load/,
+    );
+    expect(() => getPeftModel(gpt2("tiny"), { targetModules: ["c_fc"] }, "default", { fusedQkv: ["q", "v"] })).toThrow(
+      /none of the targeted modules is a fused QKV projection/,
+    );
   });
 });
 
@@ -60,7 +73,11 @@ describe("layer plans", () => {
     seed(3);
     const base = gpt2("tiny"); // 4 layers: lower 0-1 frozen, middle 2 (r 8), upper 3 (r 16), C 128
     const plan = articlePlan(base);
-    expect(plan.groups.map((g) => [g.name, g.layers, g.role])).toEqual([["lower", [0, 1], "frozen"], ["middle", [2], "lora"], ["upper", [3], "lora"]]);
+    expect(plan.groups.map((g) => [g.name, g.layers, g.role])).toEqual([
+      ["lower", [0, 1], "frozen"],
+      ["middle", [2], "lora"],
+      ["upper", [3], "lora"],
+    ]);
     const applied = applyPlan(base, plan);
     const model = applied.model as PeftModel;
     expect(applied.loraConfig!.targetModules).toEqual(["transformer.h.2.attn.c_attn", "transformer.h.3.attn.c_attn"]);
@@ -73,11 +90,18 @@ describe("layer plans", () => {
     const groups = Object.fromEntries(applied.paramGroups.map((g) => [g.name, g.params]));
     expect(Object.keys(groups).sort()).toEqual(["head", "middle", "upper"]);
     expect(groups.head).toEqual(["base_model.model.lm_head.modules_to_save.default.weight"]);
-    expect(groups.upper).toEqual(["base_model.model.transformer.h.3.attn.c_attn.lora_A.default.weight", "base_model.model.transformer.h.3.attn.c_attn.lora_B.default.weight"]);
+    expect(groups.upper).toEqual([
+      "base_model.model.transformer.h.3.attn.c_attn.lora_A.default.weight",
+      "base_model.model.transformer.h.3.attn.c_attn.lora_B.default.weight",
+    ]);
     const rows = planTable(model, plan);
     expect(rows.map((r) => [r.layer, r.role, r.rank ?? null, r.trainableParams])).toEqual([
-      [0, "frozen", null, 0], [1, "frozen", null, 0], [2, "lora", 8, middle], [3, "lora", 16, upper],
-      ["embeddings and norms", "frozen", null, 0], ["lm_head", "full", null, head],
+      [0, "frozen", null, 0],
+      [1, "frozen", null, 0],
+      [2, "lora", 8, middle],
+      [3, "lora", 16, upper],
+      ["embeddings and norms", "frozen", null, 0],
+      ["lm_head", "full", null, head],
     ]);
     expect(formatPlanTable(rows)).toContain(`total trainable: ${(middle + upper + head).toLocaleString("en-US")}`);
   });
@@ -111,8 +135,12 @@ describe("layer plans", () => {
     const rows = planTable(applied.model, plan);
     const lora = rows.filter((r) => r.role === "lora");
     expect(lora.reduce((s, r) => s + r.trainableParams, 0)).toBe(applied.model.numParameters({ trainableOnly: true }));
-    expect(() => applyPlan(t5("tiny"), { embeddings: "frozen", head: "frozen", groups: [{ name: "x", layers: [99], role: "lora", r: 2, targetModules: ["q"] }] })).toThrow(
-      /plan group "x": targets \["q"\] match no module in layers \[99\]/,
-    );
+    expect(() =>
+      applyPlan(t5("tiny"), {
+        embeddings: "frozen",
+        head: "frozen",
+        groups: [{ name: "x", layers: [99], role: "lora", r: 2, targetModules: ["q"] }],
+      }),
+    ).toThrow(/plan group "x": targets \["q"\] match no module in layers \[99\]/);
   });
 });

@@ -12,7 +12,15 @@ import { allFigures } from "./figures.js";
 const CHROMIUM = process.env.LORA_LAB_CHROMIUM ?? "/usr/bin/chromium";
 const root = fileURLToPath(new URL("../..", import.meta.url));
 export const SCREENSHOTS = join(root, "tests/artifacts/screenshots");
-const ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+const ARGS = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
 
 describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)("plots in headless Chromium", () => {
   let context: BrowserContext;
@@ -20,7 +28,12 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)("plots in headless Chr
   beforeAll(async () => {
     mkdirSync(SCREENSHOTS, { recursive: true });
     profile = mkdtempSync(join(tmpdir(), "lora-lab-chromium-"));
-    context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS, viewport: { width: 1100, height: 900 } });
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ARGS,
+      viewport: { width: 1100, height: 900 },
+    });
   });
   afterAll(async () => {
     await context?.close();
@@ -29,7 +42,9 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)("plots in headless Chr
 
   function watchErrors(page: Page): string[] {
     const errors: string[] = [];
-    page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
+    page.on("console", (m) => {
+      if (m.type() === "error") errors.push(m.text());
+    });
     page.on("pageerror", (e) => errors.push(String(e)));
     return errors;
   }
@@ -37,20 +52,36 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)("plots in headless Chr
   it("writeReport's page draws every figure, with no console errors", async () => {
     const figures = allFigures();
     const names = Object.keys(figures);
-    const path = await writeReport(join(root, "tests/artifacts/report.html"), [
-      { heading: "Every lora-lab figure", level: 2 },
-      "Sample data shaped like the trainer's events and the inspect, forgetting and quant results.",
-      { table: [{ strategy: "LoRA r=8", "trainable params": 6144, forgetting: 0.24 }, { strategy: "full", "trainable params": 197632, forgetting: 0.86 }], caption: "a table" },
-      ...names.map((name) => ({ figure: figures[name], caption: name })),
-    ], { title: "lora-lab plots" });
+    const path = await writeReport(
+      join(root, "tests/artifacts/report.html"),
+      [
+        { heading: "Every lora-lab figure", level: 2 },
+        "Sample data shaped like the trainer's events and the inspect, forgetting and quant results.",
+        {
+          table: [
+            { strategy: "LoRA r=8", "trainable params": 6144, forgetting: 0.24 },
+            { strategy: "full", "trainable params": 197632, forgetting: 0.86 },
+          ],
+          caption: "a table",
+        },
+        ...names.map((name) => ({ figure: figures[name], caption: name })),
+      ],
+      { title: "lora-lab plots" },
+    );
     const page = await context.newPage();
     const errors = watchErrors(page);
     await page.goto(pathToFileURL(path).href);
-    await page.waitForFunction(() => {
-      const s = (window as unknown as { __loraLabReport?: { figures: number; drawn: number; errors: string[] } }).__loraLabReport;
-      return s !== undefined && s.drawn + s.errors.length === s.figures;
-    }, undefined, { timeout: 60_000 });
-    const state = await page.evaluate(() => (window as unknown as { __loraLabReport: { figures: number; drawn: number; errors: string[] } }).__loraLabReport);
+    await page.waitForFunction(
+      () => {
+        const s = (window as unknown as { __loraLabReport?: { figures: number; drawn: number; errors: string[] } }).__loraLabReport;
+        return s !== undefined && s.drawn + s.errors.length === s.figures;
+      },
+      undefined,
+      { timeout: 60_000 },
+    );
+    const state = await page.evaluate(
+      () => (window as unknown as { __loraLabReport: { figures: number; drawn: number; errors: string[] } }).__loraLabReport,
+    );
     expect(state).toEqual({ figures: names.length, drawn: names.length, errors: [] });
 
     const plots = page.locator(".lora-lab-plot");
@@ -60,7 +91,10 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)("plots in headless Chr
       expect(await plot.locator(".main-svg").count(), names[i]).toBeGreaterThan(0);
       const marks = await plot.locator(".scatterlayer .trace path, .barlayer .trace path, .heatmaplayer image, .hm image").count();
       expect(marks, `${names[i]} has drawn marks`).toBeGreaterThan(0);
-      await page.locator("figure").nth(i).screenshot({ path: join(SCREENSHOTS, `${String(i + 1).padStart(2, "0")}-${names[i]}.png`) });
+      await page
+        .locator("figure")
+        .nth(i)
+        .screenshot({ path: join(SCREENSHOTS, `${String(i + 1).padStart(2, "0")}-${names[i]}.png`) });
     }
     await page.evaluate(() => window.scrollTo(0, 0));
     await page.screenshot({ path: join(SCREENSHOTS, "report-top.png") });
@@ -78,18 +112,24 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)("plots in headless Chr
     const errors = watchErrors(page);
     await page.setContent(`<!DOCTYPE html><html><body><div id="cell-1"></div><div id="cell-2"></div></body></html>`);
     // As JupyterLab renders text/html: set innerHTML, then re-create each script so it runs, in order.
-    const render = (target: string, html: string) => page.evaluate(([target, html]) => {
-      const el = document.getElementById(target)!;
-      el.innerHTML = html;
-      for (const old of Array.from(el.querySelectorAll("script"))) {
-        const s = document.createElement("script");
-        s.textContent = old.textContent;
-        old.replaceWith(s);
-      }
-    }, [target, html] as const);
+    const render = (target: string, html: string) =>
+      page.evaluate(
+        ([target, html]) => {
+          const el = document.getElementById(target)!;
+          el.innerHTML = html;
+          for (const old of Array.from(el.querySelectorAll("script"))) {
+            const s = document.createElement("script");
+            s.textContent = old.textContent;
+            old.replaceWith(s);
+          }
+        },
+        [target, html] as const,
+      );
     await render("cell-2", second); // an output that arrives before plotly.js waits for it
     await render("cell-1", first);
-    await page.waitForFunction(() => document.querySelectorAll("#out-1 .main-svg, #out-2 .main-svg").length >= 2, undefined, { timeout: 30_000 });
+    await page.waitForFunction(() => document.querySelectorAll("#out-1 .main-svg, #out-2 .main-svg").length >= 2, undefined, {
+      timeout: 30_000,
+    });
     expect(await page.locator("#out-2 .barlayer .trace").count()).toBe(figures.memory.data.filter((t) => t.type === "bar").length);
     await render("cell-2", updated);
     await page.waitForFunction(() => document.querySelectorAll("#out-2b .main-svg").length > 0, undefined, { timeout: 10_000 });

@@ -1,7 +1,16 @@
 import { describe, expect, it } from "vitest";
 import {
-  forgettingFigure, gradNormHeatmap, layerPlanFigure, learnForgetFigure, lossFigure, memoryFigure,
-  quantErrorFigure, rankSpectrumFigure, scheduleFigure, type PlotFigure, type PlotStepEvent,
+  forgettingFigure,
+  gradNormHeatmap,
+  layerPlanFigure,
+  learnForgetFigure,
+  lossFigure,
+  memoryFigure,
+  quantErrorFigure,
+  rankSpectrumFigure,
+  scheduleFigure,
+  type PlotFigure,
+  type PlotStepEvent,
 } from "../../src/plot/index.js";
 import { layerOf, shortNames } from "../../src/plot/gradnorm.js";
 import { emaSmooth } from "../../src/plot/events.js";
@@ -68,7 +77,11 @@ describe("lossFigure", () => {
     expect(emaSmooth([1, 3], 0.5)[1]).toBeCloseTo(1.75 / 0.75, 12);
   });
   it("accepts a bare event stream and draws raw points only when short", () => {
-    const f = lossFigure([{ step: 1, loss: 3 }, { step: 2, loss: 2.5 }, { step: 2, losses: { val: 2.7 } }]);
+    const f = lossFigure([
+      { step: 1, loss: 3 },
+      { step: 2, loss: 2.5 },
+      { step: 2, losses: { val: 2.7 } },
+    ]);
     expect(traces(f).map((t) => t.name)).toEqual(["train", "eval: val"]);
     expect(traces(f)[1].y).toEqual([2.7]);
     expect(() => lossFigure([{ type: "checkpoint", step: 1 }])).toThrow(/no step events/);
@@ -119,7 +132,13 @@ describe("forgettingFigure and learnForgetFigure", () => {
     expect(titleOf(layout(f).yaxis2)).toBe("new-domain loss (nats/token)");
   });
   it("uses the first point as the baseline when none is given, or the raw loss on request", () => {
-    const curve = { strategy: "s", points: [{ step: 0, retainedLoss: 3 }, { step: 10, retainedLoss: 3.4 }] };
+    const curve = {
+      strategy: "s",
+      points: [
+        { step: 0, retainedLoss: 3 },
+        { step: 10, retainedLoss: 3.4 },
+      ],
+    };
     expect(traces(forgettingFigure([curve]))[0].y[1]).toBeCloseTo(0.4, 12);
     expect(traces(forgettingFigure([curve], { metric: "retainedLoss" }))[0].y).toEqual([3, 3.4]);
     expect(traces(forgettingFigure([curve]))).toHaveLength(1);
@@ -195,7 +214,8 @@ describe("quantErrorFigure", () => {
     expect(bars.x).toHaveLength(60);
     const width = 2 / 60;
     bars.x.forEach((center: number, i: number) => {
-      const lo = -1 + i * width, hi = lo + width;
+      const lo = -1 + i * width,
+        hi = lo + width;
       const inBin = weights.filter((w) => w >= lo && (w < hi || (i === 59 && w <= 1))).length;
       expect(bars.y[i]).toBeCloseTo(inBin / (weights.length * width), 9);
       expect(center).toBeCloseTo(lo + width / 2, 12);

@@ -1,7 +1,15 @@
 // Every builder applied to the sample inputs: what the report and the browser test render.
 import {
-  forgettingFigure, gradNormHeatmap, layerPlanFigure, learnForgetFigure, lossFigure, memoryFigure,
-  quantErrorFigure, rankSpectrumFigure, scheduleFigure, type PlotFigure,
+  forgettingFigure,
+  gradNormHeatmap,
+  layerPlanFigure,
+  learnForgetFigure,
+  lossFigure,
+  memoryFigure,
+  quantErrorFigure,
+  rankSpectrumFigure,
+  scheduleFigure,
+  type PlotFigure,
 } from "../../src/plot/index.js";
 import * as fx from "./fixtures.js";
 
@@ -16,7 +24,12 @@ export function allFigures(): Record<string, PlotFigure> {
     "learn-forget": learnForgetFigure(fx.learnForgetPoints),
     "rank-spectrum": rankSpectrumFigure(fx.spectra),
     "layer-plan": layerPlanFigure(fx.layerPlan),
-    quant: quantErrorFigure({ codebooks: fx.codebooks, normalizedWeights: fx.normalizedWeights(16384), errors: fx.quantErrors, errorTitle: "mean |w − dequant(w)| (weight units)" }),
+    quant: quantErrorFigure({
+      codebooks: fx.codebooks,
+      normalizedWeights: fx.normalizedWeights(16384),
+      errors: fx.quantErrors,
+      errorTitle: "mean |w − dequant(w)| (weight units)",
+    }),
     memory: memoryFigure(fx.memoryBars),
   };
 }

@@ -1,8 +1,16 @@
 // Sample inputs shaped like what the trainer, inspect, forgetting and quant modules produce,
 // deterministic (seeded) so spec tests and screenshots are stable.
 import type {
-  PlotCodebook, PlotForgettingCurve, PlotLayerPlanRow, PlotLearnForgetPoint, PlotMemoryBar,
-  PlotQuantError, PlotRun, PlotSchedule, PlotSpectrum, PlotTrainEvent,
+  PlotCodebook,
+  PlotForgettingCurve,
+  PlotLayerPlanRow,
+  PlotLearnForgetPoint,
+  PlotMemoryBar,
+  PlotQuantError,
+  PlotRun,
+  PlotSchedule,
+  PlotSpectrum,
+  PlotTrainEvent,
 } from "../../src/plot/index.js";
 
 export function rng(seed: number): () => number {
@@ -32,7 +40,9 @@ export const schedules: PlotSchedule[] = [
   { name: "constant", lr: Array.from({ length: 1001 }, () => 1) },
 ];
 
-export const MODULES = [0, 1, 2, 3].flatMap((i) => ["attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj"].map((m) => `transformer.h.${i}.${m}`));
+export const MODULES = [0, 1, 2, 3].flatMap((i) =>
+  ["attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj"].map((m) => `transformer.h.${i}.${m}`),
+);
 
 export function trainEvents(seed: number, steps: number, start: number, floor: number, evalEvery = 25): PlotTrainEvent[] {
   const r = rng(seed);
@@ -91,30 +101,49 @@ export const spectra: PlotSpectrum[] = [0, 1, 2, 3].map((i) => ({
 
 const d = 128;
 const lin = (i: number, o: number) => i * o + o;
-const SIZES: Record<string, number> = { "attn.c_attn": lin(d, 3 * d), "attn.c_proj": lin(d, d), "mlp.c_fc": lin(d, 4 * d), "mlp.c_proj": lin(4 * d, d) };
-const LORA_IN_OUT: Record<string, [number, number]> = { "attn.c_attn": [d, 3 * d], "attn.c_proj": [d, d], "mlp.c_fc": [d, 4 * d], "mlp.c_proj": [4 * d, d] };
+const SIZES: Record<string, number> = {
+  "attn.c_attn": lin(d, 3 * d),
+  "attn.c_proj": lin(d, d),
+  "mlp.c_fc": lin(d, 4 * d),
+  "mlp.c_proj": lin(4 * d, d),
+};
+const LORA_IN_OUT: Record<string, [number, number]> = {
+  "attn.c_attn": [d, 3 * d],
+  "attn.c_proj": [d, d],
+  "mlp.c_fc": [d, 4 * d],
+  "mlp.c_proj": [4 * d, d],
+};
 
 export const layerPlan: PlotLayerPlanRow[] = [
   { layer: "wte + wpe", role: "frozen", trainableParams: 0, totalParams: 256 * d + 64 * d },
-  ...[0, 1, 2, 3].flatMap((layer) => Object.keys(SIZES).map((module): PlotLayerPlanRow => {
-    const total = SIZES[module];
-    if (layer < 2) return { layer, module, role: "frozen", trainableParams: 0, totalParams: total };
-    if (layer === 2) {
-      if (!module.startsWith("attn")) return { layer, module, role: "frozen", trainableParams: 0, totalParams: total };
-      const [i, o] = LORA_IN_OUT[module];
-      return { layer, module, role: "lora", rank: 8, alpha: 16, trainableParams: 8 * (i + o), totalParams: total + 8 * (i + o) };
-    }
-    return { layer, module, role: "full", trainableParams: total, totalParams: total };
-  })),
+  ...[0, 1, 2, 3].flatMap((layer) =>
+    Object.keys(SIZES).map((module): PlotLayerPlanRow => {
+      const total = SIZES[module];
+      if (layer < 2) return { layer, module, role: "frozen", trainableParams: 0, totalParams: total };
+      if (layer === 2) {
+        if (!module.startsWith("attn")) return { layer, module, role: "frozen", trainableParams: 0, totalParams: total };
+        const [i, o] = LORA_IN_OUT[module];
+        return { layer, module, role: "lora", rank: 8, alpha: 16, trainableParams: 8 * (i + o), totalParams: total + 8 * (i + o) };
+      }
+      return { layer, module, role: "full", trainableParams: total, totalParams: total };
+    }),
+  ),
   { layer: "ln_f + lm_head (tied)", role: "frozen", trainableParams: 0, totalParams: 2 * d },
 ];
 
-export const NF4: number[] = [-1, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453, -0.28444138169288635, -0.18477343022823334, -0.09105003625154495, 0,
-  0.07958029955625534, 0.16093020141124725, 0.24611230194568634, 0.33791524171829224, 0.44070982933044434, 0.5626170039176941, 0.7229568362236023, 1];
+export const NF4: number[] = [
+  -1, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453, -0.28444138169288635, -0.18477343022823334, -0.09105003625154495, 0,
+  0.07958029955625534, 0.16093020141124725, 0.24611230194568634, 0.33791524171829224, 0.44070982933044434, 0.5626170039176941,
+  0.7229568362236023, 1,
+];
 const E2M1 = [0, 0.5, 1, 1.5, 2, 3, 4, 6];
 export const FP4: number[] = [...new Set([...E2M1.map((v) => -v / 6), ...E2M1.map((v) => v / 6)])].sort((a, b) => a - b);
 export const INT4: number[] = Array.from({ length: 15 }, (_, k) => (k - 7) / 7);
-export const codebooks: PlotCodebook[] = [{ name: "NF4", codes: NF4 }, { name: "FP4", codes: FP4 }, { name: "int4", codes: INT4 }];
+export const codebooks: PlotCodebook[] = [
+  { name: "NF4", codes: NF4 },
+  { name: "FP4", codes: FP4 },
+  { name: "int4", codes: INT4 },
+];
 
 export function normalizedWeights(n: number, blocksize = 64): number[] {
   const g = gaussian(rng(7));
@@ -135,7 +164,16 @@ export const quantErrors: PlotQuantError[] = [0, 1, 2, 3].flatMap((i) => [
 
 const MB = 1024 ** 2;
 export const memoryBars: PlotMemoryBar[] = [
-  { method: "full fine-tuning (fp32)", parts: { weights: 475 * MB, gradients: 475 * MB, "optimizer states": 950 * MB, activations: 1400 * MB } },
-  { method: "LoRA r=8 (fp32 base)", parts: { weights: 475 * MB, "adapter weights": 1.1 * MB, gradients: 1.1 * MB, "optimizer states": 2.2 * MB, activations: 1100 * MB } },
-  { method: "QLoRA r=8 (NF4 base)", parts: { weights: 68 * MB, "adapter weights": 1.1 * MB, gradients: 1.1 * MB, "optimizer states": 2.2 * MB, activations: 1100 * MB } },
+  {
+    method: "full fine-tuning (fp32)",
+    parts: { weights: 475 * MB, gradients: 475 * MB, "optimizer states": 950 * MB, activations: 1400 * MB },
+  },
+  {
+    method: "LoRA r=8 (fp32 base)",
+    parts: { weights: 475 * MB, "adapter weights": 1.1 * MB, gradients: 1.1 * MB, "optimizer states": 2.2 * MB, activations: 1100 * MB },
+  },
+  {
+    method: "QLoRA r=8 (NF4 base)",
+    parts: { weights: 68 * MB, "adapter weights": 1.1 * MB, gradients: 1.1 * MB, "optimizer states": 2.2 * MB, activations: 1100 * MB },
+  },
 ];

@@ -15,13 +15,22 @@ describe("reportHtml", () => {
     "First paragraph.\n\nSecond & last.",
     figures.loss,
     { figure: figures.memory, caption: "Memory by method" },
-    { table: [{ method: "LoRA", params: 6144, note: "<b>" }, { method: "full", params: 197632.5 }], caption: "Params" },
+    {
+      table: [
+        { method: "LoRA", params: 6144, note: "<b>" },
+        { method: "full", params: 197632.5 },
+      ],
+      caption: "Params",
+    },
     { table: { columns: ["a", "b"], rows: [[1, "x"]] } },
     { html: '<p class="raw">raw</p>' },
   ];
   const html = reportHtml(sections, { title: "My report" });
   // Without figures, so a failed match prints a short page, not plotly.js.
-  const text = reportHtml(sections.filter((s) => typeof s === "string" || !("data" in s || "figure" in s)), { title: "My report" });
+  const text = reportHtml(
+    sections.filter((s) => typeof s === "string" || !("data" in s || "figure" in s)),
+    { title: "My report" },
+  );
   it("writes headings, paragraphs and tables with everything escaped", () => {
     const html = text;
     expect(html).toMatch(/^<!DOCTYPE html>/);
@@ -31,7 +40,7 @@ describe("reportHtml", () => {
     expect(html).toContain("<caption>Params</caption><thead><tr><th>method</th><th>params</th><th>note</th></tr></thead>");
     expect(html).toContain('<td class="num">6,144</td>');
     expect(html).toContain('<td class="num">197,632.5</td>');
-    expect(html).toContain("<td class=\"\">&lt;b&gt;</td>");
+    expect(html).toContain('<td class="">&lt;b&gt;</td>');
     expect(html).toContain('<p class="raw">raw</p>');
   });
   it("embeds each figure's JSON and caption, and plotly.js exactly once", () => {

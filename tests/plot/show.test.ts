@@ -95,7 +95,10 @@ describe("show", () => {
     const display = (c: PlotDisplayContent, u: boolean) => sent.push([c, u]);
     const h = show(figures.loss, { display, displayId: "training-loss", plotlyJs: "omit" });
     h.update(figures.schedule);
-    expect(sent.map(([c, u]) => [c.transient.display_id, u])).toEqual([["training-loss", false], ["training-loss", true]]);
+    expect(sent.map(([c, u]) => [c.transient.display_id, u])).toEqual([
+      ["training-loss", false],
+      ["training-loss", true],
+    ]);
     expect((sent[1][0].data[PLOTLY_MIME] as { layout: { title: { text: string } } }).layout.title.text).toBe("Learning-rate schedule");
     expect(h.bundle["text/plain"]).toMatch(/Learning-rate schedule/);
   });
@@ -103,8 +106,15 @@ describe("show", () => {
     const calls: [number, string][] = [];
     let displays = 0;
     const tslab = {
-      display: { html: () => { throw new Error("plain display must not be used when newDisplay exists"); } },
-      newDisplay: () => { const id = ++displays; return { html: (s: string) => void calls.push([id, s]) }; },
+      display: {
+        html: () => {
+          throw new Error("plain display must not be used when newDisplay exists");
+        },
+      },
+      newDisplay: () => {
+        const id = ++displays;
+        return { html: (s: string) => void calls.push([id, s]) };
+      },
     };
     const h = show(figures.loss, { tslab, plotlyJs: "omit" });
     h.update(figures.memory);
@@ -121,7 +131,13 @@ describe("show", () => {
     expect(h.bundle[PLOTLY_MIME].layout).toMatchObject({ barmode: "stack" });
     h.update(figures.loss); // silent
     expect(lines).toHaveLength(1);
-    const notReady = { display: { html: () => { throw new Error("Not ready"); } } };
+    const notReady = {
+      display: {
+        html: () => {
+          throw new Error("Not ready");
+        },
+      },
+    };
     expect(show(figures.loss, { tslab: notReady, print: (l) => lines.push(l), plotlyJs: "omit" }).via).toBe("text");
     expect(g[SENT]).toBeUndefined();
   });

@@ -31,7 +31,12 @@ function weightOf(m: Module, name: string): number[] {
 
 describe("magnitudePrune", () => {
   it("magnitudePrune zeroes the smallest-|w| half of a weight (hand-computed)", () => {
-    const m = new Two([[[0.5, -0.1], [0.3, -0.9]]]);
+    const m = new Two([
+      [
+        [0.5, -0.1],
+        [0.3, -0.9],
+      ],
+    ]);
     const r = magnitudePrune(m, { sparsity: 0.5 });
     expect(weightOf(m, "l0.weight")).toEqual([0.5, 0, 0, expect.closeTo(-0.9, 6)]);
     expect(r.pruned).toBe(2);
@@ -69,7 +74,9 @@ describe("magnitudePrune", () => {
     const model = gpt2("tiny");
     const r = magnitudePrune(model, { sparsity: 0.3 });
     const names = r.weights.map((w) => w.name);
-    const expected = [0, 1, 2, 3].flatMap((i) => ["attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj"].map((m) => `transformer.h.${i}.${m}.weight`));
+    const expected = [0, 1, 2, 3].flatMap((i) =>
+      ["attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj"].map((m) => `transformer.h.${i}.${m}.weight`),
+    );
     expect(names).toEqual(expected);
     // 128 x 384 = 49152 entries: round(0.3 * 49152) = 14746 zeros (random init has no exact zeros)
     const s = sparsityOf(model);
@@ -90,7 +97,9 @@ describe("magnitudePrune", () => {
     const g = magnitudePrune(model, { sparsity: 0.1, modules: /\.h\.3\.attn\./ });
     expect(g.weights.map((w) => w.name)).toEqual(["transformer.h.3.attn.c_attn.weight", "transformer.h.3.attn.c_proj.weight"]);
     g.dispose();
-    expect(() => magnitudePrune(model, { sparsity: 0.5, modules: ["q_proj"] })).toThrow(/no Linear or Conv1D module matches \["q_proj"\]; available: transformer\.h\.0\.attn\.c_attn/);
+    expect(() => magnitudePrune(model, { sparsity: 0.5, modules: ["q_proj"] })).toThrow(
+      /no Linear or Conv1D module matches \["q_proj"\]; available: transformer\.h\.0\.attn\.c_attn/,
+    );
     expect(() => magnitudePrune(model, { sparsity: 1.5 })).toThrow(/sparsity must be a fraction in \[0, 1\]; got 1.5/);
     model.dispose();
   });
@@ -99,7 +108,9 @@ describe("magnitudePrune", () => {
     seed(2);
     const peft = getPeftModel(gpt2("tiny"), new LoraConfig({ r: 4, targetModules: ["c_attn"] }));
     const r = magnitudePrune(peft, { sparsity: 0.5, modules: ["c_attn.base_layer"] });
-    expect(r.weights.map((w) => w.name)).toEqual([0, 1, 2, 3].map((i) => `base_model.model.transformer.h.${i}.attn.c_attn.base_layer.weight`));
+    expect(r.weights.map((w) => w.name)).toEqual(
+      [0, 1, 2, 3].map((i) => `base_model.model.transformer.h.${i}.attn.c_attn.base_layer.weight`),
+    );
     for (const [name, p] of peft.namedParameters()) {
       if (name.includes("lora_A")) expect(Array.from(p.variable.dataSync()).some((x) => x === 0)).toBe(false);
     }
@@ -108,7 +119,12 @@ describe("magnitudePrune", () => {
   });
 
   it("reapply() puts pruned entries back to zero after training moved them, and leaks no tensors", () => {
-    const m = new Two([[[0.5, -0.1], [0.3, -0.9]]]);
+    const m = new Two([
+      [
+        [0.5, -0.1],
+        [0.3, -0.9],
+      ],
+    ]);
     const r = magnitudePrune(m, { sparsity: 0.5 });
     const before = tf.memory().numTensors;
     const p = m.namedParameters().get("l0.weight")!;
@@ -129,7 +145,13 @@ describe("magnitudePrune", () => {
 
 describe("sparsityOf", () => {
   it("sparsityOf counts exact zeros per weight and overall", () => {
-    const m = new Two([[[0, 1], [2, 0]], [[0, 0, 0, 3]]]);
+    const m = new Two([
+      [
+        [0, 1],
+        [2, 0],
+      ],
+      [[0, 0, 0, 3]],
+    ]);
     const s = sparsityOf(m);
     expect(s).toEqual({ zeros: 5, total: 8, sparsity: 5 / 8, perWeight: { "l0.weight": 0.5, "l1.weight": 0.75 } });
   });

@@ -1,6 +1,15 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { FP4_CODE, INT4_CODE, NF4_CODE, bitsPerParameter, blockAbsmax, dequantize, quantize, type QuantType } from "../../src/quant/index.js";
+import {
+  FP4_CODE,
+  INT4_CODE,
+  NF4_CODE,
+  bitsPerParameter,
+  blockAbsmax,
+  dequantize,
+  quantize,
+  type QuantType,
+} from "../../src/quant/index.js";
 import { signedDynamicMap } from "../../src/quant/codes.js";
 import { unpackNibbles } from "../../src/quant/blockwise.js";
 
@@ -27,9 +36,11 @@ function hex(bytes: Uint8Array): string {
 }
 
 // bitsandbytes' table as published (docs: peft-reference.md, functional.py's NF4 list).
-const BNB_NF4 = [-1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453, -0.28444138169288635, -0.18477343022823334,
-  -0.09105003625154495, 0.0, 0.07958029955625534, 0.16093020141124725, 0.24611230194568634, 0.33791524171829224,
-  0.44070982933044434, 0.5626170039176941, 0.7229568362236023, 1.0];
+const BNB_NF4 = [
+  -1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453, -0.28444138169288635, -0.18477343022823334, -0.09105003625154495,
+  0.0, 0.07958029955625534, 0.16093020141124725, 0.24611230194568634, 0.33791524171829224, 0.44070982933044434, 0.5626170039176941,
+  0.7229568362236023, 1.0,
+];
 
 describe("code tables", () => {
   it("NF4_CODE equals bitsandbytes' 16 values to 1e-7", () => {
@@ -89,7 +100,9 @@ describe("quantize / dequantize against the reference script", () => {
       const restored = blockAbsmax(q);
       (c.restoredAbsmax as number[]).forEach((v, i) => expect(Math.abs(restored[i] - v)).toBeLessThanOrEqual(Math.abs(v) * 2 ** -21));
       const deq = dequantize(q);
-      (c.sampleIndices as number[]).forEach((k, j) => expect(Math.abs(deq[k] - c.sampleDequantized[j])).toBeLessThanOrEqual(Math.abs(c.sampleDequantized[j]) * 2 ** -20));
+      (c.sampleIndices as number[]).forEach((k, j) =>
+        expect(Math.abs(deq[k] - c.sampleDequantized[j])).toBeLessThanOrEqual(Math.abs(c.sampleDequantized[j]) * 2 ** -20),
+      );
       let sum = 0;
       for (const v of deq) sum += v;
       expect(sum).toBeCloseTo(c.dequantizedSum, 4);
@@ -107,7 +120,13 @@ describe("rounding and packing rules", () => {
 
   it("NF4 decisions switch at the thresholds of bitsandbytes' CUDA tree (dQuantizeNF4)", () => {
     // thresholds of the positive half as published in csrc/kernels.cu, each with the code just above it
-    const thresholds: Array<[number, number]> = [[0.03979014977812767, 8], [0.3893125355243683, 12], [0.5016634166240692, 13], [0.6427869200706482, 14], [0.8614784181118011, 15]];
+    const thresholds: Array<[number, number]> = [
+      [0.03979014977812767, 8],
+      [0.3893125355243683, 12],
+      [0.5016634166240692, 13],
+      [0.6427869200706482, 14],
+      [0.8614784181118011, 15],
+    ];
     for (const [t, above] of thresholds) {
       const q = quantize(Float32Array.from([1, t * (1 - 1e-6), t * (1 + 1e-6), 0]), { quantType: "nf4", blocksize: 32 });
       expect(Array.from(unpackNibbles(q.packed, 3))).toEqual([15, above - 1, above]);
@@ -120,7 +139,9 @@ describe("rounding and packing rules", () => {
   });
 
   it("rejects a blocksize outside bitsandbytes' range and an unknown type", () => {
-    expect(() => quantize(new Float32Array(8), { quantType: "nf4", blocksize: 48 })).toThrow(/power of two in 32\.\.4096 \(bitsandbytes' 4-bit range\), got 48/);
+    expect(() => quantize(new Float32Array(8), { quantType: "nf4", blocksize: 48 })).toThrow(
+      /power of two in 32\.\.4096 \(bitsandbytes' 4-bit range\), got 48/,
+    );
     expect(() => quantize(new Float32Array(8), { quantType: "nf2" as QuantType })).toThrow(/expected one of nf4, fp4, int4/);
     expect(() => quantize(Float32Array.from([NaN]), { quantType: "nf4" })).toThrow(/index 0 is not finite/);
   });
@@ -131,7 +152,7 @@ describe("error and size", () => {
   function normal(n: number): Float32Array {
     const M = 2 ** 31 - 1;
     let s = 2024;
-    const u = () => ((s = (s * 48271) % M) / M);
+    const u = () => (s = (s * 48271) % M) / M;
     return Float32Array.from({ length: n }, () => Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u()));
   }
 

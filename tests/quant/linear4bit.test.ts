@@ -16,11 +16,12 @@ beforeAll(async () => {
 /** y[n][o] = sum_i x[n][i] * w[o][i] + b[o], in plain float64 loops. */
 function reference(x: Float32Array, n: number, w: Float32Array, out: number, inn: number, b?: Float32Array): Float64Array {
   const y = new Float64Array(n * out);
-  for (let r = 0; r < n; r++) for (let o = 0; o < out; o++) {
-    let s = b ? b[o] : 0;
-    for (let i = 0; i < inn; i++) s += x[r * inn + i] * w[o * inn + i];
-    y[r * out + o] = s;
-  }
+  for (let r = 0; r < n; r++)
+    for (let o = 0; o < out; o++) {
+      let s = b ? b[o] : 0;
+      for (let i = 0; i < inn; i++) s += x[r * inn + i] * w[o * inn + i];
+      y[r * out + o] = s;
+    }
   return y;
 }
 
@@ -80,7 +81,7 @@ describe("quantizeModel on the GPT-2 presets", () => {
         expect([...layers.keys()].some((k) => k.includes("lm_head"))).toBe(false);
         let bytes = 0;
         let count = 0;
-        for (const l of layers.values()) (bytes += l.weightBytes, count += l.weight4bit.numel);
+        for (const l of layers.values()) ((bytes += l.weightBytes), (count += l.weight4bit.numel));
         expect(count).toBe(numel);
         const bits = (8 * bytes) / numel;
         const stated = doubleQuant ? 4 + 8 / 64 + 32 / (64 * 256) : 4 + 32 / 64;

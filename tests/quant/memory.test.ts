@@ -28,11 +28,15 @@ describe("estimateMemory: parameter counts against published and PEFT-printed fi
   });
 
   it("accepts a GPT2Config and gives the preset's count", () => {
-    expect(estimateMemory({ model: GPT2Config.preset("small") as unknown as Record<string, unknown>, method: "full" }).parameters).toBe(count("gpt2-small"));
+    expect(estimateMemory({ model: GPT2Config.preset("small") as unknown as Record<string, unknown>, method: "full" }).parameters).toBe(
+      count("gpt2-small"),
+    );
   });
 
   it("names the Linear modules when targetModules matches none", () => {
-    expect(() => estimateMemory({ model: "llama-7b", method: "lora", targetModules: ["c_attn"] })).toThrow(/q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj/);
+    expect(() => estimateMemory({ model: "llama-7b", method: "lora", targetModules: ["c_attn"] })).toThrow(
+      /q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj/,
+    );
   });
 });
 
@@ -44,11 +48,29 @@ describe("estimateMemory: QLoRA paper arithmetic", () => {
   });
 
   it("full 16-bit fine-tuning of LLaMA-65B needs more than 780 GB; QLoRA (r 64, all linear, paged) fits in 48 GB", () => {
-    const full = estimateMemory({ model: "llama-65b", method: "full", dtype: "bfloat16", optimizer: "adamw", batchSize: 1, seqLen: 512, gradientCheckpointing: true });
+    const full = estimateMemory({
+      model: "llama-65b",
+      method: "full",
+      dtype: "bfloat16",
+      optimizer: "adamw",
+      batchSize: 1,
+      seqLen: 512,
+      gradientCheckpointing: true,
+    });
     // 2 (weights) + 2 (gradients) + 8 (32-bit Adam states) bytes per parameter: the paper's "> 780 GB".
     expect(full.weights + full.gradients + full.optimizerStates).toBe(12 * full.parameters);
     expect(full.total).toBeGreaterThan(780e9);
-    const qlora = estimateMemory({ model: "llama-65b", method: "qlora", r: 64, targetModules: "all-linear", dtype: "bfloat16", optimizer: "paged", batchSize: 1, seqLen: 512, gradientCheckpointing: true });
+    const qlora = estimateMemory({
+      model: "llama-65b",
+      method: "qlora",
+      r: 64,
+      targetModules: "all-linear",
+      dtype: "bfloat16",
+      optimizer: "paged",
+      batchSize: 1,
+      seqLen: 512,
+      gradientCheckpointing: true,
+    });
     expect(qlora.total).toBeLessThan(48e9);
     expect(qlora.hostOptimizerStates).toBe(8 * qlora.trainableParameters);
   });
@@ -86,7 +108,9 @@ describe("estimateMemory against tf.memory() on the models lora-lab builds", () 
     const measuredAdapters = tf.memory().numBytes - beforeLora;
     const lora = estimateMemory({ model: `gpt2-${preset}`, method: "lora", r: 8, targetModules: ["c_attn", "c_proj"] });
     if (process.env.LORA_LAB_REPORT) {
-      console.log(`gpt2 ${preset}: weights ${measuredWeights} measured / ${full.weights} estimated; AdamW states ${measuredStates} / ${full.optimizerStates}; 8-bit states ${measured8bit} / ${full8bit.optimizerStates}; LoRA adapters ${measuredAdapters} / ${lora.adapters}`);
+      console.log(
+        `gpt2 ${preset}: weights ${measuredWeights} measured / ${full.weights} estimated; AdamW states ${measuredStates} / ${full.optimizerStates}; 8-bit states ${measured8bit} / ${full8bit.optimizerStates}; LoRA adapters ${measuredAdapters} / ${lora.adapters}`,
+      );
     }
     expect(Math.abs(full.weights - measuredWeights) / measuredWeights).toBeLessThan(0.1);
     expect(Math.abs(full.optimizerStates - measuredStates) / measuredStates).toBeLessThan(0.1);
@@ -94,15 +118,18 @@ describe("estimateMemory against tf.memory() on the models lora-lab builds", () 
     expect(Math.abs(lora.adapters - measuredAdapters) / measuredAdapters).toBeLessThan(0.1);
   });
 
-  it.each(["tiny", "small"])("gpt2 %s under quantizeModel (NF4, double quant): qlora weights within 10%% of backend bytes + packed 4-bit bytes", (preset) => {
-    const start = tf.memory().numBytes;
-    const model = quantizeModel(gpt2(GPT2Config.preset(preset)), { quantType: "nf4", blocksize: 64, doubleQuant: true });
-    let packed = 0;
-    for (const layer of linear4bitLayers(model).values()) packed += layer.weightBytes;
-    const measured = tf.memory().numBytes - start + packed;
-    const estimate = estimateMemory({ model: `gpt2-${preset}`, method: "qlora", r: 8, targetModules: ["c_attn"] }).weights;
-    if (process.env.LORA_LAB_REPORT) console.log(`gpt2 ${preset} 4-bit: weights ${measured} measured / ${estimate} estimated`);
-    expect(Math.abs(estimate - measured) / measured).toBeLessThan(0.1);
-    model.dispose();
-  });
+  it.each(["tiny", "small"])(
+    "gpt2 %s under quantizeModel (NF4, double quant): qlora weights within 10%% of backend bytes + packed 4-bit bytes",
+    (preset) => {
+      const start = tf.memory().numBytes;
+      const model = quantizeModel(gpt2(GPT2Config.preset(preset)), { quantType: "nf4", blocksize: 64, doubleQuant: true });
+      let packed = 0;
+      for (const layer of linear4bitLayers(model).values()) packed += layer.weightBytes;
+      const measured = tf.memory().numBytes - start + packed;
+      const estimate = estimateMemory({ model: `gpt2-${preset}`, method: "qlora", r: 8, targetModules: ["c_attn"] }).weights;
+      if (process.env.LORA_LAB_REPORT) console.log(`gpt2 ${preset} 4-bit: weights ${measured} measured / ${estimate} estimated`);
+      expect(Math.abs(estimate - measured) / measured).toBeLessThan(0.1);
+      model.dispose();
+    },
+  );
 });

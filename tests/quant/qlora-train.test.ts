@@ -23,7 +23,8 @@ describe("QLoRA on Brown text (wasm)", () => {
     // adapters have a large, unambiguous amount to learn.
     const news = makeLmDataset({ tokenizer, genres: "news", windowLength: WINDOW, validationFraction: 0.1, seed: 0 });
     const humor = splitDocuments(brownDocuments("humor"), { validationFraction: 0.2, seed: 0 });
-    const shouted = (docs: { text: string }[]) => tokenWindows(tokenizer.encode(docs.map((d) => d.text.toUpperCase()).join("\n\n")), { length: WINDOW });
+    const shouted = (docs: { text: string }[]) =>
+      tokenWindows(tokenizer.encode(docs.map((d) => d.text.toUpperCase()).join("\n\n")), { length: WINDOW });
     const trainWindows = shouted(humor.train);
     const val = [...batches(shouted(humor.validation), { batchSize: 16, seed: 0, shuffle: false })].slice(0, 4);
     const pretrained = gpt2(config);
@@ -46,7 +47,9 @@ describe("QLoRA on Brown text (wasm)", () => {
     const tensors = tf.memory().numTensors;
     const qlora = await run(true);
     expect(tf.memory().numTensors).toBe(tensors);
-    console.log(`validation loss: float LoRA ${float.before.toFixed(4)} -> ${float.after.toFixed(4)}, QLoRA ${qlora.before.toFixed(4)} -> ${qlora.after.toFixed(4)}`);
+    console.log(
+      `validation loss: float LoRA ${float.before.toFixed(4)} -> ${float.after.toFixed(4)}, QLoRA ${qlora.before.toFixed(4)} -> ${qlora.after.toFixed(4)}`,
+    );
     pretrained.dispose();
     // Observed (wasm, these seeds): float LoRA 6.6378 -> 4.2026, QLoRA 6.6354 -> 4.2017.
     // The 4-bit base starts where the float one does (NF4 error is small next to the loss)...

@@ -19,12 +19,17 @@ export function bytesToUnicode(): string[] {
 
 export const MERGES = ["h e", "Ġ t", "Ġt he", "l l", "ll o"];
 // ids of the merged tokens, in merge order after the 256 bytes
-export const HE = 256, G_T = 257, G_THE = 258, LL = 259, LLO = 260, EOS = 261;
+export const HE = 256,
+  G_T = 257,
+  G_THE = 258,
+  LL = 259,
+  LLO = 260,
+  EOS = 261;
 
 export function tinyBpeJson(): Record<string, unknown> {
   const vocab: Record<string, number> = {};
   bytesToUnicode().forEach((ch, b) => (vocab[ch] = b));
-  Object.assign(vocab, { he: HE, "Ġt": G_T, "Ġthe": G_THE, ll: LL, llo: LLO });
+  Object.assign(vocab, { he: HE, Ġt: G_T, Ġthe: G_THE, ll: LL, llo: LLO });
   return {
     version: "1.0",
     truncation: null,

@@ -31,9 +31,19 @@ describe("train() control hooks", () => {
     const atHold = new Promise<void>((r) => (reachedHold = r));
     let stepsSeen = 0;
     const run = train(model(), {
-      data: endless(), steps: 4, lr: 1e-3,
-      onEvent: (e) => { if (e.type === "step") stepsSeen = e.step; },
-      beforeStep: async (step) => { calls.push(step); if (step === 2) { reachedHold(); await held; } },
+      data: endless(),
+      steps: 4,
+      lr: 1e-3,
+      onEvent: (e) => {
+        if (e.type === "step") stepsSeen = e.step;
+      },
+      beforeStep: async (step) => {
+        calls.push(step);
+        if (step === 2) {
+          reachedHold();
+          await held;
+        }
+      },
     });
     // Wait for the hook itself, not for a time that a loaded machine may not keep.
     await atHold;
@@ -53,8 +63,12 @@ describe("train() control hooks", () => {
     (globalThis as Record<symbol, unknown>)[HOST_SIGNAL] = host.signal;
     try {
       const result = await train(model(), {
-        data: endless(), steps: 50, lr: 1e-3,
-        onEvent: (e) => { if (e.type === "step" && e.step === 3) host.abort(); },
+        data: endless(),
+        steps: 50,
+        lr: 1e-3,
+        onEvent: (e) => {
+          if (e.type === "step" && e.step === 3) host.abort();
+        },
       });
       expect(result).toMatchObject({ steps: 3, aborted: true });
     } finally {

@@ -23,7 +23,9 @@ function batches(n: number): TokenBatch[] {
 
 /** Every parameter's bits: a NaN or a -0 must match too, so compare the raw words, not the numbers. */
 function bits(model: GPT2LMHeadModel): Map<string, Uint32Array> {
-  return new Map([...model.namedParameters()].map(([n, p]) => [n, new Uint32Array((p.variable.dataSync() as Float32Array).slice().buffer)]));
+  return new Map(
+    [...model.namedParameters()].map(([n, p]) => [n, new Uint32Array((p.variable.dataSync() as Float32Array).slice().buffer)]),
+  );
 }
 
 /** `base` whose loss gets `poison(loss)` added from the `from`-th loss call on (counted over micro-batches). */
@@ -42,7 +44,10 @@ function poisoned(base: GPT2LMHeadModel, from: number, poison: () => tf.Scalar):
 
 /** A term whose value is 0 but whose gradient with respect to `w` is `fill` everywhere. */
 function zeroWithGradient(w: tf.Variable, fill: number): tf.Scalar {
-  const f = tf.customGrad((x: tf.Tensor) => ({ value: tf.mul(tf.sum(x), 0) as tf.Scalar, gradFunc: (dy: tf.Tensor) => tf.mul(dy, tf.fill(x.shape, fill)) }));
+  const f = tf.customGrad((x: tf.Tensor) => ({
+    value: tf.mul(tf.sum(x), 0) as tf.Scalar,
+    gradFunc: (dy: tf.Tensor) => tf.mul(dy, tf.fill(x.shape, fill)),
+  }));
   return f(w) as tf.Scalar;
 }
 
@@ -70,7 +75,11 @@ async function diverge(base: GPT2LMHeadModel, model: TrainableModel, opts: Parti
 describe("train() stops on a non-finite loss, gradient or learning rate, before the bad update", () => {
   it("an infinite loss at step 3: names the loss and the step, weights bit-for-bit those after step 2", async () => {
     const base = smallModel(1);
-    const r = await diverge(base, poisoned(base, 3, () => tf.scalar(Infinity)), {});
+    const r = await diverge(
+      base,
+      poisoned(base, 3, () => tf.scalar(Infinity)),
+      {},
+    );
     expect(r.err).toBeInstanceOf(TrainingDivergedError);
     expect(r.err).toMatchObject({ step: 3, lastGoodStep: 2, quantity: "loss", value: Infinity });
     expect(r.err.message).toMatch(/the loss is Infinity at step 3; .*weights are those after step 2/);
@@ -82,7 +91,11 @@ describe("train() stops on a non-finite loss, gradient or learning rate, before 
   it("an infinite gradient in one module only (finite loss): names that module", async () => {
     const base = smallModel(2);
     const w = base.namedParameters().get("transformer.h.1.mlp.c_proj.weight")!.variable;
-    const r = await diverge(base, poisoned(base, 4, () => zeroWithGradient(w, Infinity)), {});
+    const r = await diverge(
+      base,
+      poisoned(base, 4, () => zeroWithGradient(w, Infinity)),
+      {},
+    );
     expect(r.err).toBeInstanceOf(TrainingDivergedError);
     expect(r.err).toMatchObject({ step: 4, lastGoodStep: 3, quantity: "gradient", module: "transformer.h.1.mlp.c_proj", value: Infinity });
     expect(r.after).toEqual(r.lastGood);
@@ -93,7 +106,11 @@ describe("train() stops on a non-finite loss, gradient or learning rate, before 
     const base = smallModel(3);
     const w = base.namedParameters().get("transformer.h.0.attn.c_attn.bias")!.variable;
     // Loss call 6 is the second micro-batch of optimizer step 3.
-    const r = await diverge(base, poisoned(base, 6, () => zeroWithGradient(w, NaN)), { gradientAccumulationSteps: 2, data: batches(16) });
+    const r = await diverge(
+      base,
+      poisoned(base, 6, () => zeroWithGradient(w, NaN)),
+      { gradientAccumulationSteps: 2, data: batches(16) },
+    );
     expect(r.err).toMatchObject({ step: 3, lastGoodStep: 2, quantity: "gradient", module: "transformer.h.0.attn.c_attn" });
     expect(r.err.value).toBeNaN();
     expect(r.after).toEqual(r.lastGood);

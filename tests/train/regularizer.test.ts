@@ -20,7 +20,8 @@ function randomBatches(n: number, B: number, T: number, s = 1): TokenBatch[] {
     const ids = Int32Array.from({ length: B * (T + 1) }, next);
     const inputIds = new Int32Array(B * T);
     const targets = new Int32Array(B * T);
-    for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) ((inputIds[b * T + t] = ids[b * (T + 1) + t]), (targets[b * T + t] = ids[b * (T + 1) + t + 1]));
+    for (let b = 0; b < B; b++)
+      for (let t = 0; t < T; t++) ((inputIds[b * T + t] = ids[b * (T + 1) + t]), (targets[b * T + t] = ids[b * (T + 1) + t + 1]));
     return { inputIds, targets, shape: [B, T] as [number, number] };
   });
 }
@@ -59,7 +60,10 @@ describe("train(model, { regularizer })", () => {
       const model = smallModel(1);
       const wte = model.namedParameters().get("transformer.wte.weight")!.variable;
       const { events } = await train(model, {
-        data, steps: 3, lr: 1e-2, progress: false,
+        data,
+        steps: 3,
+        lr: 1e-2,
+        progress: false,
         regularizer: withReg ? () => tf.tidy(() => tf.mul(0, tf.sum(tf.square(wte))) as tf.Scalar) : undefined,
       });
       return { steps: steps(events), weights: [...model.namedParameters().values()].map((p) => Array.from(p.variable.dataSync())) };
@@ -78,7 +82,10 @@ describe("train(model, { regularizer })", () => {
     const counts: number[] = [];
     const start = tf.memory().numTensors;
     await train(model, {
-      data: randomBatches(2, 2, 16, 9), steps: 8, gradientAccumulationSteps: 2, progress: false,
+      data: randomBatches(2, 2, 16, 9),
+      steps: 8,
+      gradientAccumulationSteps: 2,
+      progress: false,
       regularizer: () => tf.tidy(() => tf.mul(1e-3, tf.sum(tf.square(wte))) as tf.Scalar),
       onEvent: (e) => {
         if (e.type === "step" && e.step >= 3) counts.push(tf.memory().numTensors);

@@ -41,7 +41,7 @@ describe("training the tiny GPT-2 on one Brown genre (wasm)", () => {
     for (const w of data.train) for (let i = 1; i < w.length; i++) (counts256[w[i]]++, total++);
     let unigram = 0;
     let n = 0;
-    for (const b of val) for (const t of b.targets) (unigram -= Math.log((counts256[t] + 1) / (total + 256)), n++);
+    for (const b of val) for (const t of b.targets) ((unigram -= Math.log((counts256[t] + 1) / (total + 256))), n++);
     unigram /= n;
     expect(unigram).toBeGreaterThan(2.5); // sanity: English bytes are not that predictable alone
     expect(after).toBeLessThan(before - 2);
@@ -53,7 +53,9 @@ describe("training the tiny GPT-2 on one Brown genre (wasm)", () => {
     const data = makeLmDataset({ tokenizer: new ByteTokenizer(), genres: "humor", windowLength: 16, validationFraction: 0.1, seed: 0 });
     const run = async (s: number) => {
       seed(s);
-      const model = gpt2(new GPT2Config({ vocabSize: 256, nPositions: 16, nEmbd: 16, nLayer: 1, nHead: 2, residPdrop: 0.1, embdPdrop: 0.1, attnPdrop: 0.1 }));
+      const model = gpt2(
+        new GPT2Config({ vocabSize: 256, nPositions: 16, nEmbd: 16, nLayer: 1, nHead: 2, residPdrop: 0.1, embdPdrop: 0.1, attnPdrop: 0.1 }),
+      );
       const result = await train(model, { data: batchStream(data.train, { batchSize: 2, seed: 0 })[Symbol.iterator](), steps: 4 });
       model.dispose();
       return result.events.map((e) => (e.type === "step" ? e.loss : NaN));

@@ -32,7 +32,8 @@ function randomBatches(n: number, B: number, T: number, s = 1): TokenBatch[] {
     const ids = Int32Array.from({ length: B * (T + 1) }, next);
     const inputIds = new Int32Array(B * T);
     const targets = new Int32Array(B * T);
-    for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) ((inputIds[b * T + t] = ids[b * (T + 1) + t]), (targets[b * T + t] = ids[b * (T + 1) + t + 1]));
+    for (let b = 0; b < B; b++)
+      for (let t = 0; t < T; t++) ((inputIds[b * T + t] = ids[b * (T + 1) + t]), (targets[b * T + t] = ids[b * (T + 1) + t + 1]));
     return { inputIds, targets, shape: [B, T] as [number, number] };
   });
 }
@@ -51,7 +52,10 @@ describe("train(model, opts) step events", () => {
     const named = [...model.namedParameters()];
     const ids = tf.tensor2d(batch.inputIds, batch.shape, "int32");
     const targets = tf.tensor2d(batch.targets, batch.shape, "int32");
-    const { value, grads } = tf.variableGrads(() => model.loss(ids, targets), named.map(([, p]) => p.variable));
+    const { value, grads } = tf.variableGrads(
+      () => model.loss(ids, targets),
+      named.map(([, p]) => p.variable),
+    );
     const want: Record<string, number> = {};
     for (const [n, p] of named) {
       const g = grads[p.variable.name].dataSync();
@@ -97,7 +101,9 @@ describe("train(model, opts) step events", () => {
     const counts: number[] = [];
     const batches = randomBatches(7, 2, 8);
     const result = await train(model, {
-      data: (function* () { for (let i = 0; ; i++) yield batches[i % batches.length]; })(),
+      data: (function* () {
+        for (let i = 0; ; i++) yield batches[i % batches.length];
+      })(),
       steps: 300,
       lr: 3e-3,
       scheduler: "cosine",
@@ -140,7 +146,11 @@ describe("train(model, opts) step events", () => {
 
   it("with gradientAccumulationSteps 2 makes the same update as one step on both batches at once", async () => {
     const [a, b] = randomBatches(2, 2, 8, 5);
-    const both: TokenBatch = { inputIds: Int32Array.from([...a.inputIds, ...b.inputIds]), targets: Int32Array.from([...a.targets, ...b.targets]), shape: [4, 8] };
+    const both: TokenBatch = {
+      inputIds: Int32Array.from([...a.inputIds, ...b.inputIds]),
+      targets: Int32Array.from([...a.targets, ...b.targets]),
+      shape: [4, 8],
+    };
     const m1 = smallModel(3);
     const m2 = smallModel(3);
     const r1 = await train(m1, { data: [a, b], steps: 1, lr: 1e-2, gradientAccumulationSteps: 2, weightDecay: 0.1 });
@@ -162,7 +172,10 @@ describe("train(model, opts) stopping", () => {
     const controller = new AbortController();
     let stepAtAbort = -1;
     const result = await train(model, {
-      data: (function* () { const bs = randomBatches(4, 2, 8); for (let i = 0; ; i++) yield bs[i % 4]; })(),
+      data: (function* () {
+        const bs = randomBatches(4, 2, 8);
+        for (let i = 0; ; i++) yield bs[i % 4];
+      })(),
       steps: 1000,
       signal: controller.signal,
       onEvent: (e) => {
@@ -206,7 +219,9 @@ describe("train(model, opts) stopping", () => {
     expect(err).toBeInstanceOf(TrainingDivergedError);
     const d = err as TrainingDivergedError;
     expect(d).toMatchObject({ step: 4, lastGoodStep: 3, quantity: "gradient", module: "transformer.h.0.attn.c_proj" });
-    expect(d.message).toMatch(/the gradient of module "transformer.h.0.attn.c_proj" has norm NaN at step 4; .*weights are those after step 3/);
+    expect(d.message).toMatch(
+      /the gradient of module "transformer.h.0.attn.c_proj" has norm NaN at step 4; .*weights are those after step 3/,
+    );
     expect(snapshot(base)).toEqual(good);
     expect(tf.memory().numTensors).toBe(start);
     base.dispose();
@@ -219,7 +234,11 @@ describe("train(model, opts) stopping", () => {
       steps: 4,
       onEvent: (e) => {
         // Poison a weight after step 2: the loss of step 3 is NaN.
-        if (e.type === "step" && e.step === 2) model.namedParameters().get("transformer.h.0.mlp.c_fc.weight")!.assign(tf.fill([8, 32], NaN));
+        if (e.type === "step" && e.step === 2)
+          model
+            .namedParameters()
+            .get("transformer.h.0.mlp.c_fc.weight")!
+            .assign(tf.fill([8, 32], NaN));
       },
     }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TrainingDivergedError);
@@ -245,13 +264,16 @@ describe("train(model, opts) evaluation, checkpoints and data", () => {
     });
     const evals = result.events.filter((e) => e.type === "eval");
     expect(evals.map((e) => e.step)).toEqual([2, 4, 5]);
-    for (const e of evals) if (e.type === "eval") for (const k of ["a", "b"]) expect(e.perplexities[k]).toBeCloseTo(Math.exp(e.losses[k]), 10);
+    for (const e of evals)
+      if (e.type === "eval") for (const k of ["a", "b"]) expect(e.perplexities[k]).toBeCloseTo(Math.exp(e.losses[k]), 10);
     expect(result.events.filter((e) => e.type === "checkpoint").map((e) => e.step)).toEqual([2, 4, 5]);
     expect((await readdir(dir)).sort()).toEqual(["checkpoint-2", "checkpoint-4", "checkpoint-5"]);
     const saved = await readSafetensors(join(dir, "checkpoint-5", "model.safetensors"));
     const live = snapshot(model);
     expect(Object.keys(saved.tensors).sort()).toEqual([...live.keys()].sort());
-    expect(Array.from(saved.tensors["transformer.h.0.attn.c_attn.weight"].data as Float32Array)).toEqual(Array.from(live.get("transformer.h.0.attn.c_attn.weight")!));
+    expect(Array.from(saved.tensors["transformer.h.0.attn.c_attn.weight"].data as Float32Array)).toEqual(
+      Array.from(live.get("transformer.h.0.attn.c_attn.weight")!),
+    );
     const optim = await readSafetensors(join(dir, "checkpoint-5", "optimizer.safetensors"));
     expect(Object.keys(optim.tensors)).toContain("transformer.h.0.attn.c_attn.weight.exp_avg_sq");
     model.dispose();

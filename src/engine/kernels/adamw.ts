@@ -24,9 +24,23 @@ export type FusedAdamWAttrs = {
  * the change as the result. The same arguments and formulas as adamw_update in native/blas.c,
  * which runs instead when the addon is loaded.
  */
-function adamwUpdate(n: number, p: Float32Array, g: Float32Array, m0: Float32Array, v0: Float32Array,
-  p1: Float32Array, m1: Float32Array, v1: Float32Array,
-  lr: number, beta1: number, beta2: number, eps: number, decay: number, biasCorrection1: number, biasCorrection2Sqrt: number): number {
+function adamwUpdate(
+  n: number,
+  p: Float32Array,
+  g: Float32Array,
+  m0: Float32Array,
+  v0: Float32Array,
+  p1: Float32Array,
+  m1: Float32Array,
+  v1: Float32Array,
+  lr: number,
+  beta1: number,
+  beta2: number,
+  eps: number,
+  decay: number,
+  biasCorrection1: number,
+  biasCorrection2Sqrt: number,
+): number {
   const step = lr / biasCorrection1;
   const b1c = 1 - beta1;
   const b2c = 1 - beta2;
@@ -59,8 +73,29 @@ const fusedAdamW: KernelFunc = ({ inputs, attrs, backend }) => {
   const n = sizeOf(param.shape);
   const native = nativeBlas()?.adamw;
   const sq = native
-    ? native(heapOf(wasm), n, ...offsets(wasm, param, grad, m, v, outP, outM, outV), lr, beta1, beta2, eps, decay, biasCorrection1, biasCorrection2Sqrt)
-    : adamwUpdate(n, ...views(wasm, param, grad, m, v, outP, outM, outV), lr, beta1, beta2, eps, decay, biasCorrection1, biasCorrection2Sqrt);
+    ? native(
+        heapOf(wasm),
+        n,
+        ...offsets(wasm, param, grad, m, v, outP, outM, outV),
+        lr,
+        beta1,
+        beta2,
+        eps,
+        decay,
+        biasCorrection1,
+        biasCorrection2Sqrt,
+      )
+    : adamwUpdate(
+        n,
+        ...views(wasm, param, grad, m, v, outP, outM, outV),
+        lr,
+        beta1,
+        beta2,
+        eps,
+        decay,
+        biasCorrection1,
+        biasCorrection2Sqrt,
+      );
   f32(wasm, outSq)[0] = sq;
   return [outP, outM, outV, outSq];
 };
@@ -72,7 +107,11 @@ export const fusedAdamWKernel: FusedKernel = { kernel: wasmKernel(FUSED_ADAMW, f
  * undefined otherwise, and the caller runs the op-by-op update.
  */
 export function fusedAdamWStep(
-  param: tf.Tensor, grad: tf.Tensor, m: tf.Tensor, v: tf.Tensor, attrs: FusedAdamWAttrs,
+  param: tf.Tensor,
+  grad: tf.Tensor,
+  m: tf.Tensor,
+  v: tf.Tensor,
+  attrs: FusedAdamWAttrs,
 ): { param: tf.Tensor; m: tf.Tensor; v: tf.Tensor; updateSquare: tf.Scalar } | undefined {
   if (param.dtype !== "float32" || grad.dtype !== "float32" || !tf.util.arraysEqual(param.shape, grad.shape)) return undefined;
   if (!hasKernel(FUSED_ADAMW)) return undefined;

@@ -22,7 +22,9 @@ type AttentionAttrs = CausalAttentionAttrs & { causal: boolean; biasShape: numbe
 function needNative(name: string): NativeBlas {
   const native = nativeBlas();
   if (!native?.attention || !native.attentionGrad) {
-    throw new Error(`${name} runs on lora-lab's native addon, which is not loaded (${nativeBlasStatus().reason ?? "it lacks the attention kernels: rebuild it"})`);
+    throw new Error(
+      `${name} runs on lora-lab's native addon, which is not loaded (${nativeBlasStatus().reason ?? "it lacks the attention kernels: rebuild it"})`,
+    );
   }
   return native;
 }
@@ -40,8 +42,11 @@ const causalAttention: KernelFunc = ({ inputs, attrs, backend }) => {
   const y = wasm.makeOutput([B, T, C], "float32");
   const probs = wasm.makeOutput([B, nHead, T, T], "float32");
   const at = offsetOf(wasm, qkv);
-  native.attention!(heapOf(wasm), params([B, T, T, nHead, C / nHead, 1, at, at + 4 * C, at + 8 * C, offsetOf(wasm, y), -1, offsetOf(wasm, probs),
-    C3, C3, C3, C, 0, 0]), scale);
+  native.attention!(
+    heapOf(wasm),
+    params([B, T, T, nHead, C / nHead, 1, at, at + 4 * C, at + 8 * C, offsetOf(wasm, y), -1, offsetOf(wasm, probs), C3, C3, C3, C, 0, 0]),
+    scale,
+  );
   return [y, probs];
 };
 
@@ -55,8 +60,31 @@ const causalAttentionGrad: KernelFunc = ({ inputs, attrs, backend }) => {
   const dqkv = wasm.makeOutput(qkv.shape, "float32");
   const at = offsetOf(wasm, qkv);
   const d = offsetOf(wasm, dqkv);
-  native.attentionGrad!(heapOf(wasm), params([B, T, T, nHead, C / nHead, 1, at, at + 4 * C, at + 8 * C, offsetOf(wasm, dy), offsetOf(wasm, probs),
-    d, d + 4 * C, d + 8 * C, -1, C3, C3, C3, C]), scale);
+  native.attentionGrad!(
+    heapOf(wasm),
+    params([
+      B,
+      T,
+      T,
+      nHead,
+      C / nHead,
+      1,
+      at,
+      at + 4 * C,
+      at + 8 * C,
+      offsetOf(wasm, dy),
+      offsetOf(wasm, probs),
+      d,
+      d + 4 * C,
+      d + 8 * C,
+      -1,
+      C3,
+      C3,
+      C3,
+      C,
+    ]),
+    scale,
+  );
   return dqkv;
 };
 
@@ -73,8 +101,11 @@ const attention: KernelFunc = ({ inputs, attrs, backend }) => {
   const o = (t: TensorInfo) => offsetOf(wasm, t);
   const biasB = bias && bias.shape[0] !== 1 ? bias.shape[1] * Tq * Tk : 0;
   const biasH = bias && bias.shape[1] !== 1 ? Tq * Tk : 0;
-  native.attention!(heapOf(wasm), params([B, Tq, Tk, nHead, C / nHead, causal ? 1 : 0, o(q), o(k), o(v), o(y), bias ? o(bias) : -1, o(probs),
-    C, C, C, C, biasB, biasH]), scale);
+  native.attention!(
+    heapOf(wasm),
+    params([B, Tq, Tk, nHead, C / nHead, causal ? 1 : 0, o(q), o(k), o(v), o(y), bias ? o(bias) : -1, o(probs), C, C, C, C, biasB, biasH]),
+    scale,
+  );
   return [y, probs];
 };
 
@@ -91,31 +122,62 @@ const attentionGrad: KernelFunc = ({ inputs, attrs, backend }) => {
   const dv = wasm.makeOutput(v.shape, "float32");
   const dScores = biasShape.length > 0 ? wasm.makeOutput([B, nHead, Tq, Tk], "float32") : undefined;
   const o = (t: TensorInfo) => offsetOf(wasm, t);
-  native.attentionGrad!(heapOf(wasm), params([B, Tq, Tk, nHead, C / nHead, causal ? 1 : 0, o(q), o(k), o(v), o(dy), o(probs),
-    o(dq), o(dk), o(dv), dScores ? o(dScores) : -1, C, C, C, C]), scale);
+  native.attentionGrad!(
+    heapOf(wasm),
+    params([
+      B,
+      Tq,
+      Tk,
+      nHead,
+      C / nHead,
+      causal ? 1 : 0,
+      o(q),
+      o(k),
+      o(v),
+      o(dy),
+      o(probs),
+      o(dq),
+      o(dk),
+      o(dv),
+      dScores ? o(dScores) : -1,
+      C,
+      C,
+      C,
+      C,
+    ]),
+    scale,
+  );
   return dScores ? [dq, dk, dv, dScores] : [dq, dk, dv];
 };
 
 export const attentionKernels: FusedKernel[] = [
   {
     kernel: wasmKernel(FUSED_CAUSAL_ATTENTION, causalAttention),
-    gradient: fusedGradient<CausalAttentionAttrs>(FUSED_CAUSAL_ATTENTION, { inputs: ["qkv"], outputs: [false, true] }, ([dy], [qkv, probs], attrs) => ({
-      qkv: runFusedValue(FUSED_CAUSAL_ATTENTION_GRAD, { dy, qkv, probs }, attrs),
-    })),
+    gradient: fusedGradient<CausalAttentionAttrs>(
+      FUSED_CAUSAL_ATTENTION,
+      { inputs: ["qkv"], outputs: [false, true] },
+      ([dy], [qkv, probs], attrs) => ({
+        qkv: runFusedValue(FUSED_CAUSAL_ATTENTION_GRAD, { dy, qkv, probs }, attrs),
+      }),
+    ),
   },
   { kernel: wasmKernel(FUSED_CAUSAL_ATTENTION_GRAD, causalAttentionGrad) },
   {
     kernel: wasmKernel(FUSED_ATTENTION, attention),
-    gradient: fusedGradient<AttentionAttrs>(FUSED_ATTENTION, { inputs: ["q", "k", "v"], outputs: [false, true] }, ([dy], [q, k, v, probs], attrs) => {
-      const [dq, dk, dv, dScores] = runFused(FUSED_ATTENTION_GRAD, { dy, q, k, v, probs }, attrs);
-      const grads: Record<string, tf.Tensor> = { q: dq, k: dk, v: dv };
-      if (dScores) {
-        // The bias was broadcast over batch and/or heads: its gradient sums over them.
-        const axes = [0, 1].filter((a) => attrs.biasShape[a] === 1 && dScores.shape[a] !== 1);
-        grads.bias = axes.length ? tf.sum(dScores, axes, true) : dScores;
-      }
-      return grads;
-    }),
+    gradient: fusedGradient<AttentionAttrs>(
+      FUSED_ATTENTION,
+      { inputs: ["q", "k", "v"], outputs: [false, true] },
+      ([dy], [q, k, v, probs], attrs) => {
+        const [dq, dk, dv, dScores] = runFused(FUSED_ATTENTION_GRAD, { dy, q, k, v, probs }, attrs);
+        const grads: Record<string, tf.Tensor> = { q: dq, k: dk, v: dv };
+        if (dScores) {
+          // The bias was broadcast over batch and/or heads: its gradient sums over them.
+          const axes = [0, 1].filter((a) => attrs.biasShape[a] === 1 && dScores.shape[a] !== 1);
+          grads.bias = axes.length ? tf.sum(dScores, axes, true) : dScores;
+        }
+        return grads;
+      },
+    ),
   },
   { kernel: wasmKernel(FUSED_ATTENTION_GRAD, attentionGrad) },
 ];
@@ -151,7 +213,13 @@ export interface FusedAttentionOptions {
  * nHead wide column blocks) to the merged heads [B, Tq, C], through the fused native kernels when
  * the current backend has them; otherwise undefined and the caller composes the ops. No dropout.
  */
-export function fusedAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, nHead: number, opts: FusedAttentionOptions = {}): tf.Tensor | undefined {
+export function fusedAttention(
+  q: tf.Tensor,
+  k: tf.Tensor,
+  v: tf.Tensor,
+  nHead: number,
+  opts: FusedAttentionOptions = {},
+): tf.Tensor | undefined {
   const { scale = 1, causal = false } = opts;
   if ([q, k, v].some((t) => t.dtype !== "float32" || t.rank !== 3) || !available()) return undefined;
   const [B, Tq, C] = q.shape as [number, number, number];

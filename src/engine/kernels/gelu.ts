@@ -35,7 +35,9 @@ function sigmoid2z(wasm: ReturnType<typeof asWasm>, backend: unknown, x: TensorI
  * operands' float32 views.
  */
 function geluPass(
-  backend: unknown, x: TensorInfo, operands: TensorInfo[],
+  backend: unknown,
+  x: TensorInfo,
+  operands: TensorInfo[],
   native: ((heap: ArrayBuffer, n: number, ...offsets: number[]) => void) | undefined,
   loop: (s: Float32Array, out: Float32Array, ...operands: Float32Array[]) => void,
 ): TensorInfo {

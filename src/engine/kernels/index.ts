@@ -45,7 +45,14 @@ const REPLACEMENTS: Array<{ name: string; make: (original: KernelFunc) => Kernel
  * Their gradients are registered once and stay (tfjs keeps gradients by kernel name for every
  * backend; without the kernel nothing reaches them).
  */
-const FUSED: FusedKernel[] = [fusedAdamWKernel, ...layerNormKernels, ...crossEntropyKernels, ...geluKernels, ...attentionKernels, ...rmsNormKernels];
+const FUSED: FusedKernel[] = [
+  fusedAdamWKernel,
+  ...layerNormKernels,
+  ...crossEntropyKernels,
+  ...geluKernels,
+  ...attentionKernels,
+  ...rmsNormKernels,
+];
 
 const originals = new Map<string, KernelConfig>();
 const replaced = new Map<string, KernelConfig>();

@@ -15,8 +15,17 @@ type LayerNormAttrs = { eps: number };
  * and rstd = 1 / sqrt(var + eps) of each row are kept for the gradient. The same arguments and
  * formulas as layernorm_forward in native/blas.c, which runs instead when the addon is loaded.
  */
-function layerNormRows(N: number, C: number, x: Float32Array, w: Float32Array, b: Float32Array, y: Float32Array,
-  means: Float32Array, rstds: Float32Array, eps: number): void {
+function layerNormRows(
+  N: number,
+  C: number,
+  x: Float32Array,
+  w: Float32Array,
+  b: Float32Array,
+  y: Float32Array,
+  means: Float32Array,
+  rstds: Float32Array,
+  eps: number,
+): void {
   for (let r = 0; r < N; r++) {
     const o = r * C;
     let s = 0;
@@ -35,8 +44,18 @@ function layerNormRows(N: number, C: number, x: Float32Array, w: Float32Array, b
 }
 
 /** dx, dw, db of layerNormRows from dy and what it kept (layernorm_backward in native/blas.c). */
-function layerNormGradRows(N: number, C: number, dy: Float32Array, x: Float32Array, w: Float32Array, means: Float32Array,
-  rstds: Float32Array, dx: Float32Array, dwOut: Float32Array, dbOut: Float32Array): void {
+function layerNormGradRows(
+  N: number,
+  C: number,
+  dy: Float32Array,
+  x: Float32Array,
+  w: Float32Array,
+  means: Float32Array,
+  rstds: Float32Array,
+  dx: Float32Array,
+  dwOut: Float32Array,
+  dbOut: Float32Array,
+): void {
   const dw = new Float64Array(C);
   const db = new Float64Array(C);
   for (let r = 0; r < N; r++) {
@@ -96,10 +115,14 @@ const layerNormGrad: KernelFunc = ({ inputs, backend }) => {
 export const layerNormKernels: FusedKernel[] = [
   {
     kernel: wasmKernel(FUSED_LAYER_NORM, layerNorm),
-    gradient: fusedGradient(FUSED_LAYER_NORM, { inputs: ["x", "weight"], outputs: [false, true, true] }, ([dy], [x, weight, mean, rstd]) => {
-      const [dx, dweight, dbias] = runFused(FUSED_LAYER_NORM_GRAD, { dy, x, weight, mean, rstd }, {});
-      return { x: dx, weight: dweight, bias: dbias };
-    }),
+    gradient: fusedGradient(
+      FUSED_LAYER_NORM,
+      { inputs: ["x", "weight"], outputs: [false, true, true] },
+      ([dy], [x, weight, mean, rstd]) => {
+        const [dx, dweight, dbias] = runFused(FUSED_LAYER_NORM_GRAD, { dy, x, weight, mean, rstd }, {});
+        return { x: dx, weight: dweight, bias: dbias };
+      },
+    ),
   },
   { kernel: wasmKernel(FUSED_LAYER_NORM_GRAD, layerNormGrad) },
 ];

@@ -32,8 +32,20 @@ export function nativeMatMul(blas: NativeBlas, fallback: KernelFunc): KernelConf
     const out = wasm.makeOutput([...outBatch, m, n], "float32");
     const batch = Math.max(batchA, batchB);
     if (m * n * batch === 0) return out;
-    blas.sgemm(heapOf(wasm), batch, m, n, k, offsetOf(wasm, a), batchA === 1 ? 0 : m * k, offsetOf(wasm, b), batchB === 1 ? 0 : k * n,
-      offsetOf(wasm, out), transposeA, transposeB);
+    blas.sgemm(
+      heapOf(wasm),
+      batch,
+      m,
+      n,
+      k,
+      offsetOf(wasm, a),
+      batchA === 1 ? 0 : m * k,
+      offsetOf(wasm, b),
+      batchB === 1 ? 0 : k * n,
+      offsetOf(wasm, out),
+      transposeA,
+      transposeB,
+    );
     return out;
   };
   return { kernelName: tf.BatchMatMul, backendName: "wasm", kernelFunc };

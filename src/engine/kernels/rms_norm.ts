@@ -27,8 +27,16 @@ function rmsNormRows(N: number, C: number, x: Float32Array, w: Float32Array, y: 
 }
 
 /** dx = rstd (dy w - xhat mean(dy w xhat)), dw = sum over rows of dy xhat, xhat = x rstd (rmsnorm_backward). */
-function rmsNormGradRows(N: number, C: number, dy: Float32Array, x: Float32Array, w: Float32Array, rstds: Float32Array,
-  dx: Float32Array, dwOut: Float32Array): void {
+function rmsNormGradRows(
+  N: number,
+  C: number,
+  dy: Float32Array,
+  x: Float32Array,
+  w: Float32Array,
+  rstds: Float32Array,
+  dx: Float32Array,
+  dwOut: Float32Array,
+): void {
   const dw = new Float64Array(C);
   for (let r = 0; r < N; r++) {
     const o = r * C;

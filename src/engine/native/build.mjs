@@ -29,7 +29,27 @@ if (!headers) give_up(`node_api.h not found in ${headerDirs.join(", ")}`);
 const cc = process.env.CC ?? "cc";
 mkdirSync(dirname(out), { recursive: true });
 try {
-  execFileSync(cc, ["-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math", "-fopenmp-simd", "-shared", "-fPIC", "-DNODE_GYP_MODULE_NAME=lora_lab_blas", `-I${headers}`, join(here, "blas.c"), "-lopenblas", "-lpthread", "-lm", "-o", out], { stdio: ["ignore", "inherit", "pipe"] });
+  execFileSync(
+    cc,
+    [
+      "-O3",
+      "-march=native",
+      "-fno-math-errno",
+      "-fno-trapping-math",
+      "-fopenmp-simd",
+      "-shared",
+      "-fPIC",
+      "-DNODE_GYP_MODULE_NAME=lora_lab_blas",
+      `-I${headers}`,
+      join(here, "blas.c"),
+      "-lopenblas",
+      "-lpthread",
+      "-lm",
+      "-o",
+      out,
+    ],
+    { stdio: ["ignore", "inherit", "pipe"] },
+  );
 } catch (err) {
   const stderr = err?.stderr?.toString().trim().split("\n").slice(0, 3).join(" | ");
   give_up(`${cc} failed (${stderr || err.message}); it needs a C compiler and OpenBLAS (apt-get install gcc libopenblas-dev)`);

@@ -15,12 +15,22 @@ function hiddenSizeOf(model: PeftBaseModel, given?: number): number {
 export function injectBottleneck(model: PeftBaseModel, config: BottleneckConfig): TunedModel {
   const type = model.config?.modelType ?? "";
   const targets = config.targetModules ?? DEFAULT_BOTTLENECK_TARGETS[type];
-  if (!targets) throw new Error(`bottleneck adapters: pass targetModules; no default for model_type "${type}" (defaults: ${Object.keys(DEFAULT_BOTTLENECK_TARGETS).join(", ")})`);
+  if (!targets)
+    throw new Error(
+      `bottleneck adapters: pass targetModules; no default for model_type "${type}" (defaults: ${Object.keys(DEFAULT_BOTTLENECK_TARGETS).join(", ")})`,
+    );
   const hidden = hiddenSizeOf(model, config.hiddenSize);
   const keys = [...model.namedModules().keys()].filter((k) => isTargeted({ targetModules: targets }, k));
-  if (keys.length === 0) throw new Error(`bottleneck adapters: targets ${JSON.stringify(targets)} match no module; modules: ${[...model.namedModules().keys()].slice(0, 20).join(", ")}, ...`);
+  if (keys.length === 0)
+    throw new Error(
+      `bottleneck adapters: targets ${JSON.stringify(targets)} match no module; modules: ${[...model.namedModules().keys()].slice(0, 20).join(", ")}, ...`,
+    );
   model.requiresGrad(false);
-  for (const key of keys) model.setSubmodule(key, new BottleneckLayer(model.getSubmodule(key), new BottleneckAdapter(hidden, config.bottleneckSize, config.activation)));
+  for (const key of keys)
+    model.setSubmodule(
+      key,
+      new BottleneckLayer(model.getSubmodule(key), new BottleneckAdapter(hidden, config.bottleneckSize, config.activation)),
+    );
   return new TunedModel(model, "bottleneck adapters");
 }
 

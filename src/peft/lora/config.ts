@@ -118,7 +118,11 @@ export class LoraConfig {
   /** adapter_config.json as Python PEFT writes it (keys sorted, PEFT's value forms). */
   toJSON(): Record<string, unknown> {
     const out: Record<string, unknown> = { ...PEFT_ONLY_KEYS, peft_type: "LORA", ...SCHEMA.writeJSON(this) };
-    return Object.fromEntries(Object.keys(out).sort().map((k) => [k, out[k]]));
+    return Object.fromEntries(
+      Object.keys(out)
+        .sort()
+        .map((k) => [k, out[k]]),
+    );
   }
 
   /** Reads adapter_config.json; keys of PEFT features lora-lab lacks must hold their "off" values. */
@@ -126,7 +130,9 @@ export class LoraConfig {
     if (json.peft_type !== undefined && json.peft_type !== "LORA") {
       fail(`adapter_config.json has peft_type ${JSON.stringify(json.peft_type)}, expected "LORA"`);
     }
-    const unsupported = Object.entries(PEFT_ONLY_KEYS).filter(([k]) => json[k] !== undefined && !offValue(json[k], k)).map(([k]) => k);
+    const unsupported = Object.entries(PEFT_ONLY_KEYS)
+      .filter(([k]) => json[k] !== undefined && !offValue(json[k], k))
+      .map(([k]) => k);
     if (unsupported.length) fail(`adapter_config.json uses PEFT features lora-lab does not support: ${unsupported.join(", ")}`);
     return new LoraConfig(SCHEMA.readJSON(json, { skipNull: true }));
   }

@@ -34,7 +34,10 @@ export class LoraEmbedding extends LoraLayer {
     const a = this.lora_embedding_A.get(name)!.variable; // [r, num]
     const b = this.lora_embedding_B.get(name)!.variable; // [dim, r]
     const afterA = tf.gather(a.transpose(), x.toInt()); // [..., r]
-    return tf.matMul(afterA.reshape([-1, a.shape[0]]), b, false, true).reshape([...x.shape, this.outFeatures]).mul(scaling);
+    return tf
+      .matMul(afterA.reshape([-1, a.shape[0]]), b, false, true)
+      .reshape([...x.shape, this.outFeatures])
+      .mul(scaling);
   }
 
   protected override loraProduct(name: string): tf.Tensor {

@@ -33,13 +33,22 @@ export function checkPeftCompatible(layers: Map<string, LoraLayer>, name: string
 }
 
 /** Writes one adapter: its tensors by saved name, its config (inference_mode true, as PEFT saves) and a model card. */
-export async function writeAdapterFolder(dir: string, name: string, config: LoraConfig, params: Map<string, Parameter>, dtype: SaveAdapterOptions["dtype"] = "F32"): Promise<void> {
+export async function writeAdapterFolder(
+  dir: string,
+  name: string,
+  config: LoraConfig,
+  params: Map<string, Parameter>,
+  dtype: SaveAdapterOptions["dtype"] = "F32",
+): Promise<void> {
   const tensors: Record<string, SafeTensor> = {};
   for (const [key, p] of params) tensors[key] = fromFloat32(p.variable.dataSync() as Float32Array, p.shape, dtype);
   await writeSafetensors(join(dir, ADAPTER_WEIGHTS_NAME), tensors, { format: "pt" });
   const json = config.with({ inferenceMode: true }).toJSON();
   await writeFileAtomic(join(dir, ADAPTER_CONFIG_NAME), JSON.stringify(json, null, 2) + "\n");
-  await writeFileAtomic(join(dir, "README.md"), `---\nlibrary_name: peft\n---\n# LoRA adapter "${name}"\n\nWritten by lora-lab in PEFT's format.\n`);
+  await writeFileAtomic(
+    join(dir, "README.md"),
+    `---\nlibrary_name: peft\n---\n# LoRA adapter "${name}"\n\nWritten by lora-lab in PEFT's format.\n`,
+  );
 }
 
 /** The folder's adapter_config.json as a LoraConfig, in inference mode unless `isTrainable`. */

@@ -56,4 +56,3 @@ export function scatter(part: tf.Tensor, ranges: Array<[number, number]>, size: 
     return tf.concat(pieces, axis);
   });
 }
-

@@ -9,7 +9,16 @@ export { LoraLinear4bit } from "./linear4bit.js";
 export { FUSED_QKV_NAMES } from "./fused_qkv.js";
 export type { QkvPart } from "./fused_qkv.js";
 export { topSingularTriplets } from "./svd.js";
-export { LoraModel, LORA_DISPATCHERS, createLoraLayer, resolveTargetModules, findTargets, injectLora, adapterLayers, markOnlyAdapterTrainable } from "./model.js";
+export {
+  LoraModel,
+  LORA_DISPATCHERS,
+  createLoraLayer,
+  resolveTargetModules,
+  findTargets,
+  injectLora,
+  adapterLayers,
+  markOnlyAdapterTrainable,
+} from "./model.js";
 export type { LoraDispatcher } from "./model.js";
 export { adapterParameters } from "./state_dict.js";
 export { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME } from "./files.js";

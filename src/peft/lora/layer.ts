@@ -51,7 +51,12 @@ export abstract class LoraLayer extends Module {
   readonly mergedAdapters: string[] = [];
   disableAdapters = false;
 
-  constructor(base: Module, readonly kind: LoraBaseKind, readonly inFeatures: number, readonly outFeatures: number) {
+  constructor(
+    base: Module,
+    readonly kind: LoraBaseKind,
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+  ) {
     super();
     this.base_layer = this.registerModule("base_layer", base);
     this.fanInFanOut = kind !== "linear";
@@ -102,7 +107,8 @@ export abstract class LoraLayer extends Module {
 
   /** Adds adapter `name` (PEFT's update_layer) and makes it the active one. */
   updateLayer(name: string, spec: LoraAdapterSpec): void {
-    if (this.specs.has(name)) throw new Error(`adapter "${name}" already exists on this layer; adapters: ${[...this.specs.keys()].join(", ")}`);
+    if (this.specs.has(name))
+      throw new Error(`adapter "${name}" already exists on this layer; adapters: ${[...this.specs.keys()].join(", ")}`);
     this.checkSpec(spec);
     this.specs.set(name, spec);
     this.scaling.set(name, spec.useRslora ? spec.alpha / Math.sqrt(spec.r) : spec.alpha / spec.r);

@@ -107,7 +107,9 @@ export class LoraLinear extends LoraLayer {
     const w = this.baseWeight;
     const scale = tf.tidy(() => mag.weight.variable.div(rowNorm(this.weightOutIn(), this.deltaOutIn(name))));
     tf.tidy(() => {
-      const merged = this.weightOutIn().add(this.deltaOutIn(name)).mul(scale.reshape([-1, 1]));
+      const merged = this.weightOutIn()
+        .add(this.deltaOutIn(name))
+        .mul(scale.reshape([-1, 1]));
       w.assign(this.fanInFanOut ? merged.transpose() : merged);
     });
     this.doraMergeScale.set(name, scale);
@@ -118,7 +120,9 @@ export class LoraLinear extends LoraLayer {
     if (!scale) return super.unmergeAdapter(name);
     const w = this.baseWeight;
     tf.tidy(() => {
-      const original = this.weightOutIn().div(scale.reshape([-1, 1])).sub(this.deltaOutIn(name));
+      const original = this.weightOutIn()
+        .div(scale.reshape([-1, 1]))
+        .sub(this.deltaOutIn(name));
       w.assign(this.fanInFanOut ? original.transpose() : original);
     });
     scale.dispose();

@@ -12,6 +12,8 @@ export class LoraLinear4bit extends LoraLinear {
   }
 
   override get baseWeight(): tf.Variable {
-    throw new Error("the base layer is a 4-bit Linear4bit: merging, DoRA and PiSSA need a float weight; keep the adapter unmerged or quantize after merging");
+    throw new Error(
+      "the base layer is a 4-bit Linear4bit: merging, DoRA and PiSSA need a float weight; keep the adapter unmerged or quantize after merging",
+    );
   }
 }

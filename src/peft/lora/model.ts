@@ -95,7 +95,13 @@ export function resolveTargetModules(model: InjectableModel, config: LoraConfig)
 /** Every module name the config targets, in tree order, with exclusions applied. */
 export function findTargets(model: InjectableModel, config: LoraConfig): { targets: string[]; resolved: string[] | string } {
   const resolved = resolveTargetModules(model, config);
-  const rules = { excludeModules: config.excludeModules, modulesToSave: config.modulesToSave, layersToTransform: config.layersToTransform, layersPattern: config.layersPattern, targetModules: resolved };
+  const rules = {
+    excludeModules: config.excludeModules,
+    modulesToSave: config.modulesToSave,
+    layersToTransform: config.layersToTransform,
+    layersPattern: config.layersPattern,
+    targetModules: resolved,
+  };
   const wrappers = new Set<string>();
   const targets: string[] = [];
   let excluded = 0;
@@ -109,7 +115,9 @@ export function findTargets(model: InjectableModel, config: LoraConfig): { targe
     if (isTargeted(rules, key)) targets.push(key);
   }
   if (targets.length === 0) {
-    const leaves = [...new Set([...model.namedModules().keys()].map((k) => k.slice(k.lastIndexOf(".") + 1)).filter((k) => !/^\d+$/.test(k)))];
+    const leaves = [
+      ...new Set([...model.namedModules().keys()].map((k) => k.slice(k.lastIndexOf(".") + 1)).filter((k) => !/^\d+$/.test(k))),
+    ];
     const why = excluded > 0 ? "all matching modules were excluded by excludeModules" : "no module name matches";
     const layers = config.layersToTransform !== undefined ? ` with layersToTransform ${JSON.stringify(config.layersToTransform)}` : "";
     throw new Error(
@@ -121,7 +129,12 @@ export function findTargets(model: InjectableModel, config: LoraConfig): { targe
 }
 
 /** Wraps (or extends) every target with adapter `adapterName`; returns the wrapped names. */
-export function injectLora(model: InjectableModel, config: LoraConfig, adapterName: string, outputRanges?: (key: string) => Array<[number, number]> | undefined): string[] {
+export function injectLora(
+  model: InjectableModel,
+  config: LoraConfig,
+  adapterName: string,
+  outputRanges?: (key: string) => Array<[number, number]> | undefined,
+): string[] {
   const { targets, resolved } = findTargets(model, config);
   // As PEFT does, the config keeps the resolved list (the model's default, "all-linear" spelled out), so it is saved.
   config.targetModules = resolved;
@@ -189,7 +202,8 @@ export function markOnlyAdapterTrainable(model: Module, adapterName: string, bia
   model.requiresGrad(false);
   const { lora, saved } = adapterLayers(model);
   for (const layer of lora.values()) {
-    for (const part of [layer.lora_A.get(adapterName), layer.lora_B.get(adapterName), layer.lora_magnitude_vector.get(adapterName)]) part?.requiresGrad(true);
+    for (const part of [layer.lora_A.get(adapterName), layer.lora_B.get(adapterName), layer.lora_magnitude_vector.get(adapterName)])
+      part?.requiresGrad(true);
     for (const p of [layer.lora_embedding_A.get(adapterName), layer.lora_embedding_B.get(adapterName)]) if (p) p.requiresGrad = true;
     if (bias === "lora_only") {
       const b = layer.base_layer.ownParameters().get("bias");

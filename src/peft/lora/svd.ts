@@ -50,17 +50,20 @@ function jacobiEigen(sym: Mat): { values: number[]; vectors: Mat } {
         const c = 1 / Math.sqrt(t * t + 1);
         const s = t * c;
         for (let k = 0; k < n; k++) {
-          const akp = a[k][p], akq = a[k][q];
+          const akp = a[k][p],
+            akq = a[k][q];
           a[k][p] = c * akp - s * akq;
           a[k][q] = s * akp + c * akq;
         }
         for (let k = 0; k < n; k++) {
-          const apk = a[p][k], aqk = a[q][k];
+          const apk = a[p][k],
+            aqk = a[q][k];
           a[p][k] = c * apk - s * aqk;
           a[q][k] = s * apk + c * aqk;
         }
         for (let k = 0; k < n; k++) {
-          const vkp = v[k][p], vkq = v[k][q];
+          const vkp = v[k][p],
+            vkq = v[k][q];
           v[k][p] = c * vkp - s * vkq;
           v[k][q] = s * vkp + c * vkq;
         }
@@ -90,7 +93,10 @@ export function topSingularTriplets(w: tf.Tensor, r: number, iterations = 40): {
   const b = tf.matMul(W, q); // [m, k]
   const gram = tf.matMul(b, b, true, false);
   const { values, vectors } = jacobiEigen(matFromTensor(gram));
-  const order = values.map((_, i) => i).sort((x, y) => values[y] - values[x]).slice(0, r);
+  const order = values
+    .map((_, i) => i)
+    .sort((x, y) => values[y] - values[x])
+    .slice(0, r);
   const s = order.map((i) => Math.sqrt(Math.max(values[i], 0)));
   const pick = tf.tensor2d(Float32Array.from(vectors.flatMap((row) => order.map((i) => row[i]))), [k, r]);
   const v = tf.matMul(q, pick) as tf.Tensor2D; // [n, r]

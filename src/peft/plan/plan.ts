@@ -90,7 +90,10 @@ export function countLayers(model: Module, within = ""): number {
     const i = layerIndexOf(`${key}.`);
     if (i !== undefined) max = Math.max(max, i);
   }
-  if (max < 0) throw new Error(`no numbered layers${within ? ` under "${within}"` : ""}; modules: ${[...model.namedModules().keys()].slice(0, 12).join(", ")}, ...`);
+  if (max < 0)
+    throw new Error(
+      `no numbered layers${within ? ` under "${within}"` : ""}; modules: ${[...model.namedModules().keys()].slice(0, 12).join(", ")}, ...`,
+    );
   return max + 1;
 }
 
@@ -115,7 +118,9 @@ export function compilePlan(model: Module, plan: LayerPlan): CompiledPlan {
     if (!g.r || !g.targetModules?.length) throw new Error(`plan group "${g.name}" has role "lora" but no r or targetModules`);
     const keys = modules.filter((k) => inGroup(g, k) && isTargeted({ targetModules: g.targetModules!, layersToTransform: g.layers }, k));
     if (keys.length === 0) {
-      throw new Error(`plan group "${g.name}": targets ${JSON.stringify(g.targetModules)} match no module in layers [${g.layers}]${g.within ? ` under "${g.within}"` : ""}`);
+      throw new Error(
+        `plan group "${g.name}": targets ${JSON.stringify(g.targetModules)} match no module in layers [${g.layers}]${g.within ? ` under "${g.within}"` : ""}`,
+      );
     }
     for (const key of keys) {
       if (targets.some((t) => t.key === key)) throw new Error(`plan group "${g.name}" targets ${key}, which another group already targets`);
@@ -170,9 +175,12 @@ export function compilePlan(model: Module, plan: LayerPlan): CompiledPlan {
  */
 export function applyPlan(model: PeftBaseModel, plan: LayerPlan): AppliedPlan {
   const compiled = compilePlan(model, plan);
-  const out: PeftModel | PeftBaseModel = compiled.loraConfig ? getPeftModel(model, compiled.loraConfig, "default", compiled.adapterOptions) : model;
+  const out: PeftModel | PeftBaseModel = compiled.loraConfig
+    ? getPeftModel(model, compiled.loraConfig, "default", compiled.adapterOptions)
+    : model;
   if (!(out instanceof PeftModel)) {
-    if (plan.head === "full") throw new Error("a plan with a trainable head needs at least one LoRA group (the head copy is PEFT's modulesToSave)");
+    if (plan.head === "full")
+      throw new Error("a plan with a trainable head needs at least one LoRA group (the head copy is PEFT's modulesToSave)");
     out.requiresGrad(false);
   }
   for (const [name, p] of out.namedParameters()) if (compiled.trainsInPlace(name)) p.requiresGrad = true;
@@ -190,7 +198,12 @@ export function applyPlan(model: PeftBaseModel, plan: LayerPlan): AppliedPlan {
     const g = compiled.groupOf(name) ?? "other";
     if (!groups.has(g)) {
       const s = settings.get(g) ?? {};
-      groups.set(g, { name: g, params: [], ...(s.lrMultiplier !== undefined ? { lrMultiplier: s.lrMultiplier } : {}), ...(s.weightDecay !== undefined ? { weightDecay: s.weightDecay } : {}) });
+      groups.set(g, {
+        name: g,
+        params: [],
+        ...(s.lrMultiplier !== undefined ? { lrMultiplier: s.lrMultiplier } : {}),
+        ...(s.weightDecay !== undefined ? { weightDecay: s.weightDecay } : {}),
+      });
     }
     groups.get(g)!.params.push(name);
   }

@@ -22,7 +22,10 @@ export interface ArticlePlanOptions {
 function targetsFor(model: InjectableModel): string[] {
   const type = model.config?.modelType ?? "";
   const t = DEFAULT_LORA_TARGET_MODULES[type];
-  if (!t) throw new Error(`articlePlan: no Q/V module names known for model_type "${type}"; known: ${Object.keys(DEFAULT_LORA_TARGET_MODULES).join(", ")}`);
+  if (!t)
+    throw new Error(
+      `articlePlan: no Q/V module names known for model_type "${type}"; known: ${Object.keys(DEFAULT_LORA_TARGET_MODULES).join(", ")}`,
+    );
   return t;
 }
 
@@ -70,15 +73,44 @@ export function encoderDecoderPlan(model: InjectableModel, opts: EncoderDecoderP
     name: "article (encoder-decoder)",
     embeddings: "frozen",
     head: "frozen",
-    groups: [{ name: "decoder self-attention", module: "self-attention", within: "decoder.", layers: dec, role: "lora", r, loraAlpha, targetModules: ["SelfAttention.q", "SelfAttention.v"] }],
+    groups: [
+      {
+        name: "decoder self-attention",
+        module: "self-attention",
+        within: "decoder.",
+        layers: dec,
+        role: "lora",
+        r,
+        loraAlpha,
+        targetModules: ["SelfAttention.q", "SelfAttention.v"],
+      },
+    ],
   };
   if (opts.includeCrossAttention ?? true) {
-    plan.groups.push({ name: "cross-attention", module: "cross-attention", within: "decoder.", layers: dec, role: "lora", r, loraAlpha, targetModules: ["EncDecAttention.q", "EncDecAttention.v"] });
+    plan.groups.push({
+      name: "cross-attention",
+      module: "cross-attention",
+      within: "decoder.",
+      layers: dec,
+      role: "lora",
+      r,
+      loraAlpha,
+      targetModules: ["EncDecAttention.q", "EncDecAttention.v"],
+    });
   }
   const enc = range(0, countLayers(model, "encoder."));
   plan.groups.push(
     opts.includeEncoder
-      ? { name: "encoder self-attention", module: "self-attention", within: "encoder.", layers: enc, role: "lora", r, loraAlpha, targetModules: ["SelfAttention.q", "SelfAttention.v"] }
+      ? {
+          name: "encoder self-attention",
+          module: "self-attention",
+          within: "encoder.",
+          layers: enc,
+          role: "lora",
+          r,
+          loraAlpha,
+          targetModules: ["SelfAttention.q", "SelfAttention.v"],
+        }
       : { name: "encoder", within: "encoder.", layers: enc, role: "frozen" },
   );
   return plan;

@@ -42,10 +42,18 @@ export function planTable(model: Module, plan: LayerPlan): PlanTableRow[] {
   const rest = params.filter(({ name }) => !covered.has(name));
   const head = rest.filter(({ name }) => name.startsWith("lm_head."));
   const other = rest.filter(({ name }) => !name.startsWith("lm_head."));
-  for (const [label, list, role] of [["embeddings and norms", other, plan.embeddings], ["lm_head", head, plan.head]] as const) {
+  for (const [label, list, role] of [
+    ["embeddings and norms", other, plan.embeddings],
+    ["lm_head", head, plan.head],
+  ] as const) {
     if (list.length === 0) continue;
     const trainable = list.reduce((s, { p }) => s + (p.requiresGrad ? p.size : 0), 0);
-    rows.push({ layer: label, role: role === "full" || trainable > 0 ? "full" : "frozen", trainableParams: trainable, totalParams: list.reduce((s, { p }) => s + p.size, 0) });
+    rows.push({
+      layer: label,
+      role: role === "full" || trainable > 0 ? "full" : "frozen",
+      trainableParams: trainable,
+      totalParams: list.reduce((s, { p }) => s + p.size, 0),
+    });
   }
   return rows;
 }
@@ -63,5 +71,10 @@ export function formatPlanTable(rows: PlanTableRow[]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join(" | ");
   const total = rows.reduce((s, r) => s + r.trainableParams, 0);
-  return [line(head), widths.map((w) => "-".repeat(w)).join("-|-"), ...body.map(line), `total trainable: ${total.toLocaleString("en-US")}`].join("\n");
+  return [
+    line(head),
+    widths.map((w) => "-".repeat(w)).join("-|-"),
+    ...body.map(line),
+    `total trainable: ${total.toLocaleString("en-US")}`,
+  ].join("\n");
 }

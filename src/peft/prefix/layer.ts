@@ -20,7 +20,9 @@ export interface AttentionWithPast extends Module {
 
 export function isAttentionWithPast(m: Module): m is AttentionWithPast {
   const a = m as unknown as Partial<AttentionWithPast>;
-  return a.c_attn instanceof Module && a.c_proj instanceof Module && a.attn_dropout instanceof Module && typeof a.config?.nHead === "number";
+  return (
+    a.c_attn instanceof Module && a.c_proj instanceof Module && a.attn_dropout instanceof Module && typeof a.config?.nHead === "number"
+  );
 }
 
 /** GPT-2 attention with learned key/value prefixes; `base_layer` keeps the original attention. */
@@ -30,7 +32,11 @@ export class PrefixAttention extends Module {
   readonly prefix_value: Parameter;
   disableAdapters = false;
 
-  constructor(base: AttentionWithPast, readonly numVirtualTokens: number, hidden: number) {
+  constructor(
+    base: AttentionWithPast,
+    readonly numVirtualTokens: number,
+    hidden: number,
+  ) {
     super();
     this.base_layer = this.registerModule("base_layer", base);
     // PEFT's PrefixEncoder is an nn.Embedding: N(0, 1) at init.

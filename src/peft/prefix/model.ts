@@ -8,7 +8,9 @@ export function injectPrefixTuning(model: PeftBaseModel, config: PrefixTuningCon
   const targets = [...model.namedModules()].filter((e): e is [string, AttentionWithPast] => isAttentionWithPast(e[1]));
   if (targets.length === 0) {
     const types = [...new Set([...model.namedModules().values()].map((m) => m.typeName))];
-    throw new Error(`prefix tuning: no supported attention layer (GPT-2's fused c_attn attention) in this model; module types: ${types.join(", ")}`);
+    throw new Error(
+      `prefix tuning: no supported attention layer (GPT-2's fused c_attn attention) in this model; module types: ${types.join(", ")}`,
+    );
   }
   const hidden = (model.config as { nEmbd?: number } | undefined)?.nEmbd;
   if (!hidden) throw new Error("prefix tuning: the model config has no nEmbd");
