@@ -5,7 +5,8 @@ import { fusedCausalAttention } from "../engine/index.js";
 import { causalBias } from "../nn/masks.js";
 import { toIdTensor, type TokenInput } from "./inputs.js";
 import { saveModelFolder, type SavePretrainedOptions } from "./checkpoint.js";
-import { checkGenerateOptions, pickToken, type GenerateOptions } from "./generation.js";
+import type { GenerateOptions } from "./generation.js";
+import { generateCausal } from "./causal_generate.js";
 
 /**
  * Keys and values of earlier positions, [B, nh, P, hs] each, that the present queries attend to
@@ -202,35 +203,9 @@ export class GPT2LMHeadModel extends Module {
    * produced `eosTokenId` is padded with it while the others go on.
    */
   generate(ids: number[] | number[][], opts: GenerateOptions): number[][] {
-    checkGenerateOptions(opts);
-    const rows = (Array.isArray(ids[0]) ? (ids as number[][]) : [ids as number[]]).map((r) => [...r]);
+    const rows = Array.isArray(ids[0]) ? (ids as number[][]) : [ids as number[]];
     toIdTensor(rows, this.config.vocabSize).dispose(); // validates the prompt
-    const eos = opts.eosTokenId;
-    const done = rows.map(() => false);
-    const wasTraining = this.training;
-    this.eval();
-    try {
-      for (let step = 0; step < opts.maxNewTokens && done.some((d) => !d); step++) {
-        const context = rows.map((r) => r.slice(-this.config.nPositions));
-        const last = tf.tidy(() => {
-          const logits = this.forward(context); // [B, T, V]
-          const T = logits.shape[1];
-          return logits.slice([0, T - 1, 0], [-1, 1, -1]).reshape([rows.length, this.config.vocabSize]);
-        });
-        const values = last.dataSync();
-        last.dispose();
-        const V = this.config.vocabSize;
-        rows.forEach((row, b) => {
-          // A finished sequence is padded with its end token so the batch stays rectangular.
-          const next = done[b] ? (eos as number) : pickToken(values.subarray(b * V, (b + 1) * V), opts);
-          row.push(next);
-          if (eos !== undefined && eos !== null && next === eos) done[b] = true;
-        });
-      }
-    } finally {
-      this.train(wasTraining);
-    }
-    return rows;
+    return generateCausal(this, rows, opts, this.config.nPositions);
   }
 }
 

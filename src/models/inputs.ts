@@ -29,3 +29,14 @@ export function toIdTensor(ids: TokenInput, vocabSize: number, what = "input ids
   });
   return tf.tensor2d(flat, [rows.length, len], "int32");
 }
+
+/** An attention mask (1 = attend, 0 = padding) as int32 [B, T], checked against the ids' shape; null when none is given. */
+export function attentionMaskTensor(mask: TokenInput | undefined, ids: tf.Tensor2D): tf.Tensor2D | null {
+  if (mask === undefined) return null;
+  const m = toIdTensor(mask, 2, "attention mask");
+  if (!tf.util.arraysEqual(m.shape, ids.shape)) {
+    m.dispose();
+    throw new Error(`attention mask shape [${m.shape}] does not match input ids shape [${ids.shape}]`);
+  }
+  return m;
+}

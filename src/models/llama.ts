@@ -3,7 +3,7 @@ import { Embedding, Linear, Module, ModuleList, RMSNorm, activation, crossEntrop
 import { LlamaConfig } from "./llama_config.js";
 import { LlamaAttention, type AttentionContext } from "./llama_attention.js";
 import { RopeTables, ropeInverseFrequencies } from "./rope.js";
-import { toIdTensor, type TokenInput } from "./inputs.js";
+import { attentionMaskTensor, toIdTensor, type TokenInput } from "./inputs.js";
 import { saveModelFolder, type SavePretrainedOptions } from "./checkpoint.js";
 import { generateCausal } from "./causal_generate.js";
 import type { GenerateOptions } from "./generation.js";
@@ -125,21 +125,11 @@ export class LlamaForCausalLM extends Module {
     await saveModelFolder(this, dir, opts);
   }
 
-  private maskFor(mask: TokenInput | undefined, ids: tf.Tensor2D): tf.Tensor2D | null {
-    if (mask === undefined) return null;
-    const m = toIdTensor(mask, 2, "attention mask");
-    if (!tf.util.arraysEqual(m.shape, ids.shape)) {
-      m.dispose();
-      throw new Error(`attention mask shape [${m.shape}] does not match input ids shape [${ids.shape}]`);
-    }
-    return m;
-  }
-
   /** Logits [B, T, vocab] for token ids [B, T] (or one sequence). */
   forward(ids: TokenInput, opts: LlamaForwardOptions = {}): tf.Tensor3D {
     return tf.tidy(() => {
       const x = toIdTensor(ids, this.config.vocabSize);
-      return this.lm_head.forward(this.model.forward(x, this.maskFor(opts.attentionMask, x))) as tf.Tensor3D;
+      return this.lm_head.forward(this.model.forward(x, attentionMaskTensor(opts.attentionMask, x))) as tf.Tensor3D;
     });
   }
 

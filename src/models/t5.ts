@@ -2,7 +2,7 @@ import * as tf from "@tensorflow/tfjs";
 import { Embedding, Linear, Module, crossEntropy } from "../nn/index.js";
 import { T5Config } from "./t5_config.js";
 import { T5Stack } from "./t5_layers.js";
-import { toIdTensor, type TokenInput } from "./inputs.js";
+import { attentionMaskTensor, toIdTensor, type TokenInput } from "./inputs.js";
 import { saveModelFolder, type SavePretrainedOptions } from "./checkpoint.js";
 import { checkGenerateOptions, pickToken, type GenerateOptions } from "./generation.js";
 
@@ -61,21 +61,11 @@ export class T5ForConditionalGeneration extends Module {
     await saveModelFolder(this, dir, opts);
   }
 
-  private maskFor(mask: TokenInput | undefined, ids: tf.Tensor2D): tf.Tensor2D | null {
-    if (mask === undefined) return null;
-    const m = toIdTensor(mask, 2, "attention mask");
-    if (!tf.util.arraysEqual(m.shape, ids.shape)) {
-      m.dispose();
-      throw new Error(`attention mask shape [${m.shape}] does not match input ids shape [${ids.shape}]`);
-    }
-    return m;
-  }
-
   /** The encoder's hidden states [B, S, D] for source ids [B, S]. */
   encode(inputIds: TokenInput, opts: T5ForwardOptions = {}): tf.Tensor3D {
     return tf.tidy(() => {
       const ids = toIdTensor(inputIds, this.config.vocabSize);
-      return this.encoder.forward(ids, this.maskFor(opts.attentionMask, ids)) as tf.Tensor3D;
+      return this.encoder.forward(ids, attentionMaskTensor(opts.attentionMask, ids)) as tf.Tensor3D;
     });
   }
 
