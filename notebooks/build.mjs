@@ -75,7 +75,10 @@ export function buildNotebook(name, cells, previous) {
 }
 
 function sources(prefix) {
-  return fs.readdirSync(srcDir).filter((f) => f.endsWith(".md") && !f.startsWith("_") && f.startsWith(prefix ?? "")).sort();
+  return fs
+    .readdirSync(srcDir)
+    .filter((f) => f.endsWith(".md") && !f.startsWith("_") && f.startsWith(prefix ?? ""))
+    .sort();
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
@@ -84,7 +87,12 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.a
     const [file] = sources(args[1]);
     if (!file) throw new Error(`build.mjs: no source starts with "${args[1]}"; have: ${sources().join(", ")}`);
     const cells = parseSource(fs.readFileSync(path.join(srcDir, file), "utf8"));
-    process.stdout.write(cells.filter((c) => c.type === "code").map((c) => c.source).join("\n\n") + "\n");
+    process.stdout.write(
+      cells
+        .filter((c) => c.type === "code")
+        .map((c) => c.source)
+        .join("\n\n") + "\n",
+    );
   } else {
     for (const file of sources(args[0])) {
       const name = file.replace(/\.md$/, "");

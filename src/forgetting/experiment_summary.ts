@@ -26,7 +26,14 @@ export interface SummaryRow {
 
 /** The summary row of a run (pure: every number comes from the run's records). */
 export function summarizeRun(
-  run: { strategy: string; history: RetentionRecord[]; trainableParams: number; totalParams: number; seconds: number; adapterDisabledLosses?: Record<string, number> },
+  run: {
+    strategy: string;
+    history: RetentionRecord[];
+    trainableParams: number;
+    totalParams: number;
+    seconds: number;
+    adapterDisabledLosses?: Record<string, number>;
+  },
   baseline: Record<string, number>,
   retained: string[],
 ): SummaryRow {
@@ -53,9 +60,23 @@ export function summarizeRun(
 const fmt = (x: number, digits = 3) => (x >= 0 ? " " : "") + x.toFixed(digits);
 
 /** The summary as an aligned plain-text table (the CLI prints it) and as rows for an HTML report. */
-export function summaryTable(rows: readonly SummaryRow[], baseline: Record<string, number>): { columns: string[]; rows: string[][]; text: string } {
+export function summaryTable(
+  rows: readonly SummaryRow[],
+  baseline: Record<string, number>,
+): { columns: string[]; rows: string[][]; text: string } {
   const retained = Object.keys(rows[0]?.retained ?? {});
-  const columns = ["strategy", "trainable", "domain loss", "gain", ...retained.map((n) => `${n} loss`), ...retained.map((n) => `forget ${n}`), "mean forget", "BWT", "adapter off", "time s"];
+  const columns = [
+    "strategy",
+    "trainable",
+    "domain loss",
+    "gain",
+    ...retained.map((n) => `${n} loss`),
+    ...retained.map((n) => `forget ${n}`),
+    "mean forget",
+    "BWT",
+    "adapter off",
+    "time s",
+  ];
   const body = rows.map((r) => [
     r.strategy,
     `${formatCount(r.trainableParams)} (${r.trainablePercent.toFixed(1)}%)`,
@@ -68,7 +89,18 @@ export function summaryTable(rows: readonly SummaryRow[], baseline: Record<strin
     r.adapterOffForgetting === undefined ? "-" : fmt(r.adapterOffForgetting),
     r.seconds.toFixed(1),
   ]);
-  const baseRow = ["base model", "-", baseline.domain.toFixed(3), "-", ...retained.map((n) => baseline[n].toFixed(3)), ...retained.map(() => "-"), "-", "-", "-", "-"];
+  const baseRow = [
+    "base model",
+    "-",
+    baseline.domain.toFixed(3),
+    "-",
+    ...retained.map((n) => baseline[n].toFixed(3)),
+    ...retained.map(() => "-"),
+    "-",
+    "-",
+    "-",
+    "-",
+  ];
   const text = formatTable(columns, [baseRow, ...body]);
   return { columns, rows: [baseRow, ...body], text };
 }

@@ -14,11 +14,29 @@ export type { SummaryRow } from "./experiment_summary.js";
 export { formatCount, formatTable } from "./text_table.js";
 export { compareWithMargin, maxAbsDiff, verdict, verdictWord } from "./verdict.js";
 export type { VerdictCheck, Verdict, VerdictWord } from "./verdict.js";
-export { forgettingStudy, STUDY_DEFAULTS } from "./study.js";
+export { forgettingStudy } from "./study.js";
 export type { FinetuneOptions, ForgettingStudy, ForgettingStudyOptions, StudyModel } from "./study.js";
 export { medianStepMs, studyCurves, studyRun, studyTable, studyTradeoff } from "./study_runs.js";
 export type { StudyBaseline, StudyRun } from "./study_runs.js";
-export { DOMAIN_GENRE, FICTION_GENRES, GENERAL_GENRES, PRESS_GENRES, documentWindows, evalBatches, forgettingData, generalSplit, spreadWindows } from "./experiment_data.js";
+export {
+  DOMAIN_GENRE,
+  FICTION_GENRES,
+  GENERAL_GENRES,
+  PRESS_GENRES,
+  documentWindows,
+  evalBatches,
+  forgettingData,
+  generalSplit,
+  spreadWindows,
+} from "./experiment_data.js";
 export type { ForgettingData, ForgettingDataOptions, GeneralSplit } from "./experiment_data.js";
 export { ADAPTER_STRATEGY_KEYS, STRATEGY_KEYS, strategies, strategiesFromKeys } from "./strategies.js";
-export type { LoraStrategyOptions, Mitigations, PreparedStrategy, Strategy, StrategyKey, StrategyModel, StrategyOptions } from "./strategies.js";
+export type {
+  LoraStrategyOptions,
+  Mitigations,
+  PreparedStrategy,
+  Strategy,
+  StrategyKey,
+  StrategyModel,
+  StrategyOptions,
+} from "./strategies.js";

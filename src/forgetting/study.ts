@@ -35,7 +35,7 @@ export interface ForgettingStudyOptions {
   margin?: number;
 }
 
-export const STUDY_DEFAULTS = { trainWindows: Infinity, base: "tiny", batchSize: 8, windowLength: 64, evalWindows: 24, margin: 0.005 };
+const STUDY_DEFAULTS = { trainWindows: Infinity, base: "tiny", batchSize: 8, windowLength: 64, evalWindows: 24, margin: 0.005 };
 
 /** A model a study can fine-tune: trainable, with a parameter count (GPT-2, PEFT-wrapped models). */
 export type StudyModel = TrainableModel & { numParameters(opts?: { trainableOnly?: boolean }): number };
@@ -91,7 +91,12 @@ export async function forgettingStudy(options: ForgettingStudyOptions): Promise<
   seedAll(o.seed);
   // The new domain is Brown's J, never seen in pretraining; what the base should keep is measured
   // on held-out press (A-C) and fiction (K-P) documents, also never seen in pretraining.
-  const data = forgettingData({ tokenizer: new ByteTokenizer(), windowLength: o.windowLength, evalWindows: o.evalWindows, evalBatchSize: o.batchSize });
+  const data = forgettingData({
+    tokenizer: new ByteTokenizer(),
+    windowLength: o.windowLength,
+    evalWindows: o.evalWindows,
+    evalBatchSize: o.batchSize,
+  });
   const evalSets = { domain: data.domainEval, retained: [...data.retain.press, ...data.retain.fiction] };
   const trainWindows = data.domainTrain.slice(0, o.trainWindows);
   const base = await loadBase(o.base);

@@ -57,7 +57,8 @@ export function compareWithMargin(a: number, b: number, margin: number): -1 | 0 
 
 /** The largest |a[i] - b[i]|: how far two outputs (logits, weights) are from equal. */
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) throw new Error(`maxAbsDiff: the arrays differ in length (${a.length} vs ${b.length}); expected equal lengths`);
+  if (a.length !== b.length)
+    throw new Error(`maxAbsDiff: the arrays differ in length (${a.length} vs ${b.length}); expected equal lengths`);
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
   return m;

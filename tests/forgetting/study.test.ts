@@ -46,22 +46,36 @@ describe("forgettingStudy(options)", () => {
   }, 120_000);
 
   it("above / below count differences within the margin as a tie", () => {
-    expect([study.above(0.006, 0), study.above(0.004, 0), study.below(1, 1.004), study.below(1, 1.006)]).toEqual([true, false, false, true]);
+    expect([study.above(0.006, 0), study.above(0.004, 0), study.below(1, 1.004), study.below(1, 1.006)]).toEqual([
+      true,
+      false,
+      false,
+      true,
+    ]);
   });
 
   it("printVerdict prints the verdict computed from the checks, with the study's seed", () => {
     const log = vi.spyOn(console, "log").mockImplementation(() => {});
     try {
-      study.printVerdict("claim 0", [{ what: "a", ok: true, numbers: "1" }, { what: "b", ok: false, numbers: "2" }]);
-      expect(log.mock.calls[0][0]).toBe("Verdict on claim 0: PARTLY SUPPORTED at this scale (1 of 2 checks hold; seed 0)\n  [holds] a: 1\n  [fails] b: 2");
+      study.printVerdict("claim 0", [
+        { what: "a", ok: true, numbers: "1" },
+        { what: "b", ok: false, numbers: "2" },
+      ]);
+      expect(log.mock.calls[0][0]).toBe(
+        "Verdict on claim 0: PARTLY SUPPORTED at this scale (1 of 2 checks hold; seed 0)\n  [holds] a: 1\n  [fails] b: 2",
+      );
     } finally {
       log.mockRestore();
     }
   });
 
   it("refuses a missing number, naming the option", async () => {
-    await expect(forgettingStudy({ seed: 0, steps: Number.NaN, lr: 1e-3, evalEvery: 1 })).rejects.toThrow(/steps must be a finite number; got NaN/);
-    await expect(forgettingStudy({ seed: 0, steps: 1, lr: 1e-3, evalEvery: 1, trainWindows: 0 })).rejects.toThrow(/trainWindows must be at least 1/);
+    await expect(forgettingStudy({ seed: 0, steps: Number.NaN, lr: 1e-3, evalEvery: 1 })).rejects.toThrow(
+      /steps must be a finite number; got NaN/,
+    );
+    await expect(forgettingStudy({ seed: 0, steps: 1, lr: 1e-3, evalEvery: 1, trainWindows: 0 })).rejects.toThrow(
+      /trainWindows must be at least 1/,
+    );
   });
 });
 

@@ -1,9 +1,24 @@
 import { describe, expect, it } from "vitest";
-import { medianStepMs, studyCurves, studyRun, studyTable, studyTradeoff, type RetentionRecord, type StudyRun } from "../../src/forgetting/index.js";
+import {
+  medianStepMs,
+  studyCurves,
+  studyRun,
+  studyTable,
+  studyTradeoff,
+  type RetentionRecord,
+  type StudyRun,
+} from "../../src/forgetting/index.js";
 import type { TrainEvent } from "../../src/train/index.js";
 
 const step = (s: number, tokensPerSecond: number): TrainEvent => ({
-  type: "step", step: s, loss: 2, lr: 1e-3, gradNorm: 1, gradNorms: {}, updateRatios: {}, tokensPerSecond,
+  type: "step",
+  step: s,
+  loss: 2,
+  lr: 1e-3,
+  gradNorm: 1,
+  gradNorms: {},
+  updateRatios: {},
+  tokensPerSecond,
 });
 const record = (s: number, domain: number, retained: number, base = { domain: 2.0, retained: 1.8 }): RetentionRecord => ({
   step: s,
@@ -59,7 +74,15 @@ describe("studyRun(run, baseline, tokensPerStep)", () => {
 });
 
 const runOf = (name: string, gain: number, forgetting: number, history: RetentionRecord[] = []): StudyRun => ({
-  name, events: [], history, domainLoss: 2 - gain, retainedLoss: 1.8 + forgetting, gain, forgetting, trainable: 16384, msPerStep: 86.4,
+  name,
+  events: [],
+  history,
+  domainLoss: 2 - gain,
+  retainedLoss: 1.8 + forgetting,
+  gain,
+  forgetting,
+  trainable: 16384,
+  msPerStep: 86.4,
 });
 
 describe("studyTable(runs)", () => {

@@ -21,10 +21,14 @@ describe("verdictWord(checks)", () => {
 
 describe("verdict(claim, checks, { seed })", () => {
   it("prints the verdict line with the count of checks that hold and the seed, then one line per check", () => {
-    const v = verdict("claim 2 (warmup helps)", [
-      { what: "forgets less", ok: true, numbers: "forgot 0.078 vs 0.137" },
-      { what: "still learns", ok: false, numbers: "domain loss 2.009 -> 2.010" },
-    ], { seed: 3 });
+    const v = verdict(
+      "claim 2 (warmup helps)",
+      [
+        { what: "forgets less", ok: true, numbers: "forgot 0.078 vs 0.137" },
+        { what: "still learns", ok: false, numbers: "domain loss 2.009 -> 2.010" },
+      ],
+      { seed: 3 },
+    );
     expect(v.word).toBe("PARTLY SUPPORTED");
     expect(v.held).toBe(1);
     expect(v.text).toBe(
@@ -58,7 +62,12 @@ describe("compareWithMargin(a, b, margin)", () => {
   });
 
   it("is antisymmetric: swapping the two flips the answer", () => {
-    for (const [a, b] of [[1, 2], [2, 2.1], [5, 4]]) expect(compareWithMargin(a, b, 0.2)).toBe(-compareWithMargin(b, a, 0.2) || 0);
+    for (const [a, b] of [
+      [1, 2],
+      [2, 2.1],
+      [5, 4],
+    ])
+      expect(compareWithMargin(a, b, 0.2)).toBe(-compareWithMargin(b, a, 0.2) || 0);
   });
 
   it("refuses a negative or missing margin", () => {
@@ -81,9 +90,15 @@ describe("maxAbsDiff(a, b)", () => {
 
 describe("formatTable(head, rows)", () => {
   it("left-aligns the first column, right-aligns the rest, two spaces apart, under a rule", () => {
-    expect(formatTable(["run", "loss"], [["naive", "2.009"], ["lower LR", "12.5"]])).toBe(
-      ["run        loss", "--------  -----", "naive     2.009", "lower LR   12.5"].join("\n"),
-    );
+    expect(
+      formatTable(
+        ["run", "loss"],
+        [
+          ["naive", "2.009"],
+          ["lower LR", "12.5"],
+        ],
+      ),
+    ).toBe(["run        loss", "--------  -----", "naive     2.009", "lower LR   12.5"].join("\n"));
   });
 
   it("names the row whose cell count is wrong", () => {

@@ -7,7 +7,8 @@ export function definedFunctions(source: string): string[] {
   const names: string[] = [];
   for (const m of source.matchAll(/^\s*(?:export\s+)?(?:async\s+)?function\s*\*?\s*([A-Za-z_$][\w$]*)/gm)) names.push(m[1]);
   // `const f = (a: T) =>`, `const f = async (x) =>`, `const f = x =>`, `const f = function`
-  const binding = /^\s*(?:const|let|var)\s+([A-Za-z_$][\w$]*)\s*(?::[^=]+)?=\s*(?:async\s+)?(?:function\b|\([^)]*\)\s*(?::[^=]+)?=>|[A-Za-z_$][\w$]*\s*=>)/gm;
+  const binding =
+    /^\s*(?:const|let|var)\s+([A-Za-z_$][\w$]*)\s*(?::[^=]+)?=\s*(?:async\s+)?(?:function\b|\([^)]*\)\s*(?::[^=]+)?=>|[A-Za-z_$][\w$]*\s*=>)/gm;
   for (const m of source.matchAll(binding)) names.push(m[1]);
   return names;
 }

@@ -7,8 +7,12 @@ import * as lab from "../../src/index.js";
 import { definedFunctions } from "./cell_source.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
-const SOURCES = readdirSync(join(ROOT, "notebooks", "src")).filter((f) => f.endsWith(".md") && !f.startsWith("_")).sort();
-const NOTEBOOKS = readdirSync(join(ROOT, "notebooks")).filter((f) => f.endsWith(".ipynb")).sort();
+const SOURCES = readdirSync(join(ROOT, "notebooks", "src"))
+  .filter((f) => f.endsWith(".md") && !f.startsWith("_"))
+  .sort();
+const NOTEBOOKS = readdirSync(join(ROOT, "notebooks"))
+  .filter((f) => f.endsWith(".ipynb"))
+  .sort();
 const text = (s: string | string[]) => (Array.isArray(s) ? s.join("") : s);
 
 describe("committed notebooks", () => {
@@ -18,7 +22,9 @@ describe("committed notebooks", () => {
 
   it.each(SOURCES)("%s: the .ipynb holds the cells build.mjs makes from it, on the lora-lab kernel", (file) => {
     const nb = JSON.parse(readFileSync(join(ROOT, "notebooks", file.replace(/\.md$/, ".ipynb")), "utf8"));
-    const built = (parseSource(readFileSync(join(ROOT, "notebooks", "src", file), "utf8")) as { type: string; source: string }[]).map((c) => [c.type, c.source]);
+    const built = (parseSource(readFileSync(join(ROOT, "notebooks", "src", file), "utf8")) as { type: string; source: string }[]).map(
+      (c) => [c.type, c.source],
+    );
     expect(nb.cells.map((c: { cell_type: string; source: string | string[] }) => [c.cell_type, text(c.source)])).toEqual(built);
     expect(nb.metadata.kernelspec).toEqual(KERNELSPEC);
   });
@@ -59,7 +65,12 @@ describe("definedFunctions(source)", () => {
 
 describe("notebooks teach, not plumb", () => {
   it.each(SOURCES)(`%s: no line of a code cell is over ${MAX_LINE} characters`, (file) => {
-    const long = codeCells(file).flatMap((cell, i) => cell.split("\n").filter((l) => l.length > MAX_LINE).map((l) => `cell ${i + 1}: ${l}`));
+    const long = codeCells(file).flatMap((cell, i) =>
+      cell
+        .split("\n")
+        .filter((l) => l.length > MAX_LINE)
+        .map((l) => `cell ${i + 1}: ${l}`),
+    );
     expect(long).toEqual([]);
   });
 
@@ -71,7 +82,12 @@ describe("notebooks teach, not plumb", () => {
 
   it("no notebook defines a function under a name the library exports (use lab.<name> instead)", () => {
     const exported = new Set(Object.keys(lab));
-    const shadowing = SOURCES.flatMap((file) => codeCells(file).flatMap(definedFunctions).filter((name) => exported.has(name)).map((name) => `${file}: ${name}`));
+    const shadowing = SOURCES.flatMap((file) =>
+      codeCells(file)
+        .flatMap(definedFunctions)
+        .filter((name) => exported.has(name))
+        .map((name) => `${file}: ${name}`),
+    );
     expect(shadowing).toEqual([]);
   });
 
