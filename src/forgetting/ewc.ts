@@ -11,7 +11,10 @@ export interface EwcPenalty extends WeightPenalty {
  * Diagonal empirical Fisher: the mean over `batches` of the squared gradient of the batch loss,
  * per trainable parameter, in evaluation mode (no dropout).
  */
-export function fisherDiagonal(model: Pick<TrainableModel, "loss" | "train" | "namedParameters">, batches: TokenBatch[]): Map<string, tf.Tensor> {
+export function fisherDiagonal(
+  model: Pick<TrainableModel, "loss" | "train" | "namedParameters">,
+  batches: TokenBatch[],
+): Map<string, tf.Tensor> {
   if (batches.length === 0) throw new Error("fisherDiagonal: no batches; pass general-text batches (e.g. a few from the retained domain)");
   const params = trainableParameters(model);
   const names = [...params.keys()];
@@ -48,7 +51,10 @@ export function fisherDiagonal(model: Pick<TrainableModel, "loss" | "train" | "n
  * EWC (Kirkpatrick et al. 2017): strength/2 * sum F (theta - theta*)^2, F the diagonal Fisher of
  * the model now on `batches` (general text), theta* its weights now. Call before training.
  */
-export function createEwc(model: Pick<TrainableModel, "loss" | "train" | "namedParameters">, options: { strength: number; batches: TokenBatch[] }): EwcPenalty {
+export function createEwc(
+  model: Pick<TrainableModel, "loss" | "train" | "namedParameters">,
+  options: { strength: number; batches: TokenBatch[] },
+): EwcPenalty {
   const fisher = fisherDiagonal(model, options.batches);
   const penalty = quadraticPenalty(trainableParameters(model), options.strength, fisher, "createEwc");
   return {

@@ -39,7 +39,15 @@ export interface ForgettingExperimentOptions {
 }
 
 export type ExperimentEvent =
-  | { type: "strategy-start"; strategy: string; index: number; total: number; steps: number; trainableParams: number; baseline: Record<string, number> }
+  | {
+      type: "strategy-start";
+      strategy: string;
+      index: number;
+      total: number;
+      steps: number;
+      trainableParams: number;
+      baseline: Record<string, number>;
+    }
   | { type: "train"; strategy: string; index: number; event: TrainEvent }
   | { type: "strategy-end"; strategy: string; index: number; summary: SummaryRow };
 
@@ -86,11 +94,17 @@ function trainableCount(model: StrategyModel): [number, number] {
   return [model.numParameters({ trainableOnly: true }), model.numParameters()];
 }
 
-function penaltiesFor(strategy: Strategy, model: StrategyModel, general: readonly Int32Array[] | undefined, batchSize: number): WeightPenalty[] {
+function penaltiesFor(
+  strategy: Strategy,
+  model: StrategyModel,
+  general: readonly Int32Array[] | undefined,
+  batchSize: number,
+): WeightPenalty[] {
   const out: WeightPenalty[] = [];
   const { ewc, l2sp } = strategy.mitigations;
   if (ewc) {
-    if (!general?.length) throw new Error(`strategy "${strategy.name}": EWC needs general-text windows; pass general to runForgettingExperiment`);
+    if (!general?.length)
+      throw new Error(`strategy "${strategy.name}": EWC needs general-text windows; pass general to runForgettingExperiment`);
     const batches = evalBatches(general.slice(0, (ewc.fisherBatches ?? 8) * batchSize), batchSize);
     out.push(createEwc(model, { strength: ewc.strength, batches }));
   }
@@ -107,7 +121,8 @@ export async function runForgettingExperiment(opts: ForgettingExperimentOptions)
   const { base, domain, retain, strategies, steps, batchSize } = opts;
   const seed = opts.seed ?? 0;
   const evalEvery = opts.evalEvery ?? Math.max(1, Math.floor(steps / 8));
-  if ("domain" in retain) throw new Error('runForgettingExperiment: a retained set may not be named "domain" (the new domain\'s eval set has that name)');
+  if ("domain" in retain)
+    throw new Error('runForgettingExperiment: a retained set may not be named "domain" (the new domain\'s eval set has that name)');
   if (strategies.length === 0) throw new Error("runForgettingExperiment: no strategies given");
   const names = strategies.map((s) => s.name);
   const dup = names.find((n, i) => names.indexOf(n) !== i);
@@ -150,10 +165,12 @@ export async function runForgettingExperiment(opts: ForgettingExperimentOptions)
     let data: Iterator<TokenBatch> = batchStream(domain.train, { batchSize, seed })[Symbol.iterator]();
     const replay = strategy.mitigations.replay;
     if (replay && replay.fraction > 0) {
-      if (!opts.general?.length) throw new Error(`strategy "${strategy.name}": replay needs general-text windows; pass general to runForgettingExperiment`);
+      if (!opts.general?.length)
+        throw new Error(`strategy "${strategy.name}": replay needs general-text windows; pass general to runForgettingExperiment`);
       data = withReplay(data, opts.general, { fraction: replay.fraction, seed: replay.seed ?? seed });
     }
-    const regularizer = penalties.length === 0 ? undefined : () => tf.tidy(() => tf.addN(penalties.map((p) => p.regularizer())) as tf.Scalar);
+    const regularizer =
+      penalties.length === 0 ? undefined : () => tf.tidy(() => tf.addN(penalties.map((p) => p.regularizer())) as tf.Scalar);
     const started = performance.now();
     let result;
     try {
@@ -177,7 +194,10 @@ export async function runForgettingExperiment(opts: ForgettingExperimentOptions)
       penalties.forEach((p) => p.dispose());
     }
     const seconds = (performance.now() - started) / 1000;
-    const adapterDisabledLosses = typeof model.disableAdapter === "function" ? evaluateWithAdapterDisabled(model as Parameters<typeof evaluateWithAdapterDisabled>[0], sets) : undefined;
+    const adapterDisabledLosses =
+      typeof model.disableAdapter === "function"
+        ? evaluateWithAdapterDisabled(model as Parameters<typeof evaluateWithAdapterDisabled>[0], sets)
+        : undefined;
     const ranks = opts.ranks === false ? undefined : reference ? updateRankTable(model, { reference }) : updateRankTable(model);
     const firstStep = events.find((e) => e.type === "step");
     const run: StrategyRun = {

@@ -1,4 +1,12 @@
-import { BROWN_GENRES, batches, brownDocuments, resolveBrownGenres, splitDocuments, tokenWindows, type BrownDocument } from "../data/index.js";
+import {
+  BROWN_GENRES,
+  batches,
+  brownDocuments,
+  resolveBrownGenres,
+  splitDocuments,
+  tokenWindows,
+  type BrownDocument,
+} from "../data/index.js";
 import type { Tokenizer } from "../tokenizers/index.js";
 import type { TokenBatch } from "../train/index.js";
 
@@ -27,7 +35,8 @@ export interface GeneralSplit {
 export function generalSplit(genres: readonly string[] = GENERAL_GENRES): GeneralSplit {
   const out: GeneralSplit = { train: [], heldOut: [] };
   for (const genre of resolveBrownGenres(genres)) {
-    if (genre === BROWN_GENRES[DOMAIN_GENRE]) throw new Error(`generalSplit: genre "${genre}" is the forgetting demo's new domain and must stay out of general text`);
+    if (genre === BROWN_GENRES[DOMAIN_GENRE])
+      throw new Error(`generalSplit: genre "${genre}" is the forgetting demo's new domain and must stay out of general text`);
     const split = splitDocuments(brownDocuments(genre), { validationFraction: HELD_OUT_FRACTION, seed: SPLIT_SEED });
     out.train.push(...split.train);
     out.heldOut.push(...split.validation);
@@ -36,7 +45,12 @@ export function generalSplit(genres: readonly string[] = GENERAL_GENRES): Genera
 }
 
 /** Documents joined into one stream (a blank line between them, as makeLmDataset) and cut into windows of T + 1 tokens. */
-export function documentWindows(docs: readonly BrownDocument[], tokenizer: Tokenizer, windowLength: number, stride = windowLength): Int32Array[] {
+export function documentWindows(
+  docs: readonly BrownDocument[],
+  tokenizer: Tokenizer,
+  windowLength: number,
+  stride = windowLength,
+): Int32Array[] {
   const separator = tokenizer.eosTokenId !== undefined ? [tokenizer.eosTokenId] : tokenizer.encode("\n\n");
   const ids: number[] = [];
   docs.forEach((doc, i) => {

@@ -20,7 +20,12 @@ export function trainableParameters(model: Pick<TrainableModel, "namedParameters
 }
 
 /** strength/2 * sum weight * (theta - anchor)^2, with weight 1 where `weights` is absent. */
-export function quadraticPenalty(params: Map<string, tf.Variable>, strength: number, weights?: Map<string, tf.Tensor>, source = "weight penalty"): WeightPenalty {
+export function quadraticPenalty(
+  params: Map<string, tf.Variable>,
+  strength: number,
+  weights?: Map<string, tf.Tensor>,
+  source = "weight penalty",
+): WeightPenalty {
   if (!(strength >= 0) || !Number.isFinite(strength)) throw new Error(`${source}: strength must be a finite number >= 0, got ${strength}`);
   const anchor = new Map([...params].map(([n, v]) => [n, tf.keep(v.clone())] as [string, tf.Tensor]));
   const regularizer = () =>

@@ -30,7 +30,11 @@ function* source(data: Iterator<TokenBatch> | Iterable<TokenBatch>): Generator<T
  * windows (T + 1 tokens, as `tokenWindows` makes them) drawn by a seeded PRNG. Fraction 0 yields
  * the original batches unchanged.
  */
-export function* withReplay(data: Iterator<TokenBatch> | Iterable<TokenBatch>, general: readonly ArrayLike<number>[], options: ReplayOptions): Generator<TokenBatch, void> {
+export function* withReplay(
+  data: Iterator<TokenBatch> | Iterable<TokenBatch>,
+  general: readonly ArrayLike<number>[],
+  options: ReplayOptions,
+): Generator<TokenBatch, void> {
   const { fraction, seed = 0 } = options;
   if (!(fraction >= 0 && fraction <= 1)) throw new RangeError(`withReplay: fraction must be in [0, 1], got ${fraction}`);
   if (fraction > 0 && general.length === 0) throw new RangeError("withReplay: no general-text windows to replay");
@@ -46,7 +50,8 @@ export function* withReplay(data: Iterator<TokenBatch> | Iterable<TokenBatch>, g
     const targets = batch.targets.slice();
     for (let row = B - k; row < B; row++) {
       const w = general[Math.floor(random() * general.length)];
-      if (w.length !== T + 1) throw new RangeError(`withReplay: general windows must have T + 1 = ${T + 1} tokens to match the batches; got ${w.length}`);
+      if (w.length !== T + 1)
+        throw new RangeError(`withReplay: general windows must have T + 1 = ${T + 1} tokens to match the batches; got ${w.length}`);
       for (let t = 0; t < T; t++) {
         inputIds[row * T + t] = w[t];
         targets[row * T + t] = w[t + 1];

@@ -36,22 +36,35 @@ export interface RetentionTracker {
 }
 
 /** The model's mean token loss on each set, before training: the reference for forgetting. */
-export async function measureBaseline(model: Pick<TrainableModel, "loss" | "train">, sets: Record<string, TokenBatch[]>): Promise<Record<string, number>> {
+export async function measureBaseline(
+  model: Pick<TrainableModel, "loss" | "train">,
+  sets: Record<string, TokenBatch[]>,
+): Promise<Record<string, number>> {
   const baseline: Record<string, number> = {};
   for (const [name, batches] of Object.entries(sets)) baseline[name] = await evaluateLoss(model, batches);
   return baseline;
 }
 
 /** Loss per set with the adapter switched off: equals the base model's when training left it untouched. */
-export function evaluateWithAdapterDisabled(model: AdapterSwitchable & Pick<TrainableModel, "loss" | "train">, sets: Record<string, TokenBatch[]>): Record<string, number> {
+export function evaluateWithAdapterDisabled(
+  model: AdapterSwitchable & Pick<TrainableModel, "loss" | "train">,
+  sets: Record<string, TokenBatch[]>,
+): Record<string, number> {
   return model.disableAdapter(() => Object.fromEntries(Object.entries(sets).map(([n, b]) => [n, evaluateLossSync(model, b)])));
 }
 
 /** One record from an eval event's losses (pure). */
-export function retentionRecord(event: Pick<EvalEvent, "step" | "losses">, baseline: Record<string, number>, retained: string[]): RetentionRecord {
+export function retentionRecord(
+  event: Pick<EvalEvent, "step" | "losses">,
+  baseline: Record<string, number>,
+  retained: string[],
+): RetentionRecord {
   const forgetting: Record<string, number> = {};
   for (const name of retained) {
-    if (!(name in event.losses)) throw new Error(`trackRetention: retained set "${name}" is not among the evaluated sets; available: ${Object.keys(event.losses).join(", ")}`);
+    if (!(name in event.losses))
+      throw new Error(
+        `trackRetention: retained set "${name}" is not among the evaluated sets; available: ${Object.keys(event.losses).join(", ")}`,
+      );
     forgetting[name] = event.losses[name] - baseline[name];
   }
   const values = Object.values(forgetting);
@@ -64,12 +77,19 @@ export function retentionRecord(event: Pick<EvalEvent, "step" | "losses">, basel
  * Retention tracking on the trainer's own eval events: give `sets` to `train` as `evalSets` and
  * the returned `onEvent` as its `onEvent`; `history` grows by one record per evaluation.
  */
-export function trackRetention(model: Pick<TrainableModel, "loss" | "train"> & Partial<AdapterSwitchable>, options: RetentionOptions): RetentionTracker {
+export function trackRetention(
+  model: Pick<TrainableModel, "loss" | "train"> & Partial<AdapterSwitchable>,
+  options: RetentionOptions,
+): RetentionTracker {
   const { sets, baseline } = options;
   const retained = options.retained ?? Object.keys(baseline);
   for (const name of retained) {
-    if (!(name in sets)) throw new Error(`trackRetention: retained set "${name}" is not in sets; available: ${Object.keys(sets).join(", ")}`);
-    if (!Number.isFinite(baseline[name])) throw new Error(`trackRetention: no baseline loss for retained set "${name}"; baseline has: ${Object.keys(baseline).join(", ") || "(none)"}`);
+    if (!(name in sets))
+      throw new Error(`trackRetention: retained set "${name}" is not in sets; available: ${Object.keys(sets).join(", ")}`);
+    if (!Number.isFinite(baseline[name]))
+      throw new Error(
+        `trackRetention: no baseline loss for retained set "${name}"; baseline has: ${Object.keys(baseline).join(", ") || "(none)"}`,
+      );
   }
   if (options.adapterDisabled && typeof model.disableAdapter !== "function") {
     throw new Error("trackRetention: adapterDisabled needs a model with disableAdapter(fn) (a PeftModel); this model has none");
@@ -78,7 +98,8 @@ export function trackRetention(model: Pick<TrainableModel, "loss" | "train"> & P
   const onEvent = (event: TrainEvent) => {
     if (event.type !== "eval") return;
     const record = retentionRecord(event, baseline, retained);
-    if (options.adapterDisabled) record.adapterDisabledLosses = evaluateWithAdapterDisabled(model as AdapterSwitchable & Pick<TrainableModel, "loss" | "train">, sets);
+    if (options.adapterDisabled)
+      record.adapterDisabledLosses = evaluateWithAdapterDisabled(model as AdapterSwitchable & Pick<TrainableModel, "loss" | "train">, sets);
     history.push(record);
   };
   return { onEvent, history };

@@ -7,7 +7,16 @@
 import type { GPT2LMHeadModel } from "../models/index.js";
 import { layerIndexOf, type Module } from "../nn/index.js";
 import type { ParamGroupSpec, SchedulerName } from "../optim/index.js";
-import { applyPlan, articlePlan as articleLayerPlan, BottleneckConfig, countLayers, getPeftModel, LoraConfig, PrefixTuningConfig, type ArticlePlanOptions } from "../peft/index.js";
+import {
+  applyPlan,
+  articlePlan as articleLayerPlan,
+  BottleneckConfig,
+  countLayers,
+  getPeftModel,
+  LoraConfig,
+  PrefixTuningConfig,
+  type ArticlePlanOptions,
+} from "../peft/index.js";
 import { quantizeModel, type QuantType } from "../quant/index.js";
 import type { TrainableModel } from "../train/index.js";
 
@@ -92,7 +101,10 @@ const full = (model: GPT2LMHeadModel): PreparedStrategy => ({ model: model as St
 function loraOn(model: GPT2LMHeadModel, targetModules: string[] | "all-linear", opts: LoraStrategyOptions, qv: boolean): PreparedStrategy {
   const r = opts.r ?? 8;
   const config = new LoraConfig({ r, loraAlpha: opts.loraAlpha ?? 2 * r, targetModules, loraDropout: 0 });
-  return { model: getPeftModel(model, config, "default", qv ? { fusedQkv: ["q", "v"] } : {}) as unknown as StrategyModel, lowRankUpdates: true };
+  return {
+    model: getPeftModel(model, config, "default", qv ? { fusedQkv: ["q", "v"] } : {}) as unknown as StrategyModel,
+    lowRankUpdates: true,
+  };
 }
 
 /** Every layer trains at a constant LR: the naive baseline the article warns about. */
@@ -107,37 +119,54 @@ export function fullCosine(opts: StrategyOptions = {}): Strategy {
 
 /** Embeddings and the lower `frozenLayers` blocks (default half) frozen; upper blocks and ln_f train in place. */
 export function freezeLower(opts: StrategyOptions & { frozenLayers?: number } = {}): Strategy {
-  return make({ name: "freeze lower half", description: "embeddings + lower blocks frozen, upper blocks full, warmup + cosine", scheduler: "cosine" }, opts, (model) => {
-    const L = countLayers(model);
-    const frozen = opts.frozenLayers ?? Math.floor(L / 2);
-    if (!(frozen >= 0 && frozen < L)) throw new Error(`freezeLower: frozenLayers must be in [0, ${L - 1}] for a ${L}-layer model, got ${frozen}`);
-    model.requiresGrad(false);
-    for (const [name, p] of model.namedParameters()) {
-      const layer = layerIndexOf(name);
-      if ((layer !== undefined && layer >= frozen) || name.startsWith("transformer.ln_f.")) p.requiresGrad = true;
-    }
-    return { model: model as StrategyModel, lowRankUpdates: false };
-  });
+  return make(
+    { name: "freeze lower half", description: "embeddings + lower blocks frozen, upper blocks full, warmup + cosine", scheduler: "cosine" },
+    opts,
+    (model) => {
+      const L = countLayers(model);
+      const frozen = opts.frozenLayers ?? Math.floor(L / 2);
+      if (!(frozen >= 0 && frozen < L))
+        throw new Error(`freezeLower: frozenLayers must be in [0, ${L - 1}] for a ${L}-layer model, got ${frozen}`);
+      model.requiresGrad(false);
+      for (const [name, p] of model.namedParameters()) {
+        const layer = layerIndexOf(name);
+        if ((layer !== undefined && layer >= frozen) || name.startsWith("transformer.ln_f.")) p.requiresGrad = true;
+      }
+      return { model: model as StrategyModel, lowRankUpdates: false };
+    },
+  );
 }
 
 /** LoRA on the Q and V blocks of GPT-2's fused c_attn, every layer (the article's placement). */
 export function loraQV(opts: LoraStrategyOptions = {}): Strategy {
   const r = opts.r ?? 8;
-  return make({ name: `LoRA Q,V r${r}`, description: `LoRA r ${r} on Q and V of c_attn, warmup + cosine`, scheduler: "cosine" }, opts, (m) => loraOn(m, ["c_attn"], opts, true));
+  return make(
+    { name: `LoRA Q,V r${r}`, description: `LoRA r ${r} on Q and V of c_attn, warmup + cosine`, scheduler: "cosine" },
+    opts,
+    (m) => loraOn(m, ["c_attn"], opts, true),
+  );
 }
 
 /** LoRA on every Linear / Conv1D but the LM head (PEFT's "all-linear"). */
 export function loraAllLinear(opts: LoraStrategyOptions = {}): Strategy {
   const r = opts.r ?? 8;
-  return make({ name: `LoRA all-linear r${r}`, description: `LoRA r ${r} on every linear layer, warmup + cosine`, scheduler: "cosine" }, opts, (m) => loraOn(m, "all-linear", opts, false));
+  return make(
+    { name: `LoRA all-linear r${r}`, description: `LoRA r ${r} on every linear layer, warmup + cosine`, scheduler: "cosine" },
+    opts,
+    (m) => loraOn(m, "all-linear", opts, false),
+  );
 }
 
 /** The article's GPT layer plan: lower half frozen, middle and upper LoRA, LM head trainable. */
 export function articlePlan(opts: StrategyOptions & { plan?: ArticlePlanOptions } = {}): Strategy {
-  return make({ name: "article plan", description: "lower frozen, middle LoRA r8, upper LoRA r16, head full, warmup + cosine", scheduler: "cosine" }, opts, (model) => {
-    const applied = applyPlan(model, articleLayerPlan(model, opts.plan));
-    return { model: applied.model as unknown as StrategyModel, paramGroups: applied.paramGroups, lowRankUpdates: true };
-  });
+  return make(
+    { name: "article plan", description: "lower frozen, middle LoRA r8, upper LoRA r16, head full, warmup + cosine", scheduler: "cosine" },
+    opts,
+    (model) => {
+      const applied = applyPlan(model, articleLayerPlan(model, opts.plan));
+      return { model: applied.model as unknown as StrategyModel, paramGroups: applied.paramGroups, lowRankUpdates: true };
+    },
+  );
 }
 
 /**
@@ -148,28 +177,44 @@ export function articlePlan(opts: StrategyOptions & { plan?: ArticlePlanOptions 
 export function qlora(opts: LoraStrategyOptions & { quantType?: QuantType } = {}): Strategy {
   const r = opts.r ?? 8;
   const quantType = opts.quantType ?? "nf4";
-  return make({ name: `QLoRA c_attn r${r}`, description: `${quantType.toUpperCase()} 4-bit base + LoRA r ${r} on c_attn (Q,K,V), warmup + cosine`, scheduler: "cosine" }, opts, (model) => {
-    quantizeModel(model, { quantType, doubleQuant: true });
-    return loraOn(model, ["c_attn"], opts, false);
-  });
+  return make(
+    {
+      name: `QLoRA c_attn r${r}`,
+      description: `${quantType.toUpperCase()} 4-bit base + LoRA r ${r} on c_attn (Q,K,V), warmup + cosine`,
+      scheduler: "cosine",
+    },
+    opts,
+    (model) => {
+      quantizeModel(model, { quantType, doubleQuant: true });
+      return loraOn(model, ["c_attn"], opts, false);
+    },
+  );
 }
 
 /** Houlsby-style bottleneck adapters after attention and MLP sublayers. */
 export function bottleneck(opts: StrategyOptions & { bottleneckSize?: number } = {}): Strategy {
   const size = opts.bottleneckSize ?? 16;
-  return make({ name: `bottleneck ${size}`, description: `bottleneck adapters of width ${size}, warmup + cosine`, scheduler: "cosine" }, opts, (model) => ({
-    model: getPeftModel(model, new BottleneckConfig({ bottleneckSize: size })) as unknown as StrategyModel,
-    lowRankUpdates: false,
-  }));
+  return make(
+    { name: `bottleneck ${size}`, description: `bottleneck adapters of width ${size}, warmup + cosine`, scheduler: "cosine" },
+    opts,
+    (model) => ({
+      model: getPeftModel(model, new BottleneckConfig({ bottleneckSize: size })) as unknown as StrategyModel,
+      lowRankUpdates: false,
+    }),
+  );
 }
 
 /** Prefix tuning: learned key / value positions in every attention layer. */
 export function prefix(opts: StrategyOptions & { numVirtualTokens?: number } = {}): Strategy {
   const P = opts.numVirtualTokens ?? 8;
-  return make({ name: `prefix ${P}`, description: `prefix tuning, ${P} virtual tokens per layer, warmup + cosine`, scheduler: "cosine" }, opts, (model) => ({
-    model: getPeftModel(model, new PrefixTuningConfig({ numVirtualTokens: P })) as unknown as StrategyModel,
-    lowRankUpdates: false,
-  }));
+  return make(
+    { name: `prefix ${P}`, description: `prefix tuning, ${P} virtual tokens per layer, warmup + cosine`, scheduler: "cosine" },
+    opts,
+    (model) => ({
+      model: getPeftModel(model, new PrefixTuningConfig({ numVirtualTokens: P })) as unknown as StrategyModel,
+      lowRankUpdates: false,
+    }),
+  );
 }
 
 /** The strategies by short key, for command lines (`--strategies naive,cosine,lora`). */

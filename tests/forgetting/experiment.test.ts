@@ -127,8 +127,14 @@ describe("runForgettingExperiment", () => {
   });
 
   it("strategiesFromKeys builds strategies by key and names the available keys for an unknown one", () => {
-    expect(strategiesFromKeys(["naive", "lora", "qlora"]).map((s) => s.name)).toEqual(["full, constant LR", "LoRA Q,V r8", "QLoRA c_attn r8"]);
-    expect(() => strategiesFromKeys(["lora", "adapter"])).toThrow(/unknown strategy "adapter"; available: naive, cosine, freeze-lower, lora/);
+    expect(strategiesFromKeys(["naive", "lora", "qlora"]).map((s) => s.name)).toEqual([
+      "full, constant LR",
+      "LoRA Q,V r8",
+      "QLoRA c_attn r8",
+    ]);
+    expect(() => strategiesFromKeys(["lora", "adapter"])).toThrow(
+      /unknown strategy "adapter"; available: naive, cosine, freeze-lower, lora/,
+    );
   });
 
   it("runs QLoRA, bottleneck and prefix strategies and counts their trainable parameters as PEFT does", async () => {

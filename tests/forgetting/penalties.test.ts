@@ -22,7 +22,10 @@ function referenceFisher(model: GPT2LMHeadModel, batches: TokenBatch[]): Map<str
   for (const batch of batches) {
     const ids = tf.tensor2d(batch.inputIds, batch.shape, "int32");
     const targets = tf.tensor2d(batch.targets, batch.shape, "int32");
-    const { value, grads } = tf.variableGrads(() => model.loss(ids, targets), named.map(([, p]) => p.variable));
+    const { value, grads } = tf.variableGrads(
+      () => model.loss(ids, targets),
+      named.map(([, p]) => p.variable),
+    );
     for (const [n, p] of named) {
       const g = grads[p.variable.name].dataSync();
       const acc = out.get(n)!;
@@ -43,7 +46,10 @@ function perturb(model: GPT2LMHeadModel): Map<string, Float64Array> {
     const d = Float64Array.from(w, () => ((x = (x * 1103515245 + 12345) % 2 ** 31), (x / 2 ** 31 - 0.5) * 0.1));
     const nw = Float32Array.from(w, (v, i) => v + d[i]);
     // The true difference is what float32 stored, not d.
-    out.set(n, Float64Array.from(nw, (v, i) => v - w[i]));
+    out.set(
+      n,
+      Float64Array.from(nw, (v, i) => v - w[i]),
+    );
     p.variable.assign(tf.tensor(nw, p.variable.shape));
   }
   return out;

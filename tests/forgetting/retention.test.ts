@@ -17,12 +17,17 @@ const sets = { domain: toBatches(windows(4, T, 5, 16), 4), general: toBatches(wi
 
 describe("retentionRecord(event, baseline, retained)", () => {
   it("computes forgetting = loss - baseline per retained set, backward transfer = -mean forgetting, perplexity = exp(loss)", () => {
-    const r = retentionRecord({ step: 4, losses: { domain: 1.5, press: 3.25, fiction: 2.0 } }, { press: 3.0, fiction: 2.5 }, ["press", "fiction"]);
+    const r = retentionRecord({ step: 4, losses: { domain: 1.5, press: 3.25, fiction: 2.0 } }, { press: 3.0, fiction: 2.5 }, [
+      "press",
+      "fiction",
+    ]);
     expect(r.forgetting).toEqual({ press: 0.25, fiction: -0.5 });
     expect(r.backwardTransfer).toBe(0.125); // -(0.25 - 0.5) / 2
     expect(r.perplexities.domain).toBeCloseTo(4.4816890703, 9);
     expect(r.step).toBe(4);
-    expect(() => retentionRecord({ step: 1, losses: { domain: 1 } }, { press: 3 }, ["press"])).toThrow(/"press" is not among the evaluated sets; available: domain/);
+    expect(() => retentionRecord({ step: 1, losses: { domain: 1 } }, { press: 3 }, ["press"])).toThrow(
+      /"press" is not among the evaluated sets; available: domain/,
+    );
   });
 });
 
@@ -33,7 +38,12 @@ describe("trackRetention(model, { sets, baseline })", () => {
     const tracker = trackRetention(model, { sets, baseline });
     const evals: EvalEvent[] = [];
     await train(model, {
-      data: domainTrain, steps: 6, lr: 3e-3, evalEvery: 3, evalSets: sets, progress: false,
+      data: domainTrain,
+      steps: 6,
+      lr: 3e-3,
+      evalEvery: 3,
+      evalSets: sets,
+      progress: false,
       onEvent: (e) => {
         tracker.onEvent(e);
         if (e.type === "eval") evals.push(e);
@@ -54,8 +64,12 @@ describe("trackRetention(model, { sets, baseline })", () => {
 
   it("names what was wrong: a retained set without batches or baseline, adapterDisabled on a plain model", () => {
     const model = tinyModel(1);
-    expect(() => trackRetention(model, { sets, baseline: { press: 1 } })).toThrow(/retained set "press" is not in sets; available: domain, general/);
-    expect(() => trackRetention(model, { sets, baseline: {}, retained: ["general"] })).toThrow(/no baseline loss for retained set "general"/);
+    expect(() => trackRetention(model, { sets, baseline: { press: 1 } })).toThrow(
+      /retained set "press" is not in sets; available: domain, general/,
+    );
+    expect(() => trackRetention(model, { sets, baseline: {}, retained: ["general"] })).toThrow(
+      /no baseline loss for retained set "general"/,
+    );
     expect(() => trackRetention(model, { sets, baseline: {}, adapterDisabled: true })).toThrow(/disableAdapter/);
   });
 
@@ -64,7 +78,9 @@ describe("trackRetention(model, { sets, baseline })", () => {
     const baseLosses = await measureBaseline(base, sets); // before wrapping: the independent reference
     const model = getPeftModel(base, { r: 4, loraAlpha: 8, targetModules: ["c_attn", "c_fc"], fanInFanOut: true });
     const tracker = trackRetention(model, { sets, baseline: { general: baseLosses.general }, adapterDisabled: true });
-    await expectNoLeak(() => train(model, { data: domainTrain, steps: 4, lr: 1e-2, evalEvery: 2, evalSets: sets, progress: false, onEvent: tracker.onEvent }));
+    await expectNoLeak(() =>
+      train(model, { data: domainTrain, steps: 4, lr: 1e-2, evalEvery: 2, evalSets: sets, progress: false, onEvent: tracker.onEvent }),
+    );
     expect(tracker.history).toHaveLength(2);
     for (const r of tracker.history) {
       expect(r.adapterDisabledLosses).toEqual(baseLosses);
