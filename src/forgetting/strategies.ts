@@ -100,7 +100,8 @@ const full = (model: GPT2LMHeadModel): PreparedStrategy => ({ model: model as St
 
 function loraOn(model: GPT2LMHeadModel, targetModules: string[] | "all-linear", opts: LoraStrategyOptions, qv: boolean): PreparedStrategy {
   const r = opts.r ?? 8;
-  const config = new LoraConfig({ r, loraAlpha: opts.loraAlpha ?? 2 * r, targetModules, loraDropout: 0 });
+  // GPT-2's projections are Conv1D ([in, out] weights): say so, rather than have PEFT's warning correct it.
+  const config = new LoraConfig({ r, loraAlpha: opts.loraAlpha ?? 2 * r, targetModules, loraDropout: 0, fanInFanOut: true });
   return {
     model: getPeftModel(model, config, "default", qv ? { fusedQkv: ["q", "v"] } : {}) as unknown as StrategyModel,
     lowRankUpdates: true,

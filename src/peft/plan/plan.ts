@@ -4,7 +4,7 @@
  * the LM head. It compiles to a PEFT LoraConfig (exact module names, rankPattern / alphaPattern),
  * a freeze set and optimizer param groups.
  */
-import { Embedding, layerIndexOf, type Module } from "../../nn/index.js";
+import { Conv1D, Embedding, layerIndexOf, type Module } from "../../nn/index.js";
 import { LoraConfig } from "../lora/config.js";
 import { getPeftModel } from "../mapping.js";
 import { isTargeted } from "../matching.js";
@@ -145,6 +145,8 @@ export function compilePlan(model: Module, plan: LayerPlan): CompiledPlan {
       alphaPattern,
       loraDropout: plan.loraDropout ?? 0,
       modulesToSave: head.length ? head : undefined,
+      // Set from the model, so that a plan on GPT-2's Conv1D layers does not meet PEFT's warning.
+      fanInFanOut: targets.some((t) => model.getSubmodule(t.key) instanceof Conv1D),
     });
   }
   return {
