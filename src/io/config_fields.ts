@@ -26,7 +26,6 @@ export function field<T>(defaultValue: T, check?: Check<T>): FieldSpec<T> {
   return { default: defaultValue, check };
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type FieldTable = Record<string, FieldSpec<any>>;
 
 /** The value types of a field table (doc comments carry over to the fields). */

@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { Module } from "../nn/index.js";
 import { checkGenerateOptions, pickToken, type GenerateOptions } from "./generation.js";
+import { toIdTensor } from "./inputs.js";
 
 /** What a decoder-only model offers generation: logits [B, T, V] for id rows [B, T], and its mode. */
 export interface CausalLM extends Module {
@@ -13,9 +14,16 @@ export interface CausalLM extends Module {
  * cropped to the last `contextLength` tokens. A sequence that produced `eosTokenId` is padded
  * with it while the others go on, so the result stays rectangular.
  */
-export function generateCausal(model: CausalLM, ids: number[] | number[][], opts: GenerateOptions, contextLength: number): number[][] {
-  checkGenerateOptions(opts);
+export function generateCausal(
+  model: CausalLM,
+  ids: number[] | number[][],
+  opts: GenerateOptions,
+  contextLength: number,
+  vocabSize: number,
+): number[][] {
   const rows = (Array.isArray(ids[0]) ? (ids as number[][]) : [ids as number[]]).map((r) => [...r]);
+  toIdTensor(rows, vocabSize).dispose(); // validates the prompt
+  checkGenerateOptions(opts);
   const eos = opts.eosTokenId;
   const done = rows.map(() => false);
   const wasTraining = model.training;

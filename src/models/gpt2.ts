@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
-import { Conv1D, Dropout, Embedding, LayerNorm, Linear, Module, ModuleList, activation, crossEntropy } from "../nn/index.js";
+import { Conv1D, Dropout, Embedding, LayerNorm, Linear, Module, ModuleList, activation, crossEntropy, lmHead } from "../nn/index.js";
 import { GPT2Config } from "./gpt2_config.js";
 import { fusedCausalAttention } from "../engine/index.js";
 import { causalBias } from "../nn/masks.js";
@@ -150,12 +150,7 @@ export class GPT2LMHeadModel extends Module {
   constructor(readonly config: GPT2Config = GPT2Config.preset("tiny")) {
     super();
     this.transformer = this.registerModule("transformer", new GPT2Model(config));
-    this.lm_head = this.registerModule(
-      "lm_head",
-      config.tieWordEmbeddings
-        ? new Linear(config.nEmbd, config.vocabSize, { bias: false, weight: this.transformer.wte.weight })
-        : new Linear(config.nEmbd, config.vocabSize, { bias: false, initStd: config.initializerRange }),
-    );
+    this.lm_head = this.registerModule("lm_head", lmHead(this.transformer.wte, config.tieWordEmbeddings, config.initializerRange));
   }
 
   /** Hugging Face's config.json for this model. */
@@ -203,9 +198,7 @@ export class GPT2LMHeadModel extends Module {
    * produced `eosTokenId` is padded with it while the others go on.
    */
   generate(ids: number[] | number[][], opts: GenerateOptions): number[][] {
-    const rows = Array.isArray(ids[0]) ? (ids as number[][]) : [ids as number[]];
-    toIdTensor(rows, this.config.vocabSize).dispose(); // validates the prompt
-    return generateCausal(this, rows, opts, this.config.nPositions);
+    return generateCausal(this, ids, opts, this.config.nPositions, this.config.vocabSize);
   }
 }
 

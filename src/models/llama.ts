@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
-import { Embedding, Linear, Module, ModuleList, RMSNorm, activation, crossEntropy } from "../nn/index.js";
+import { Embedding, Linear, Module, ModuleList, RMSNorm, activation, crossEntropy, lmHead } from "../nn/index.js";
 import { LlamaConfig } from "./llama_config.js";
 import { LlamaAttention, type AttentionContext } from "./llama_attention.js";
 import { RopeTables, ropeInverseFrequencies } from "./rope.js";
@@ -101,13 +101,7 @@ export class LlamaForCausalLM extends Module {
   constructor(readonly config: LlamaConfig = LlamaConfig.preset("tiny")) {
     super();
     this.model = this.registerModule("model", new LlamaModel(config));
-    const { hiddenSize: C, vocabSize: V } = config;
-    this.lm_head = this.registerModule(
-      "lm_head",
-      config.tieWordEmbeddings
-        ? new Linear(C, V, { bias: false, weight: this.model.embed_tokens.weight })
-        : new Linear(C, V, { bias: false, initStd: config.initializerRange }),
-    );
+    this.lm_head = this.registerModule("lm_head", lmHead(this.model.embed_tokens, config.tieWordEmbeddings, config.initializerRange));
   }
 
   /** Hugging Face's config.json for this model. */
@@ -154,8 +148,7 @@ export class LlamaForCausalLM extends Module {
    * prompt followed by the new tokens; a sequence that produced `eosTokenId` is padded with it.
    */
   generate(ids: number[] | number[][], opts: GenerateOptions): number[][] {
-    toIdTensor(ids, this.config.vocabSize).dispose(); // validates the prompt
-    return generateCausal(this, ids, opts, this.config.maxPositionEmbeddings);
+    return generateCausal(this, ids, opts, this.config.maxPositionEmbeddings, this.config.vocabSize);
   }
 }
 

@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
-import { Embedding, Linear, Module, crossEntropy } from "../nn/index.js";
+import { Embedding, Linear, Module, crossEntropy, lmHead } from "../nn/index.js";
 import { T5Config } from "./t5_config.js";
 import { T5Stack } from "./t5_layers.js";
 import { attentionMaskTensor, toIdTensor, type TokenInput } from "./inputs.js";
@@ -37,12 +37,7 @@ export class T5ForConditionalGeneration extends Module {
     this.shared = this.registerModule("shared", new Embedding(vocabSize, dModel, { initStd: factor }));
     this.encoder = this.registerModule("encoder", new T5Stack(config, this.shared, false));
     this.decoder = this.registerModule("decoder", new T5Stack(config, this.shared, true));
-    this.lm_head = this.registerModule(
-      "lm_head",
-      config.tieWordEmbeddings
-        ? new Linear(dModel, vocabSize, { bias: false, weight: this.shared.weight })
-        : new Linear(dModel, vocabSize, { bias: false, initStd: factor }),
-    );
+    this.lm_head = this.registerModule("lm_head", lmHead(this.shared, config.tieWordEmbeddings, factor));
   }
 
   /** Hugging Face's config.json for this model. */

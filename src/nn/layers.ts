@@ -82,6 +82,15 @@ export class Conv1D extends Module<[tf.Tensor], tf.Tensor> {
 }
 
 /** A lookup table [numEmbeddings, dim]. */
+/**
+ * A language-model head over `embedding`'s vocabulary: sharing its weight when `tie` is set
+ * (tie_word_embeddings), otherwise a fresh bias-free projection drawn with std `initStd`.
+ */
+export function lmHead(embedding: Embedding, tie: boolean, initStd: number): Linear {
+  const { embeddingDim: C, numEmbeddings: V } = embedding;
+  return tie ? new Linear(C, V, { bias: false, weight: embedding.weight }) : new Linear(C, V, { bias: false, initStd });
+}
+
 export class Embedding extends Module<[tf.Tensor], tf.Tensor> {
   readonly weight: Parameter;
 
