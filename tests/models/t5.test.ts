@@ -38,13 +38,15 @@ describe.each([
 ])("T5 %s against the PyTorch reference (%s)", (folder) => {
   const expected = read(folder);
 
-  it("gives the reference logits with a padded source (max abs diff < 1e-4)", async () => {
+  // Measured on wasm (with and without the native addon) and cpu: at most 3.6e-6 (gated-tied), 1.4e-6
+  // (relu-untied); the reference runs in float64, so this is lora-lab's float32 rounding.
+  it("gives the reference logits with a padded source (max abs diff < 1e-5)", async () => {
     const model = await fromPretrained<T5ForConditionalGeneration>(`${ROOT}/${folder}`);
     expect(model.numParameters()).toBe(expected.num_parameters);
     const before = tf.memory().numTensors;
     const logits = model.forward(expected.input_ids, expected.decoder_input_ids, { attentionMask: expected.attention_mask });
     expect(logits.shape).toEqual(expected.logits_shape);
-    expect(maxAbsDiff(logits.dataSync(), expected.logits)).toBeLessThan(1e-4);
+    expect(maxAbsDiff(logits.dataSync(), expected.logits)).toBeLessThan(1e-5);
     logits.dispose();
     expect(tf.memory().numTensors).toBe(before);
     model.dispose();
@@ -53,7 +55,7 @@ describe.each([
   it("gives the reference loss from labels shifted right, ignoring -100", async () => {
     const model = await fromPretrained<T5ForConditionalGeneration>(`${ROOT}/${folder}`);
     const loss = model.loss(expected.input_ids, expected.labels, { attentionMask: expected.attention_mask });
-    expect(Math.abs(loss.dataSync()[0] - expected.loss)).toBeLessThan(1e-4);
+    expect(Math.abs(loss.dataSync()[0] - expected.loss)).toBeLessThan(1e-5);
     loss.dispose();
     model.dispose();
   });
