@@ -1,4 +1,4 @@
-/** data: the Brown corpus by genre, deterministic splits, token windows, batches and synthetic tasks. */
+/** data: the Brown corpus, the user's own files (loadDataset), splits, token windows, causal-LM / instruction / seq2seq batches, synthetic tasks. */
 export { BROWN_GENRES, brownDocuments, resolveBrownGenres } from "./brown.js";
 export type { BrownDocument, BrownGenre, BrownGenreLetter } from "./brown.js";
 export { splitDocuments } from "./split.js";
@@ -31,3 +31,7 @@ export type {
   Seq2SeqSyntheticTask,
 } from "./seq2seq_tasks.js";
 export { mulberry32 } from "./random.js";
+export { Dataset, DataError, SKIP_DETAILS } from "./records.js";
+export type { DataRecord, RecordSource, SkipReport, SkippedRecord, TrainTestSplitOptions } from "./records.js";
+export { DatasetStream, FORMAT_EXTENSIONS, loadDataset, streamDataset } from "./load_dataset.js";
+export type { DatasetFormat, LoadDatasetOptions, SourcedRecord } from "./load_dataset.js";
