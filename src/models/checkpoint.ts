@@ -1,7 +1,5 @@
-import * as tf from "@tensorflow/tfjs";
-import { rm } from "node:fs/promises";
-import { join } from "node:path";
-import { fromFloat32, writeFileAtomic, writeSafetensors, type SafeTensor } from "../io/index.js";
+import type * as tf from "@tensorflow/tfjs";
+import { fromFloat32, serializeSafetensors, writeFilesAtomic, type SafeTensor } from "../io/index.js";
 
 /** What savePretrained needs from a model: its HF config, its tensors and the keys it ties. */
 export interface Saveable {
@@ -39,7 +37,9 @@ function shards(tensors: Record<string, SafeTensor>, max: number): Array<Record<
 
 /**
  * Writes a Hugging Face model folder: config.json and model.safetensors (metadata
- * {"format": "pt"}, as transformers writes), or shards and their index, each file atomically.
+ * {"format": "pt"}, as transformers writes), or shards and their index. All of them are replaced
+ * together (writeFilesAtomic): a failure before the last file is written leaves the folder's old
+ * model whole; config.json goes in last, and a stale file of the other layout is removed after.
  */
 export async function saveModelFolder(model: Saveable, dir: string, opts: SavePretrainedOptions = {}): Promise<void> {
   const tied = new Set(model.tiedKeys());
@@ -49,23 +49,29 @@ export async function saveModelFolder(model: Saveable, dir: string, opts: SavePr
     tensors[name] = fromFloat32(t.dataSync() as Float32Array, t.shape, opts.dtype ?? "F32");
   }
   const parts = opts.maxShardSize === undefined ? [tensors] : shards(tensors, opts.maxShardSize);
-  // A stale file of the other layout would be read instead of (or beside) the new one.
-  await rm(join(dir, parts.length === 1 ? "model.safetensors.index.json" : "model.safetensors"), { force: true });
-  if (parts.length === 1) await writeSafetensors(join(dir, "model.safetensors"), tensors, { format: "pt" });
-  else {
-    const n = String(parts.length).padStart(5, "0");
-    const weightMap: Record<string, string> = {};
-    for (const [i, part] of parts.entries()) {
-      const file = `model-${String(i + 1).padStart(5, "0")}-of-${n}.safetensors`;
-      await writeSafetensors(join(dir, file), part, { format: "pt" });
-      for (const name of Object.keys(part)) weightMap[name] = file;
-    }
-    const totalSize = Object.values(tensors).reduce((a, t) => a + t.data.byteLength, 0);
-    await writeFileAtomic(
-      join(dir, "model.safetensors.index.json"),
-      JSON.stringify({ metadata: { total_size: totalSize }, weight_map: weightMap }, null, 2) + "\n",
-    );
-  }
   const config = { ...model.configJSON(), torch_dtype: { F32: "float32", F16: "float16", BF16: "bfloat16" }[opts.dtype ?? "F32"] };
-  await writeFileAtomic(join(dir, "config.json"), JSON.stringify(config, null, 2) + "\n");
+  // A stale file of the other layout would be read instead of (or beside) the new one.
+  const stale = parts.length === 1 ? "model.safetensors.index.json" : "model.safetensors";
+  await writeFilesAtomic(
+    dir,
+    async (put) => {
+      if (parts.length === 1) await put("model.safetensors", serializeSafetensors(tensors, { format: "pt" }));
+      else {
+        const n = String(parts.length).padStart(5, "0");
+        const weightMap: Record<string, string> = {};
+        for (const [i, part] of parts.entries()) {
+          const file = `model-${String(i + 1).padStart(5, "0")}-of-${n}.safetensors`;
+          await put(file, serializeSafetensors(part, { format: "pt" }));
+          for (const name of Object.keys(part)) weightMap[name] = file;
+        }
+        const totalSize = Object.values(tensors).reduce((a, t) => a + t.data.byteLength, 0);
+        await put(
+          "model.safetensors.index.json",
+          JSON.stringify({ metadata: { total_size: totalSize }, weight_map: weightMap }, null, 2) + "\n",
+        );
+      }
+      await put("config.json", JSON.stringify(config, null, 2) + "\n");
+    },
+    { remove: [stale] },
+  );
 }

@@ -6,8 +6,8 @@ export { train, HOST_SIGNAL } from "./trainer.js";
 export { evaluateLoss, evaluateLossSync } from "./evaluate.js";
 export { TrainingDivergedError } from "./nan_guard.js";
 export type { DivergedQuantity } from "./nan_guard.js";
-export { saveTrainingCheckpoint } from "./checkpoint.js";
-export type { TrainingCheckpoint } from "./checkpoint.js";
+export { readTrainingCheckpoint, saveTrainingCheckpoint } from "./checkpoint.js";
+export type { StoredTrainingCheckpoint, TrainingCheckpoint } from "./checkpoint.js";
 export type {
   TrainableModel,
   TokenBatch,

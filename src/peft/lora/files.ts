@@ -6,7 +6,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { fromFloat32, readSafetensors, toFloat32, writeFileAtomic, writeSafetensors, type SafeTensor } from "../../io/index.js";
+import { fromFloat32, readSafetensors, serializeSafetensors, toFloat32, writeFilesAtomic, type SafeTensor } from "../../io/index.js";
 import type { Parameter } from "../../nn/index.js";
 import { LoraConfig } from "./config.js";
 import type { LoraLayer } from "./layer.js";
@@ -32,7 +32,10 @@ export function checkPeftCompatible(layers: Map<string, LoraLayer>, name: string
   }
 }
 
-/** Writes one adapter: its tensors by saved name, its config (inference_mode true, as PEFT saves) and a model card. */
+/**
+ * Writes one adapter: its tensors by saved name, its config (inference_mode true, as PEFT saves) and
+ * a model card, replaced together (writeFilesAtomic), so a failed save leaves the old adapter whole.
+ */
 export async function writeAdapterFolder(
   dir: string,
   name: string,
@@ -42,13 +45,12 @@ export async function writeAdapterFolder(
 ): Promise<void> {
   const tensors: Record<string, SafeTensor> = {};
   for (const [key, p] of params) tensors[key] = fromFloat32(p.variable.dataSync() as Float32Array, p.shape, dtype);
-  await writeSafetensors(join(dir, ADAPTER_WEIGHTS_NAME), tensors, { format: "pt" });
   const json = config.with({ inferenceMode: true }).toJSON();
-  await writeFileAtomic(join(dir, ADAPTER_CONFIG_NAME), JSON.stringify(json, null, 2) + "\n");
-  await writeFileAtomic(
-    join(dir, "README.md"),
-    `---\nlibrary_name: peft\n---\n# LoRA adapter "${name}"\n\nWritten by lora-lab in PEFT's format.\n`,
-  );
+  await writeFilesAtomic(dir, async (put) => {
+    await put(ADAPTER_WEIGHTS_NAME, serializeSafetensors(tensors, { format: "pt" }));
+    await put(ADAPTER_CONFIG_NAME, JSON.stringify(json, null, 2) + "\n");
+    await put("README.md", `---\nlibrary_name: peft\n---\n# LoRA adapter "${name}"\n\nWritten by lora-lab in PEFT's format.\n`);
+  });
 }
 
 /** The folder's adapter_config.json as a LoraConfig, in inference mode unless `isTrainable`. */
