@@ -1,6 +1,6 @@
 export { ready, engineInfo, BACKENDS } from "./backend.js";
 export type { BackendChoice, ReadyOptions, EngineInfo } from "./backend.js";
-export { seed, random, nextSeed } from "./random.js";
+export { seed, random, nextSeed, recordSeeds, replaySeeds } from "./random.js";
 export { expectNoLeak } from "./leaks.js";
 export { registerWasmKernels, setWasmMatMulFastPath, setWasmFastKernels, wasmFastKernels, WASM_KERNELS } from "./kernels/index.js";
 export { nativeBlasStatus } from "./native.js";

@@ -54,7 +54,41 @@ export function random(): number {
   return current();
 }
 
+/** Seeds handed out while `recordSeeds` runs, or handed back while `replaySeeds` runs. */
+let tape: { seeds: number[]; replay: boolean } | undefined;
+
 /** An integer seed for a tfjs op (dropout, randomNormal) drawn from the global generator. */
 export function nextSeed(): number {
-  return Math.floor(current() * 2 ** 31);
+  if (tape?.replay) {
+    const s = tape.seeds.shift();
+    if (s === undefined) throw new Error("replaySeeds: the replayed function asked for more random seeds than the recorded run");
+    return s;
+  }
+  const s = Math.floor(current() * 2 ** 31);
+  tape?.seeds.push(s);
+  return s;
+}
+
+/**
+ * Runs `fn`, appending every seed it draws from `nextSeed` to `seeds`, so that `replaySeeds` can
+ * run it again with the same dropout masks (gradient checkpointing recomputes a block this way, as
+ * torch.utils.checkpoint restores the RNG state).
+ */
+export function recordSeeds<T>(seeds: number[], fn: () => T): T {
+  return withTape({ seeds, replay: false }, fn);
+}
+
+/** Runs `fn` with `nextSeed` handing back the recorded seeds in order; the global generator is untouched. */
+export function replaySeeds<T>(seeds: readonly number[], fn: () => T): T {
+  return withTape({ seeds: [...seeds], replay: true }, fn);
+}
+
+function withTape<T>(next: typeof tape, fn: () => T): T {
+  const outer = tape;
+  tape = next;
+  try {
+    return fn();
+  } finally {
+    tape = outer;
+  }
 }

@@ -7,3 +7,5 @@ export { init } from "./init.js";
 export { linearInOut, linearOutIn, geluNew, gelu, layerNorm, crossEntropy, activation, ACTIVATIONS } from "./functional.js";
 export { RMSNorm, rmsNorm } from "./rmsnorm.js";
 export { layerIndexOf, LAYERS_PATTERNS } from "./layer_index.js";
+export { checkpoint, setGradientCheckpointing, runBlock } from "./checkpoint.js";
+export type { CheckpointedStack } from "./checkpoint.js";
