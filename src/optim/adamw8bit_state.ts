@@ -5,9 +5,11 @@
  * 256); older releases used 2048). TensorFlow.js has no uint8 dtype, so the codes live in JS
  * memory (Uint8Array), outside the backend.
  *
- * One deliberate difference: bitsandbytes' CUDA kernel finds the code by an approximate binary
- * search; this takes the exact nearest code (ties to the smaller), which differs at most by one
- * code step on rare values.
+ * The code of a value is chosen as the optimizer kernel (kOptimizerStatic8bit2StateBlockwise with
+ * quantize_2D) chooses it: the nearer neighbour by a float32 midpoint, an exact tie to the even
+ * index, and exp_avg (signed map) moved one code when the nearest code has the other sign (a tiny
+ * negative moment keeps a negative code rather than zero's). One difference: x / absmax is an
+ * exact float32 division, where the kernel uses the approximate __fdividef.
  */
 
 /** bitsandbytes' 8-bit optimizer blocksize. */
@@ -59,7 +61,7 @@ export interface Blockwise8bit {
   code: Float32Array;
 }
 
-/** Index of the code value nearest to x (code sorted ascending). */
+/** Index of the code value nearest to x (code sorted ascending), by quantize_2D's float32 midpoint and tie rule. */
 function nearestCode(code: Float32Array, x: number): number {
   let lo = 0;
   let hi = code.length - 1;
@@ -68,10 +70,25 @@ function nearestCode(code: Float32Array, x: number): number {
     if (code[mid] <= x) lo = mid;
     else hi = mid;
   }
-  return x - code[lo] <= code[hi] - x ? lo : hi;
+  const midpoint = Math.fround((code[lo] + code[hi]) * 0.5);
+  // The kernel's binary search ends on an even pivot and keeps it when x is exactly the midpoint.
+  return x > midpoint ? hi : x < midpoint ? lo : lo % 2 === 0 ? lo : hi;
 }
 
-/** Blockwise absmax quantization: codes[i] = nearest(code, x[i] / absmax[block]). */
+/** Sign bit as C's signbit: -0 counts as negative. */
+const signbit = (v: number) => v < 0 || Object.is(v, -0);
+
+/**
+ * The code of `value` (already divided by its block's absmax: `scaled`): the nearest, then, on a
+ * signed map, one step towards the value's sign if the nearest code has the other sign.
+ */
+function stateCode(code: Float32Array, value: number, scaled: number): number {
+  const c = nearestCode(code, scaled);
+  if (code[0] < 0 && signbit(code[c]) !== signbit(value)) return value > 0 ? c + 1 : c - 1;
+  return c;
+}
+
+/** Blockwise absmax quantization: codes[i] = stateCode(code, x[i] / absmax[block]). */
 export function quantizeOptimState(values: Float32Array, code: Float32Array, into?: Blockwise8bit): Blockwise8bit {
   const blocks = Math.ceil(values.length / OPTIM_STATE_BLOCKSIZE);
   const out = into ?? { codes: new Uint8Array(values.length), absmax: new Float32Array(blocks), code };
@@ -82,7 +99,8 @@ export function quantizeOptimState(values: Float32Array, code: Float32Array, int
     for (let i = start; i < end; i++) max = Math.max(max, Math.abs(values[i]));
     out.absmax[b] = max;
     // float32 division, as the reference; an all-zero block maps to code 0 (times absmax 0).
-    for (let i = start; i < end; i++) out.codes[i] = max > 0 ? nearestCode(code, Math.fround(values[i] / max)) : nearestCode(code, 0);
+    for (let i = start; i < end; i++)
+      out.codes[i] = max > 0 ? stateCode(code, values[i], Math.fround(values[i] / max)) : nearestCode(code, 0);
   }
   return out;
 }

@@ -40,7 +40,8 @@ export const PAGE_TEMP_BYTES_PER_ELEMENT = 64;
 /** Room for the update's scalars. */
 const PAGE_SCALAR_BYTES = 256;
 
-interface HostMoments {
+/** One parameter's moments as stored in JS memory, and its update count. */
+export interface HostMoments {
   m: Float32Array | Blockwise8bit;
   v: Float32Array | Blockwise8bit;
   step: number;
@@ -85,6 +86,11 @@ export class PagedAdamW extends AdamWBase {
     let total = 0;
     for (const s of this.moments.values()) total += stateBytes(s.m) + stateBytes(s.v);
     return total;
+  }
+
+  /** A parameter's moments as stored (8-bit codes and absmax, or float32), undefined before its first update: for inspection; do not modify. */
+  hostState(name: string): Readonly<HostMoments> | undefined {
+    return this.moments.get(name);
   }
 
   step(grads: GradMap, opts: AdamWStepOptions = {}): Map<string, number> | undefined {

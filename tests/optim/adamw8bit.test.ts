@@ -5,6 +5,7 @@ import { ready } from "../../src/engine/index.js";
 import { Parameter } from "../../src/nn/index.js";
 import { AdamW, AdamW8bit, createAdamW, PagedAdamW, type GradMap } from "../../src/optim/index.js";
 import {
+  type Blockwise8bit,
   dequantizeOptimState,
   optimDynamicMap,
   quantizeOptimState,
@@ -12,12 +13,59 @@ import {
   UNSIGNED_DYNAMIC_MAP,
 } from "../../src/optim/adamw8bit_state.js";
 
-// Reference: tests/fixtures/make_optim8bit_fixtures.py (torch, bitsandbytes' algorithm written out).
-const fixture = JSON.parse(readFileSync(new URL("../fixtures/optim/adamw8bit.json", import.meta.url), "utf8")) as Record<string, number[]>;
+// Reference: tests/fixtures/make_optim8bit_fixtures.py, bitsandbytes' create_dynamic_map and its 8-bit
+// blockwise Adam kernel written out in numpy float32 from bitsandbytes' source.
+interface AdamStep {
+  expAvgCodes: number[];
+  expAvgAbsmax: number[];
+  expAvgSqCodes: number[];
+  expAvgSqAbsmax: number[];
+  param: number[];
+}
+interface Fixture {
+  signed: number[];
+  unsigned: number[];
+  x: number[];
+  xCodes: number[];
+  xAbsmax: number[];
+  xDequant: number[];
+  v: number[];
+  vCodes: number[];
+  vAbsmax: number[];
+  adam: {
+    hyper: { lr: number; betas: [number, number]; eps: number; weightDecay: number };
+    shape: [number, number];
+    param0: number[];
+    grads: number[][];
+    steps: AdamStep[];
+    probes: Record<"tinyNegative" | "tinyPositive" | "zero", number[]>;
+  };
+}
+const fixture = JSON.parse(readFileSync(new URL("../fixtures/optim/adamw8bit.json", import.meta.url), "utf8")) as Fixture;
 
 beforeAll(async () => {
   await ready({ backend: "wasm" });
 });
+
+/** Largest |a - b| / |b| (0 where both are 0). */
+function maxRel(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) m = Math.max(m, Math.abs(a[i] - b[i]) / Math.abs(b[i]));
+  return m;
+}
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+/** Indices where two code arrays differ. */
+function codeMismatches(got: ArrayLike<number>, want: number[]): number[] {
+  expect(got.length).toBe(want.length);
+  return want.flatMap((c, i) => (got[i] === c ? [] : [i]));
+}
 
 describe("bitsandbytes' 8-bit state format", () => {
   // torch's vectorised linspace may fuse multiply-adds, so values can differ in the last float32 bit.
@@ -46,6 +94,61 @@ describe("bitsandbytes' 8-bit state format", () => {
     const v = quantizeOptimState(Float32Array.from(fixture.v), unsigned);
     expect([...v.codes]).toEqual(fixture.vCodes);
     expect([...v.absmax]).toEqual(fixture.vAbsmax.map(Math.fround));
+  });
+});
+
+describe("AdamW8bit step by step against bitsandbytes' 8-bit blockwise Adam kernel", () => {
+  const { hyper, shape, param0, grads, steps, probes } = fixture.adam;
+  /** Five steps of the fixture's gradients on its 4100-element parameter; the stored state and the parameter after each. */
+  function runSteps(): { state: { m: Blockwise8bit; v: Blockwise8bit; step: number }; param: Float32Array }[] {
+    const value = tf.tensor(param0, shape);
+    const p = new Parameter(value, true, "layer.weight");
+    value.dispose();
+    const opt = new AdamW8bit(new Map([["layer.weight", p]]), hyper);
+    const out = grads.map((g) => {
+      const grad = tf.tensor(g, shape);
+      opt.step(new Map([["layer.weight", grad]]));
+      grad.dispose();
+      const s = opt.hostState("layer.weight")!;
+      // copies: the optimizer reuses its arrays
+      const copy = (q: Blockwise8bit | Float32Array) => {
+        if (q instanceof Float32Array) throw new Error("expected 8-bit state for a 4100-element parameter");
+        return { ...q, codes: q.codes.slice(), absmax: q.absmax.slice() };
+      };
+      return { state: { m: copy(s.m), v: copy(s.v), step: s.step }, param: p.variable.dataSync() as Float32Array };
+    });
+    opt.dispose();
+    p.variable.dispose();
+    return out;
+  }
+
+  it("holds the kernel's codes (exp_avg on the signed map, exp_avg_sq on the unsigned) and absmax after each of 5 steps", () => {
+    const before = tf.memory().numTensors;
+    const got = runSteps();
+    expect(tf.memory().numTensors).toBe(before);
+    got.forEach(({ state, param }, k) => {
+      const want = steps[k];
+      expect(state.step).toBe(k + 1);
+      expect(state.m.code).toBe(SIGNED_DYNAMIC_MAP);
+      expect(state.v.code).toBe(UNSIGNED_DYNAMIC_MAP);
+      expect(state.m.absmax.length).toBe(17); // ceil(4100 / 256)
+      expect({ step: k + 1, expAvg: codeMismatches(state.m.codes, want.expAvgCodes) }).toEqual({ step: k + 1, expAvg: [] });
+      expect({ step: k + 1, expAvgSq: codeMismatches(state.v.codes, want.expAvgSqCodes) }).toEqual({ step: k + 1, expAvgSq: [] });
+      // bitsandbytes passes betas as float32: its 1 - beta2 is 0.99998713e-3, lora-lab's (torch's) 1e-3, 1.3e-5 apart.
+      expect(maxRel(state.m.absmax, want.expAvgAbsmax)).toBeLessThan(1e-6);
+      expect(maxRel(state.v.absmax, want.expAvgSqAbsmax)).toBeLessThan(2e-5);
+      // torch's AdamW decays before the step, bitsandbytes after it: lr * wd * |update| (1e-6) apart per
+      // step, against parameters that move by lr (1e-2) per step.
+      expect(maxAbsDiff(param, want.param)).toBeLessThan(1e-5 * (k + 1));
+    });
+  });
+
+  it("keeps a tiny negative exp_avg on a negative code, as the kernel's sign rule, and a tiny positive or zero one at 0", () => {
+    const got = runSteps();
+    for (const { state } of got) {
+      for (const i of probes.tinyNegative) expect(SIGNED_DYNAMIC_MAP[state.m.codes[i]]).toBeLessThan(0);
+      for (const i of [...probes.tinyPositive, ...probes.zero]) expect(SIGNED_DYNAMIC_MAP[state.m.codes[i]]).toBe(0);
+    }
   });
 });
 
