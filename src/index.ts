@@ -8,7 +8,7 @@ export * from "./nn/index.js"; // Module tree with Hugging Face names, layers
 export * from "./io/index.js"; // safetensors, atomic writes, config tables
 export * from "./tokenizers/index.js"; // byte-level and Hugging Face tokenizers
 export * from "./data/index.js"; // Brown corpus, splits, windows, batches
-export * from "./models/index.js"; // GPT-2, T5, LLaMA; fromPretrained, generation
+export * from "./models/index.js"; // GPT-2, T5, LLaMA, BART; fromPretrained, generation
 export * from "./quant/index.js"; // NF4 / FP4 quantization, memory estimates
 export * from "./peft/index.js"; // LoRA and the other adapters, layer plans, PEFT files
 export * from "./optim/index.js"; // AdamW (plain, paged, 8-bit), schedules, param groups

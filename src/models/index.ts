@@ -28,3 +28,15 @@ export type { LlamaForwardOptions } from "./llama.js";
 export { LlamaAttention, slidingWindowBias } from "./llama_attention.js";
 export { ropeInverseFrequencies, applyRotary, RopeTables } from "./rope.js";
 export { generateCausal } from "./causal_generate.js";
+export { BartConfig, BART_PRESETS } from "./bart_config.js";
+export type { BartConfigFields } from "./bart_config.js";
+export { BartForConditionalGeneration, BartModel, bart } from "./bart.js";
+export type { BartForwardOptions, BartGenerateOptions } from "./bart.js";
+export {
+  BartEncoder,
+  BartDecoder,
+  BartEncoderLayer,
+  BartDecoderLayer,
+  BartAttention,
+  BartLearnedPositionalEmbedding,
+} from "./bart_layers.js";

@@ -11,6 +11,8 @@ import { T5Config } from "./t5_config.js";
 import { T5ForConditionalGeneration } from "./t5.js";
 import { LlamaConfig, LLAMA_MODEL_TYPES } from "./llama_config.js";
 import { LlamaForCausalLM } from "./llama.js";
+import { BartConfig } from "./bart_config.js";
+import { BartForConditionalGeneration } from "./bart.js";
 
 /** How one architecture is built from config.json and how checkpoint keys map onto it. */
 export interface Architecture {
@@ -48,11 +50,19 @@ const llamaArchitecture: Architecture = {
   optionalKeys: (model) => (model as LlamaForCausalLM).tiedKeys(),
 };
 
+const bartArchitecture: Architecture = {
+  build: (config) => new BartForConditionalGeneration(BartConfig.fromJSON(config)),
+  // Checkpoints of the bare BartModel name its tensors without the "model." prefix.
+  mapKey: (key) => (key === "lm_head.weight" || key === "final_logits_bias" || key.startsWith("model.") ? key : `model.${key}`),
+  optionalKeys: (model) => (model as BartForConditionalGeneration).tiedKeys(),
+};
+
 /** Architectures by config.json's model_type; other model families register here. */
 export const ARCHITECTURES = new Map<string, Architecture>([
   ["gpt2", gpt2Architecture],
   ["t5", t5Architecture],
   ...LLAMA_MODEL_TYPES.map((type) => [type, llamaArchitecture] as const),
+  ["bart", bartArchitecture],
 ]);
 
 export interface FromPretrainedOptions {
