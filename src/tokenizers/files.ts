@@ -6,6 +6,8 @@ import type { Tokenizer, TokenizerDescription } from "./types.js";
 
 const TOKENIZER_JSON = "tokenizer.json";
 const TOKENIZER_CONFIG = "tokenizer_config.json";
+/** Where transformers (4.50 and later) saves the chat template instead of inside tokenizer_config.json. */
+const CHAT_TEMPLATE_FILE = "chat_template.jinja";
 
 /** Rebuilds a tokenizer from what its `toJSON()` returned. */
 export function tokenizerFromJSON(description: TokenizerDescription): Tokenizer {
@@ -35,7 +37,9 @@ export async function loadTokenizer(dir: string): Promise<Tokenizer> {
   }
   const config = present.includes(TOKENIZER_CONFIG) ? await readJson(join(dir, TOKENIZER_CONFIG)) : undefined;
   if (present.includes(TOKENIZER_JSON)) {
-    return new HFTokenizer(await readJson(join(dir, TOKENIZER_JSON)), config ?? {});
+    const withTemplate = { ...config };
+    if (present.includes(CHAT_TEMPLATE_FILE)) withTemplate["chat_template"] = await readFile(join(dir, CHAT_TEMPLATE_FILE), "utf8");
+    return new HFTokenizer(await readJson(join(dir, TOKENIZER_JSON)), withTemplate);
   }
   if (config?.["tokenizer_class"] === "ByteTokenizer") return new ByteTokenizer();
   const found = present.length > 0 ? present.join(", ") : "(empty directory)";

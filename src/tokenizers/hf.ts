@@ -1,4 +1,5 @@
 import { Tokenizer as HFCore } from "@huggingface/tokenizers";
+import { ChatTemplate, type ChatMessage, type ChatTemplateRenderOptions } from "./chat_template.js";
 import { checkIds, type HFTokenizerDescription, type Tokenizer } from "./types.js";
 
 type Json = Record<string, unknown>;
@@ -20,6 +21,8 @@ export class HFTokenizer implements Tokenizer {
   readonly eosTokenId?: number;
   readonly bosTokenId?: number;
   readonly padTokenId?: number;
+  /** tokenizer_config.json's `chat_template` (instruct checkpoints have one), with its special tokens as variables. */
+  readonly chatTemplate?: ChatTemplate;
   private readonly core: HFCore;
   private readonly tokenizerJson: Json;
   private readonly tokenizerConfig: Json;
@@ -44,6 +47,17 @@ export class HFTokenizer implements Tokenizer {
     this.eosTokenId = this.specialId("eos_token");
     this.bosTokenId = this.specialId("bos_token");
     this.padTokenId = this.specialId("pad_token");
+    this.chatTemplate = ChatTemplate.fromTokenizerConfig(this.tokenizerConfig);
+  }
+
+  /** transformers' `apply_chat_template(messages, tokenize=False)`: the conversation as the checkpoint's template writes it. */
+  applyChatTemplate(messages: readonly ChatMessage[], options: ChatTemplateRenderOptions = {}): string {
+    if (!this.chatTemplate) {
+      throw new Error(
+        "HFTokenizer.applyChatTemplate: tokenizer_config.json has no chat_template; pass one (new ChatTemplate(source)) or use a checkpoint that has one",
+      );
+    }
+    return this.chatTemplate.render(messages, options);
   }
 
   encode(text: string, options: HFEncodeOptions = {}): number[] {
