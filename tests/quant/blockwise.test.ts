@@ -148,7 +148,7 @@ describe("rounding and packing rules", () => {
 });
 
 describe("error and size", () => {
-  /** Box-Muller N(0, 1) from the Park-Miller stream (float32). */
+  /** Box-Muller N(0, 1) from the Park-Miller stream (float32), as quant_reference.py's normal_vector. */
   function normal(n: number): Float32Array {
     const M = 2 ** 31 - 1;
     let s = 2024;
@@ -156,7 +156,7 @@ describe("error and size", () => {
     return Float32Array.from({ length: n }, () => Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u()));
   }
 
-  it("NF4's mean absolute error on normal data is below FP4's and int4's", () => {
+  it("mean absolute error on N(0, 1) data (blocksize 64) equals the reference script's, and docs/qlora.md's figures; NF4's is the lowest", () => {
     const x = normal(64 * 1024);
     const mae = (t: QuantType) => {
       const d = dequantize(quantize(x, { quantType: t }));
@@ -164,9 +164,17 @@ describe("error and size", () => {
       for (let i = 0; i < x.length; i++) e += Math.abs(d[i] - x[i]);
       return e / x.length;
     };
-    const [nf4, fp4, int4] = [mae("nf4"), mae("fp4"), mae("int4")];
-    expect(nf4).toBeLessThan(fp4);
-    expect(nf4).toBeLessThan(int4);
+    const want = ref.normalError as { seed: number; n: number; blocksize: number; meanAbsError: Record<QuantType, number> };
+    expect([want.seed, want.n, want.blocksize]).toEqual([2024, x.length, 64]);
+    const got = { nf4: mae("nf4"), fp4: mae("fp4"), int4: mae("int4") };
+    for (const t of ["nf4", "fp4", "int4"] as const) expect(Math.abs(got[t] - want.meanAbsError[t])).toBeLessThan(1e-7);
+    expect(got.nf4).toBeLessThan(got.fp4);
+    expect(got.nf4).toBeLessThan(got.int4);
+    // The figures the docs print, to their 4 digits.
+    const docs = readFileSync(new URL("../../docs/qlora.md", import.meta.url), "utf8").replace(/\s+/g, " ");
+    const printed = /absolute error is NF4 (\d+\.\d+), FP4 (\d+\.\d+), int4 (\d+\.\d+)/.exec(docs);
+    expect(printed, "docs/qlora.md states the error figures").not.toBeNull();
+    expect(printed!.slice(1).map(Number)).toEqual([got.nf4, got.fp4, got.int4].map((v) => Number(v.toFixed(4))));
   });
 
   it("bitsPerParameter: 4.5 without, 4 + 8/64 + 32/(64*256) with double quantization (blocksize 64)", () => {
