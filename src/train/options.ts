@@ -1,4 +1,5 @@
 import { ADAMW_VARIANTS, getScheduler, type LrSchedule } from "../optim/index.js";
+import { DIVERGENCE_DEFAULTS, type DivergenceOptions } from "./divergence_guard.js";
 import type { TrainOptions } from "./types.js";
 
 /** The options train() reads with their defaults filled in, once they are known to be valid. */
@@ -11,6 +12,8 @@ export interface ResolvedTrainOptions {
   maxGradNorm: number;
   /** step (from 0) -> multiplier of `lr`. */
   schedule: LrSchedule;
+  /** The divergence rule's settings, or undefined when `divergence: false`. */
+  divergence: Required<DivergenceOptions> | undefined;
 }
 
 /** Checks `opts` (each error names the option and the value it got) and fills in the defaults. */
@@ -33,7 +36,16 @@ export function resolveTrainOptions(opts: TrainOptions): ResolvedTrainOptions {
     );
   if (opts.maxGradNorm !== undefined && !(opts.maxGradNorm >= 0))
     throw new Error(`train: maxGradNorm must be >= 0 (0 or Infinity: no clipping), got ${opts.maxGradNorm}`);
-  return { lr, accumulation, maxGradNorm: opts.maxGradNorm ?? 1.0, schedule: makeSchedule(opts, lr) };
+  return { lr, accumulation, maxGradNorm: opts.maxGradNorm ?? 1.0, schedule: makeSchedule(opts, lr), divergence: divergenceRule(opts) };
+}
+
+function divergenceRule(opts: TrainOptions): Required<DivergenceOptions> | undefined {
+  if (opts.divergence === false) return undefined;
+  const rule = { ...DIVERGENCE_DEFAULTS, ...opts.divergence };
+  if (!(rule.marginNats > 0)) throw new Error(`train: divergence.marginNats must be > 0 (nats), got ${rule.marginNats}`);
+  if (!(Number.isInteger(rule.patience) && rule.patience > 0))
+    throw new Error(`train: divergence.patience must be a positive integer (steps), got ${rule.patience}`);
+  return rule;
 }
 
 function makeSchedule(opts: TrainOptions, lr: number): LrSchedule {

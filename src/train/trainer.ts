@@ -1,7 +1,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { clipCoefficient, createAdamW, GradientAccumulator, scaleGrads, type GradMap } from "../optim/index.js";
-import { trainingBatches } from "./batch_source.js";
+import { countBatches, dataRanOut, trainingBatches } from "./batch_source.js";
 import { saveTrainingCheckpoint } from "./checkpoint.js";
+import { DivergenceGuard } from "./divergence_guard.js";
 import { evaluateLoss } from "./evaluate.js";
 import { microStep, trainedParameters, type MicroStep } from "./micro_step.js";
 import { guardFinite, guardLearningRates } from "./nan_guard.js";
@@ -20,11 +21,12 @@ export const HOST_SIGNAL = Symbol.for("lora-lab.signal");
  * gradients already computed for the update) and each module's update/weight ratio. It awaits
  * between steps so a notebook kernel stays responsive, stops after the current step when `signal`
  * aborts, and throws TrainingDivergedError (before updating) on a non-finite loss, gradient or
- * learning rate.
+ * learning rate, or LossDivergedError on a loss that stays far above its running minimum. Empty
+ * data is an error; data that runs out before `steps` ends training with a warning (dataRanOut).
  */
 export async function train(model: TrainableModel, opts: TrainOptions): Promise<TrainResult> {
-  const { lr, accumulation, maxGradNorm, schedule } = resolveTrainOptions(opts);
-  const data = trainingBatches(opts);
+  const { lr, accumulation, maxGradNorm, schedule, divergence } = resolveTrainOptions(opts);
+  const data = countBatches(trainingBatches(opts));
   const named = model.namedParameters();
   if (![...named.values()].some((p) => p.requiresGrad)) {
     throw new Error("train: the model has no trainable parameters (every parameter has requiresGrad = false)");
@@ -76,6 +78,8 @@ export async function train(model: TrainableModel, opts: TrainOptions): Promise<
 
   model.train(true);
   const aborted = abortCheck(opts.signal);
+  const divergenceGuard = divergence && new DivergenceGuard(divergence);
+  let dataExhausted = false;
   let step = 0;
   try {
     while (step < opts.steps && !aborted()) {
@@ -85,10 +89,15 @@ export async function train(model: TrainableModel, opts: TrainOptions): Promise<
       }
       const started = performance.now();
       const micro = accumulate(data, accumulation, opts.batchSize, (batch) => microStep(model, trained, batch, opts.regularizer));
-      if (!micro) break; // the data ran out
+      if (!micro) {
+        dataRanOut(step, opts.steps, data.read, accumulation); // throws when no step was done
+        dataExhausted = true;
+        break;
+      }
       try {
         const measure = await measureGradients(micro.losses, micro.penalties, micro.grads, trained);
         guardFinite(step + 1, measure);
+        divergenceGuard?.check(step + 1, measure.loss);
         const lrScale = schedule(step);
         guardLearningRates(
           step + 1,
@@ -121,7 +130,7 @@ export async function train(model: TrainableModel, opts: TrainOptions): Promise<
     bar?.stop();
     optimizer.dispose();
   }
-  return { steps: step, aborted: aborted(), events };
+  return { steps: step, aborted: aborted(), dataExhausted, events };
 }
 
 /**

@@ -1,5 +1,6 @@
 import type * as tf from "@tensorflow/tfjs";
 import type { AdamWVariant, LrSchedule, OptimParameter, ParamGroupSpec, ScheduleOptions, SchedulerName } from "../optim/index.js";
+import type { DivergenceOptions } from "./divergence_guard.js";
 
 /**
  * What the trainer needs of a model: a loss, its parameters by dotted name (requiresGrad decides
@@ -120,10 +121,17 @@ export interface TrainOptions {
   onEvent?: (event: TrainEvent) => void;
   /** Progress bar on stderr. Default: only when stderr is a terminal. */
   progress?: boolean;
+  /**
+   * Stop with LossDivergedError when the loss stays far above its running minimum (default: more
+   * than 5 nats on 3 consecutive steps, see divergence_guard.ts); false turns the check off.
+   */
+  divergence?: false | DivergenceOptions;
 }
 
 export interface TrainResult {
   steps: number;
   aborted: boolean;
+  /** The data ran out before `steps` (train() warned with the counts), as an IterableDataset can in transformers' Trainer. */
+  dataExhausted: boolean;
   events: TrainEvent[];
 }

@@ -2,7 +2,7 @@ import * as tf from "@tensorflow/tfjs";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ready, seed } from "../../src/engine/index.js";
 import { gpt2, GPT2Config, type GPT2LMHeadModel } from "../../src/models/index.js";
 import { readSafetensors } from "../../src/io/index.js";
@@ -283,7 +283,12 @@ describe("train(model, opts) evaluation, checkpoints and data", () => {
     const model = smallModel(9, 8, 1);
     const two = randomBatches(2, 2, 8);
     expect((await train(model, { data: two, steps: 5 })).steps).toBe(5);
-    expect((await train(model, { data: two[Symbol.iterator](), steps: 5 })).steps).toBe(2);
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+    expect(await train(model, { data: two[Symbol.iterator](), steps: 5 })).toMatchObject({ steps: 2, dataExhausted: true });
+    expect(warn.mock.calls.map((c) => String(c[0]))).toEqual([
+      expect.stringMatching(/^train: the data ran out after 2 of 5 steps \(2 batches read\)/),
+    ]);
+    warn.mockRestore();
     model.dispose();
   });
 
@@ -294,7 +299,7 @@ describe("train(model, opts) evaluation, checkpoints and data", () => {
     await expect(train(model, { data: [new Int32Array(9)], steps: 1 })).rejects.toThrow(/batchSize is required/);
     await expect(train(model, { data: [], steps: 1, scheduler: "cosine_with_min_lr" })).rejects.toThrow(/minLr/);
     model.requiresGrad(false);
-    await expect(train(model, { data: [], steps: 1 })).rejects.toThrow(/no trainable parameters/);
+    await expect(train(model, { data: randomBatches(1, 2, 8), steps: 1 })).rejects.toThrow(/no trainable parameters/);
     model.dispose();
   });
 });
