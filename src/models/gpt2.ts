@@ -1,20 +1,31 @@
 import * as tf from "@tensorflow/tfjs";
-import { Conv1D, Dropout, Embedding, LayerNorm, Linear, Module, ModuleList, activation, crossEntropy, lmHead } from "../nn/index.js";
+import {
+  Conv1D,
+  Dropout,
+  Embedding,
+  LayerNorm,
+  Linear,
+  Module,
+  ModuleList,
+  activation,
+  crossEntropy,
+  lmHead,
+  runBlock,
+} from "../nn/index.js";
 import { GPT2Config } from "./gpt2_config.js";
 import { fusedCausalAttention } from "../engine/index.js";
-import { causalBias } from "../nn/masks.js";
 import { toIdTensor, type TokenInput } from "./inputs.js";
 import { saveModelFolder, type SavePretrainedOptions } from "./checkpoint.js";
-import type { GenerateOptions } from "./generation.js";
-import { generateCausal } from "./causal_generate.js";
+import { generateCausal, type CausalForwardOptions, type CausalGenerateOptions } from "./causal_generate.js";
+import { causalBiasAfter, maskOverKeys, paddingBias, positionIdsTensor, type DynamicCache, type PastKeyValue } from "./kv_cache.js";
 
-/**
- * Keys and values of earlier positions, [B, nh, P, hs] each, that the present queries attend to
- * before their own: a KV cache, or prefix tuning's learned prefixes.
- */
-export interface PastKeyValue {
-  key: tf.Tensor;
-  value: tf.Tensor;
+export type { PastKeyValue } from "./kv_cache.js";
+
+/** What every block's attention shares in one forward: the KV cache and the padding bias. */
+export interface GPT2AttentionContext {
+  cache: DynamicCache | null;
+  /** [B, 1, 1, K] over every key (cached and present), or null without padding. */
+  padding: tf.Tensor | null;
 }
 
 /** Causal self-attention with GPT-2's fused QKV projection `c_attn`. */
@@ -37,8 +48,11 @@ export class GPT2Attention extends Module {
     this.resid_dropout = this.registerModule("resid_dropout", new Dropout(config.residPdrop));
   }
 
-  /** `past`: keys and values placed before the present ones; every query sees all of them. */
-  forward(x: tf.Tensor, past?: PastKeyValue): tf.Tensor {
+  /**
+   * `past`: keys and values placed before the present ones (prefix tuning), which every query
+   * sees; `ctx.cache`: this layer's KV cache, grown by the present keys and values.
+   */
+  forward(x: tf.Tensor, past?: PastKeyValue, ctx?: GPT2AttentionContext): tf.Tensor {
     return tf.tidy(() => {
       const [B, T, C] = x.shape as [number, number, number];
       const nh = this.config.nHead;
@@ -48,19 +62,25 @@ export class GPT2Attention extends Module {
       if (this.config.scaleAttnByInverseLayerIdx) scale /= this.layerIdx + 1;
       // One fused kernel (wasm + native addon) when no attention dropout is applied.
       const dropping = this.attn_dropout.training && this.attn_dropout.p > 0;
-      const fused = dropping || past ? undefined : fusedCausalAttention(qkv, nh, scale);
+      const plain = !past && !ctx?.cache && !ctx?.padding;
+      const fused = dropping || !plain ? undefined : fusedCausalAttention(qkv, nh, scale);
       if (fused) return this.resid_dropout.forward(this.c_proj.forward(fused));
       const [q, k, v] = tf.split(qkv, 3, -1).map((t) => t.reshape([B, T, nh, hs]).transpose([0, 2, 1, 3])); // [B, nh, T, hs]
-      const keys = past ? tf.concat([past.key, k], 2) : k; // [B, nh, P+T, hs]
-      const values = past ? tf.concat([past.value, v], 2) : v;
-      const scores = tf.matMul(q, keys, false, true).mul(scale); // [B, nh, T, P+T]
+      let kv: PastKeyValue = ctx?.cache ? ctx.cache.update(this.layerIdx, k, v) : { key: k, value: v }; // [B, nh, K, hs]
+      const K = kv.key.shape[2] as number;
       // Future positions get -1e9 added, so softmax gives them exactly 0 in float32 (HF uses
       // where() with the float32 minimum; the result is the same, and an add broadcasts cheaply).
-      // Query i stands at position P+i: it sees every past position and the present up to itself.
-      const P = past ? (past.key.shape[2] as number) : 0;
-      const mask = P ? tf.concat([tf.zeros([T, P]), causalBias(T)], 1) : causalBias(T); // [T, P+T]
-      const att = this.attn_dropout.forward(tf.softmax(scores.add(mask), -1));
-      const y = tf.matMul(att, values).transpose([0, 2, 1, 3]).reshape([B, T, C]); // [B, T, C]
+      let bias = causalBiasAfter(K - T, T); // [1, 1, T, K]
+      if (ctx?.padding) bias = bias ? bias.add(ctx.padding) : ctx.padding; // [B, 1, T, K]
+      if (past) {
+        const P = past.key.shape[2] as number;
+        kv = { key: tf.concat([past.key, kv.key], 2), value: tf.concat([past.value, kv.value], 2) }; // [B, nh, P+K, hs]
+        if (bias) bias = tf.concat([tf.zeros([bias.shape[0], 1, T, P]), bias.broadcastTo([bias.shape[0], 1, T, K])], 3);
+      }
+      let scores = tf.matMul(q, kv.key, false, true).mul(scale); // [B, nh, T, P+K]
+      if (bias) scores = scores.add(bias);
+      const att = this.attn_dropout.forward(tf.softmax(scores, -1));
+      const y = tf.matMul(att, kv.value).transpose([0, 2, 1, 3]).reshape([B, T, C]); // [B, T, C]
       return this.resid_dropout.forward(this.c_proj.forward(y));
     });
   }
@@ -101,9 +121,9 @@ export class GPT2Block extends Module {
     this.mlp = this.registerModule("mlp", new GPT2MLP(config));
   }
 
-  forward(x: tf.Tensor): tf.Tensor {
+  forward(x: tf.Tensor, ctx?: GPT2AttentionContext): tf.Tensor {
     return tf.tidy(() => {
-      const h = x.add(this.attn.forward(this.ln_1.forward(x)));
+      const h = x.add(this.attn.forward(this.ln_1.forward(x), undefined, ctx));
       return h.add(this.mlp.forward(this.ln_2.forward(h)));
     });
   }
@@ -111,6 +131,8 @@ export class GPT2Block extends Module {
 
 /** The transformer trunk: embeddings, blocks, final LayerNorm (Hugging Face's GPT2Model). */
 export class GPT2Model extends Module {
+  /** Recompute each block in the backward pass instead of keeping its activations (see nn/checkpoint.ts). */
+  gradientCheckpointing = false;
   wte: Embedding;
   wpe: Embedding;
   readonly drop: Dropout;
@@ -127,16 +149,27 @@ export class GPT2Model extends Module {
     this.ln_f = this.registerModule("ln_f", new LayerNorm(config.nEmbd, config.layerNormEpsilon));
   }
 
-  /** Hidden states [B, T, C] for int32 ids [B, T]. */
-  forward(ids: tf.Tensor2D): tf.Tensor {
+  /**
+   * Hidden states [B, T, C] for int32 ids [B, T]. `positions` [B, T] default to P..P+T-1 after the
+   * P positions in `cache`; `mask` [B, P + T] is 1 for tokens, 0 for padding.
+   */
+  forward(ids: tf.Tensor2D, opts: { positions?: tf.Tensor2D; mask?: tf.Tensor2D | null; cache?: DynamicCache } = {}): tf.Tensor {
     return tf.tidy(() => {
       const T = ids.shape[1];
-      if (T > this.config.nPositions) {
-        throw new Error(`sequence length ${T} exceeds the model's ${this.config.nPositions} positions (n_positions)`);
+      const { cache = null, mask = null } = opts;
+      const P = cache?.length ?? 0;
+      if (!opts.positions && P + T > this.config.nPositions) {
+        throw new Error(`sequence length ${P + T} exceeds the model's ${this.config.nPositions} positions (n_positions)`);
       }
-      const pos = tf.range(0, T, 1, "int32");
+      const pos = opts.positions ?? tf.range(P, P + T, 1, "int32"); // [B, T] or [T]
       let x = this.drop.forward(this.wte.forward(ids).add(this.wpe.forward(pos))); // [B, T, C]
-      for (const block of this.h) x = block.forward(x);
+      const ctx: GPT2AttentionContext = { cache, padding: mask ? paddingBias(mask) : null };
+      // Under checkpointing the padding bias is a block input, so the recomputation can read it.
+      const padding = ctx.padding ? [ctx.padding] : [];
+      for (const block of this.h) {
+        x = runBlock(this, block, [x, ...padding], (h, bias) => block.forward(h, { ...ctx, padding: bias ?? null }));
+      }
+      cache?.expectFilled(this.h.length, P + T);
       return this.ln_f.forward(x);
     });
   }
@@ -168,11 +201,18 @@ export class GPT2LMHeadModel extends Module {
     await saveModelFolder(this, dir, opts);
   }
 
-  /** Logits [B, T, vocab] for token ids [B, T] (or one sequence). */
-  forward(ids: TokenInput): tf.Tensor3D {
+  /**
+   * Logits [B, T, vocab] for token ids [B, T] (or one sequence); with `pastKeyValues`, of the
+   * tokens after the cached ones, whose keys and values are appended to the cache.
+   */
+  forward(ids: TokenInput, opts: CausalForwardOptions = {}): tf.Tensor3D {
     return tf.tidy(() => {
       const x = toIdTensor(ids, this.config.vocabSize);
-      return this.lm_head.forward(this.transformer.forward(x)) as tf.Tensor3D;
+      const P = opts.pastKeyValues?.length ?? 0;
+      const positions = positionIdsTensor(opts.positionIds, x, this.config.nPositions) ?? undefined;
+      const mask = maskOverKeys(opts.attentionMask, x, P);
+      const h = this.transformer.forward(x, { positions, mask, cache: opts.pastKeyValues });
+      return this.lm_head.forward(h) as tf.Tensor3D;
     });
   }
 
@@ -192,13 +232,14 @@ export class GPT2LMHeadModel extends Module {
   }
 
   /**
-   * Continues each sequence by `maxNewTokens` tokens, greedily at temperature 0, otherwise by
-   * seeded sampling (see `seed()`); the context is cropped to the last n_positions tokens.
-   * Returns the prompt followed by the new tokens, one array per sequence; a sequence that
-   * produced `eosTokenId` is padded with it while the others go on.
+   * Continues each sequence by `maxNewTokens` tokens (see docs/models.md, Generation): greedy at
+   * temperature 0, otherwise seeded sampling (see `seed()`), with a KV cache unless `useCache` is
+   * false; the context is cropped to the last n_positions tokens. Returns the prompt followed by
+   * the new tokens, one array per sequence; a sequence that produced a stop token is padded with
+   * the first one while the others go on.
    */
-  generate(ids: number[] | number[][], opts: GenerateOptions): number[][] {
-    return generateCausal(this, ids, opts, this.config.nPositions, this.config.vocabSize);
+  generate(ids: number[] | number[][], opts: CausalGenerateOptions): number[][] {
+    return generateCausal(this, ids, opts, { contextLength: this.config.nPositions, vocabSize: this.config.vocabSize });
   }
 }
 

@@ -1,17 +1,18 @@
 import * as tf from "@tensorflow/tfjs";
-import { Embedding, Linear, Module, ModuleList, RMSNorm, activation, crossEntropy, lmHead } from "../nn/index.js";
+import { Embedding, Linear, Module, ModuleList, RMSNorm, activation, crossEntropy, lmHead, runBlock } from "../nn/index.js";
 import { LlamaConfig } from "./llama_config.js";
 import { LlamaAttention, type AttentionContext } from "./llama_attention.js";
 import { RopeTables, ropeInverseFrequencies } from "./rope.js";
-import { attentionMaskTensor, toIdTensor, type TokenInput } from "./inputs.js";
+import { toIdTensor, type TokenInput } from "./inputs.js";
 import { saveModelFolder, type SavePretrainedOptions } from "./checkpoint.js";
-import { generateCausal } from "./causal_generate.js";
-import type { GenerateOptions } from "./generation.js";
+import { generateCausal, type CausalForwardOptions, type CausalGenerateOptions } from "./causal_generate.js";
+import { maskOverKeys, paddingBias, positionIdsTensor, type DynamicCache } from "./kv_cache.js";
 
-export interface LlamaForwardOptions {
-  /** 1 for real tokens, 0 for padding, [B, T]: padded keys get no attention. All ones when omitted. */
-  attentionMask?: TokenInput;
-}
+/**
+ * `attentionMask`: 1 for real tokens, 0 for padding, [B, P + T] (padded keys get no attention; all
+ * ones when omitted); `positionIds` [B, T] default to P..P+T-1 after P positions in `pastKeyValues`.
+ */
+export type LlamaForwardOptions = CausalForwardOptions;
 
 /** SwiGLU: down_proj(act(gate_proj(x)) * up_proj(x)). */
 export class LlamaMLP extends Module {
@@ -59,6 +60,8 @@ export class LlamaDecoderLayer extends Module {
 
 /** The trunk: token embedding, decoder layers, final RMSNorm (transformers' LlamaModel). */
 export class LlamaModel extends Module {
+  /** Recompute each block in the backward pass instead of keeping its activations (see nn/checkpoint.ts). */
+  gradientCheckpointing = false;
   embed_tokens: Embedding;
   readonly layers: ModuleList<LlamaDecoderLayer>;
   norm: RMSNorm;
@@ -78,16 +81,30 @@ export class LlamaModel extends Module {
     this.rope = new RopeTables(ropeInverseFrequencies(config));
   }
 
-  /** Hidden states [B, T, C] for int32 ids [B, T]; `mask` [B, T] is 1 for tokens, 0 for padding. */
-  forward(ids: tf.Tensor2D, mask: tf.Tensor2D | null = null): tf.Tensor {
+  /**
+   * Hidden states [B, T, C] for int32 ids [B, T]. `mask` [B, P + T] is 1 for tokens, 0 for padding;
+   * `positions` [B, T] default to P..P+T-1 after the P positions in `cache` (transformers'
+   * cache_position), whatever the padding, as its forward without position_ids.
+   */
+  forward(
+    ids: tf.Tensor2D,
+    opts: { mask?: tf.Tensor2D | null; positions?: number[][] | null; cache?: DynamicCache | null } = {},
+  ): tf.Tensor {
     return tf.tidy(() => {
-      const [B, T] = ids.shape;
-      // Positions are 0..T-1 whatever the padding, as transformers' forward without position_ids.
-      const { cos, sin } = this.rope.tables(T);
-      const padding = mask ? tf.sub(1, mask.toFloat()).mul(-1e9).reshape([B, 1, 1, T]) : null; // [B, 1, 1, T]
-      const ctx: AttentionContext = { cos, sin, rotateHalf: this.rope.rotateHalf(), padding };
+      const T = ids.shape[1];
+      const { mask = null, positions = null, cache = null } = opts;
+      const P = cache?.length ?? 0;
+      const { cos, sin } = positions ? this.rope.at(positions) : this.rope.tables(T, P);
+      const ctx: AttentionContext = { cos, sin, rotateHalf: this.rope.rotateHalf(), padding: mask ? paddingBias(mask) : null, cache };
       let x = this.embed_tokens.forward(ids); // [B, T, C]
-      for (const layer of this.layers) x = layer.forward(x, ctx);
+      // Under checkpointing the tables are block inputs, so the recomputation can read them.
+      const tables = [ctx.cos, ctx.sin, ctx.rotateHalf, ...(ctx.padding ? [ctx.padding] : [])];
+      for (const layer of this.layers) {
+        x = runBlock(this, layer, [x, ...tables], (h, cos, sin, rotateHalf, padding) =>
+          layer.forward(h, { ...ctx, cos, sin, rotateHalf: rotateHalf as tf.Tensor2D, padding: padding ?? null }),
+        );
+      }
+      cache?.expectFilled(this.layers.length, P + T);
       return this.norm.forward(x);
     });
   }
@@ -119,11 +136,17 @@ export class LlamaForCausalLM extends Module {
     await saveModelFolder(this, dir, opts);
   }
 
-  /** Logits [B, T, vocab] for token ids [B, T] (or one sequence). */
+  /**
+   * Logits [B, T, vocab] for token ids [B, T] (or one sequence); with `pastKeyValues`, of the
+   * tokens after the cached ones, whose keys and values are appended to the cache.
+   */
   forward(ids: TokenInput, opts: LlamaForwardOptions = {}): tf.Tensor3D {
     return tf.tidy(() => {
       const x = toIdTensor(ids, this.config.vocabSize);
-      return this.lm_head.forward(this.model.forward(x, attentionMaskTensor(opts.attentionMask, x))) as tf.Tensor3D;
+      const cache = opts.pastKeyValues ?? null;
+      const mask = maskOverKeys(opts.attentionMask, x, cache?.length ?? 0);
+      const positions = positionIdsTensor(opts.positionIds, x, Number.MAX_SAFE_INTEGER)?.arraySync() as number[][] | undefined;
+      return this.lm_head.forward(this.model.forward(x, { mask, positions, cache })) as tf.Tensor3D;
     });
   }
 
@@ -143,12 +166,14 @@ export class LlamaForCausalLM extends Module {
   }
 
   /**
-   * Continues each sequence by `maxNewTokens` tokens (greedy at temperature 0, else seeded
-   * sampling); the context is cropped to the last max_position_embeddings tokens. Returns the
-   * prompt followed by the new tokens; a sequence that produced `eosTokenId` is padded with it.
+   * Continues each sequence by `maxNewTokens` tokens (see docs/models.md, Generation): greedy at
+   * temperature 0, else seeded sampling, with a KV cache unless `useCache` is false; the context is
+   * cropped to the last max_position_embeddings tokens. Returns the prompt followed by the new
+   * tokens; a finished sequence is padded with pad_token_id (else its first stop token).
    */
-  generate(ids: number[] | number[][], opts: GenerateOptions): number[][] {
-    return generateCausal(this, ids, opts, this.config.maxPositionEmbeddings, this.config.vocabSize);
+  generate(ids: number[] | number[][], opts: CausalGenerateOptions): number[][] {
+    const { maxPositionEmbeddings: contextLength, vocabSize, padTokenId } = this.config;
+    return generateCausal(this, ids, opts, { contextLength, vocabSize, padTokenId });
   }
 }
 

@@ -1,35 +1,58 @@
 import * as tf from "@tensorflow/tfjs";
 import { fusedAttention, nextSeed } from "../engine/index.js";
 import { Linear, Module } from "../nn/index.js";
-import { causalBias } from "../nn/masks.js";
 import type { LlamaConfig } from "./llama_config.js";
 import { applyRotary } from "./rope.js";
+import { causalBiasAfter, type DynamicCache } from "./kv_cache.js";
 
-/** What every layer's attention shares in one forward: RoPE tables and the additive mask. */
+/** What every layer's attention shares in one forward: RoPE tables, the additive mask, the KV cache. */
 export interface AttentionContext {
-  /** [T, headDim] each, and rotate_half's matrix [headDim, headDim] (see rope.ts). */
-  cos: tf.Tensor2D;
-  sin: tf.Tensor2D;
+  /** [T, headDim] each (or [B, T, headDim], positions per sequence), and rotate_half's matrix [headDim, headDim] (see rope.ts). */
+  cos: tf.Tensor;
+  sin: tf.Tensor;
   rotateHalf: tf.Tensor2D;
-  /** Added to the scores besides the causal mask: padding [B, 1, 1, T], or null. */
+  /** Added to the scores besides the causal mask: padding [B, 1, 1, K] over every key (cached and present), or null. */
   padding: tf.Tensor | null;
+  /** Keys and values of earlier positions, grown by each layer's present ones; null without a cache. */
+  cache: DynamicCache | null;
 }
 
 const windowValues = new Map<string, Float32Array>();
 
 /**
- * The additive mask [1, 1, T, T] of a sliding window: -1e9 where key j <= query i - window
- * (transformers' sliding_window_overlay keeps kv_idx > q_idx - sliding_window). Cached per size.
+ * The additive mask [1, 1, T, K] of a sliding window for T queries at the last of K positions:
+ * -1e9 where key j <= query position - window (transformers' sliding_window_overlay keeps kv_idx >
+ * q_idx - sliding_window). Square ones are cached per size (a cached decoding step's are not: K grows).
  */
-export function slidingWindowBias(T: number, window: number): tf.Tensor {
+export function slidingWindowBias(T: number, window: number, K = T): tf.Tensor {
   const key = `${T}/${window}`;
-  let values = windowValues.get(key);
+  let values = K === T ? windowValues.get(key) : undefined;
   if (!values) {
-    values = new Float32Array(T * T);
-    for (let i = window; i < T; i++) values.fill(-1e9, i * T, i * T + i - window + 1);
-    windowValues.set(key, values);
+    values = new Float32Array(T * K);
+    for (let i = 0; i < T; i++) {
+      const reach = K - T + i - window + 1; // keys 0..reach-1 are out of the window
+      if (reach > 0) values.fill(-1e9, i * K, i * K + reach);
+    }
+    if (K === T) windowValues.set(key, values);
   }
-  return tf.tensor(values, [1, 1, T, T]);
+  return tf.tensor(values, [1, 1, T, K]);
+}
+
+/**
+ * Each key/value head of x (axis `axis`) repeated `groups` times in place, HF's repeat_kv: query
+ * head h reads key/value head floor(h / groups). A broadcast multiply by ones copies 3x faster than
+ * Tile on wasm, both ways (and tfjs has no rank-5 Tile gradient).
+ */
+function repeatKv(x: tf.Tensor, groups: number, axis: number): tf.Tensor {
+  if (groups === 1) return x;
+  const shape = x.shape;
+  const outer = shape.slice(0, axis + 1).reduce((a, b) => a * b, 1);
+  const inner = shape.slice(axis + 1).reduce((a, b) => a * b, 1);
+  const repeated = [...shape.slice(0, axis), shape[axis] * groups, ...shape.slice(axis + 1)];
+  return x
+    .reshape([outer, 1, inner])
+    .mul(tf.ones([1, groups, inner]))
+    .reshape(repeated);
 }
 
 /**
@@ -55,45 +78,39 @@ export class LlamaAttention extends Module {
     this.o_proj = this.registerModule("o_proj", new Linear(nh * hs, C, { bias: config.oBias, initStd: std }));
   }
 
-  /** Key/value heads [B, T, nkv, hs] repeated to every query head, [B, T, nh * hs] (HF's repeat_kv). */
-  private repeatKv(x: tf.Tensor): tf.Tensor {
-    const [B, T, nkv, hs] = x.shape as [number, number, number, number];
-    const groups = this.config.numKeyValueGroups;
-    if (groups === 1) return x.reshape([B, T, nkv * hs]);
-    // Query head h reads key/value head floor(h / groups). A broadcast multiply by ones copies
-    // 3x faster than Tile on wasm, both ways (and tfjs has no rank-5 Tile gradient).
-    return x
-      .reshape([B * T * nkv, 1, hs])
-      .mul(tf.ones([1, groups, hs]))
-      .reshape([B, T, nkv * groups * hs]); // [B, T, nh * hs]
-  }
-
   forward(x: tf.Tensor, ctx: AttentionContext): tf.Tensor {
     return tf.tidy(() => {
       const [B, T] = x.shape as [number, number, number];
-      const { numAttentionHeads: nh, numKeyValueHeads: nkv, headDim: hs, attentionDropout } = this.config;
+      const { numAttentionHeads: nh, numKeyValueHeads: nkv, numKeyValueGroups: groups, headDim: hs, attentionDropout } = this.config;
       const q = applyRotary(this.q_proj.forward(x).reshape([B, T, nh, hs]), ctx.cos, ctx.sin, ctx.rotateHalf); // [B, T, nh, hs]
       const k = applyRotary(this.k_proj.forward(x).reshape([B, T, nkv, hs]), ctx.cos, ctx.sin, ctx.rotateHalf); // [B, T, nkv, hs]
       const v = this.v_proj.forward(x).reshape([B, T, nkv, hs]);
-      const [qs, ks, vs] = [q.reshape([B, T, nh * hs]), this.repeatKv(k), this.repeatKv(v)]; // [B, T, nh * hs]
       const scale = 1 / Math.sqrt(hs);
       const window = this.config.slidingWindowOf(this.layerIdx);
-      let bias = ctx.padding;
-      if (window !== null && T > window) bias = bias ? bias.add(slidingWindowBias(T, window)) : slidingWindowBias(T, window);
       const dropping = this.training && attentionDropout > 0;
-      // One fused kernel each way (wasm + native addon) when no attention dropout is applied.
-      const fused = dropping ? undefined : fusedAttention(qs, ks, vs, nh, { scale, causal: true, bias: bias ?? undefined });
-      if (fused) return this.o_proj.forward(fused);
-      const heads = (t: tf.Tensor) => t.reshape([B, T, nh, hs]).transpose([0, 2, 1, 3]); // [B, nh, T, hs]
-      let scores = tf
-        .matMul(heads(qs), heads(ks), false, true)
-        .mul(scale)
-        .add(causalBias(T, [1, 1, T, T])); // [B, nh, T, T]
-      if (bias) scores = scores.add(bias);
+      if (!ctx.cache && !dropping) {
+        // One fused kernel each way (wasm + native addon) when no attention dropout is applied.
+        let bias = ctx.padding;
+        if (window !== null && T > window) bias = bias ? bias.add(slidingWindowBias(T, window)) : slidingWindowBias(T, window);
+        const [qs, ks, vs] = [q.reshape([B, T, nh * hs]), repeatKv(k, groups, 2), repeatKv(v, groups, 2)].map((t) =>
+          t.reshape([B, T, nh * hs]),
+        );
+        const fused = fusedAttention(qs, ks, vs, nh, { scale, causal: true, bias: bias ?? undefined });
+        if (fused) return this.o_proj.forward(fused);
+      }
+      const heads = (t: tf.Tensor) => t.transpose([0, 2, 1, 3]); // [B, heads, T, hs]
+      // The cache holds the kv heads, [B, nkv, K, hs]; they are repeated for the query heads after.
+      const kv = ctx.cache ? ctx.cache.update(this.layerIdx, heads(k), heads(v)) : { key: heads(k), value: heads(v) };
+      const K = kv.key.shape[2] as number;
+      let scores = tf.matMul(heads(q), repeatKv(kv.key, groups, 1), false, true).mul(scale); // [B, nh, T, K]
+      const causal = causalBiasAfter(K - T, T);
+      if (causal) scores = scores.add(causal);
+      if (window !== null && K > window) scores = scores.add(slidingWindowBias(T, window, K));
+      if (ctx.padding) scores = scores.add(ctx.padding);
       let att = tf.softmax(scores, -1);
       if (dropping) att = tf.dropout(att, attentionDropout, undefined, nextSeed());
       const y = tf
-        .matMul(att, heads(vs))
+        .matMul(att, repeatKv(kv.value, groups, 1))
         .transpose([0, 2, 1, 3])
         .reshape([B, T, nh * hs]); // [B, T, nh * hs]
       return this.o_proj.forward(y);

@@ -32,30 +32,60 @@ export function ropeInverseFrequencies(config: Pick<LlamaConfig, "headDim" | "ro
   return inv;
 }
 
-/** cos and sin of position * frequency for positions 0..T-1, each [T, headDim] (HF's cat(freqs, freqs)), computed in float64. */
+/**
+ * cos and sin of position * frequency, [headDim] per position (HF's cat(freqs, freqs)), computed
+ * in float64 into one table that grows with the longest position asked for.
+ */
 export class RopeTables {
-  private readonly cache = new Map<number, { cos: Float32Array; sin: Float32Array }>();
+  private cos = new Float32Array(0);
+  private sin = new Float32Array(0);
   private rotation?: Float32Array;
 
   constructor(readonly inverseFrequencies: Float64Array) {}
 
-  /** Uploaded from arrays cached per length; the caller disposes the tensors. */
-  tables(T: number): { cos: tf.Tensor2D; sin: tf.Tensor2D } {
-    const half = this.inverseFrequencies.length;
-    const D = 2 * half;
-    let entry = this.cache.get(T);
-    if (!entry) {
-      entry = { cos: new Float32Array(T * D), sin: new Float32Array(T * D) };
-      for (let t = 0; t < T; t++) {
-        for (let i = 0; i < half; i++) {
-          const angle = t * this.inverseFrequencies[i];
-          entry.cos[t * D + i] = entry.cos[t * D + half + i] = Math.cos(angle);
-          entry.sin[t * D + i] = entry.sin[t * D + half + i] = Math.sin(angle);
-        }
+  private get width(): number {
+    return 2 * this.inverseFrequencies.length;
+  }
+
+  /** Makes the table hold positions 0..n-1 (at least doubling, so a growing generation rebuilds it rarely). */
+  private reach(n: number): void {
+    const D = this.width;
+    const have = this.cos.length / D;
+    if (n <= have) return;
+    const size = Math.max(n, 2 * have);
+    const [cos, sin] = [new Float32Array(size * D), new Float32Array(size * D)];
+    cos.set(this.cos);
+    sin.set(this.sin);
+    const half = D / 2;
+    for (let t = have; t < size; t++) {
+      for (let i = 0; i < half; i++) {
+        const angle = t * this.inverseFrequencies[i];
+        cos[t * D + i] = cos[t * D + half + i] = Math.cos(angle);
+        sin[t * D + i] = sin[t * D + half + i] = Math.sin(angle);
       }
-      this.cache.set(T, entry);
     }
-    return { cos: tf.tensor2d(entry.cos, [T, D]), sin: tf.tensor2d(entry.sin, [T, D]) };
+    [this.cos, this.sin] = [cos, sin];
+  }
+
+  /** [T, headDim] each for positions offset..offset+T-1; the caller disposes the tensors. */
+  tables(T: number, offset = 0): { cos: tf.Tensor2D; sin: tf.Tensor2D } {
+    const D = this.width;
+    this.reach(offset + T);
+    const rows = (table: Float32Array) => tf.tensor2d(table.subarray(offset * D, (offset + T) * D), [T, D]);
+    return { cos: rows(this.cos), sin: rows(this.sin) };
+  }
+
+  /** [B, T, headDim] each for positions [B, T] (a padded batch's, from its mask); the caller disposes the tensors. */
+  at(positions: number[][]): { cos: tf.Tensor3D; sin: tf.Tensor3D } {
+    const D = this.width;
+    const [B, T] = [positions.length, positions[0].length];
+    this.reach(Math.max(...positions.flat()) + 1);
+    const gather = (table: Float32Array) => {
+      const out = new Float32Array(B * T * D);
+      positions.flat().forEach((p, i) => out.set(table.subarray(p * D, (p + 1) * D), i * D));
+      return tf.tensor3d(out, [B, T, D]);
+    };
+    return { cos: gather(this.cos), sin: gather(this.sin) };
   }
 
   /**
@@ -78,12 +108,14 @@ export class RopeTables {
 
 /**
  * Rotates x [B, T, heads, headDim] by position as HF's apply_rotary_pos_emb:
- * x * cos + rotate_half(x) * sin, with cos and sin [T, headDim] and `rotateHalf` from RopeTables.
+ * x * cos + rotate_half(x) * sin, with cos and sin [T, headDim] (or [B, T, headDim], positions per
+ * sequence) and `rotateHalf` from RopeTables.
  */
-export function applyRotary(x: tf.Tensor, cos: tf.Tensor2D, sin: tf.Tensor2D, rotateHalf: tf.Tensor2D): tf.Tensor {
+export function applyRotary(x: tf.Tensor, cos: tf.Tensor, sin: tf.Tensor, rotateHalf: tf.Tensor2D): tf.Tensor {
   return tf.tidy(() => {
     const [B, T, H, D] = x.shape as [number, number, number, number];
+    const shape = [cos.rank === 3 ? B : 1, T, 1, D];
     const rotated = tf.matMul(x.reshape([B * T * H, D]), rotateHalf).reshape([B, T, H, D]); // [B, T, H, D]
-    return x.mul(cos.reshape([1, T, 1, D])).add(rotated.mul(sin.reshape([1, T, 1, D])));
+    return x.mul(cos.reshape(shape)).add(rotated.mul(sin.reshape(shape)));
   });
 }

@@ -4,11 +4,17 @@ import { T5Config } from "./t5_config.js";
 import { T5Stack } from "./t5_layers.js";
 import { attentionMaskTensor, toIdTensor, type TokenInput } from "./inputs.js";
 import { saveModelFolder, type SavePretrainedOptions } from "./checkpoint.js";
-import { checkGenerateOptions, pickToken, type GenerateOptions } from "./generation.js";
+import { checkGenerateOptions, decodeLoop, stopTokens, type GenerateOptions } from "./generation.js";
+import { EncoderDecoderCache } from "./kv_cache.js";
 
 export interface T5ForwardOptions {
   /** 1 for real source tokens, 0 for padding, [B, S]; all ones when omitted. */
   attentionMask?: TokenInput;
+}
+
+export interface T5DecodeOptions extends T5ForwardOptions {
+  /** The decoder's keys and values of earlier positions (and the cross-attention's); decode appends the present ones. */
+  pastKeyValues?: EncoderDecoderCache;
 }
 
 /**
@@ -64,8 +70,11 @@ export class T5ForConditionalGeneration extends Module {
     });
   }
 
-  /** Logits [B, T, vocab] of the decoder for decoder ids [B, T], given the encoder's output. */
-  decode(decoderInputIds: TokenInput, encoderHidden: tf.Tensor, opts: T5ForwardOptions = {}): tf.Tensor3D {
+  /**
+   * Logits [B, T, vocab] of the decoder for decoder ids [B, T], given the encoder's output; with
+   * `pastKeyValues`, of the T positions after the cached ones.
+   */
+  decode(decoderInputIds: TokenInput, encoderHidden: tf.Tensor, opts: T5DecodeOptions = {}): tf.Tensor3D {
     return tf.tidy(() => {
       const ids = toIdTensor(decoderInputIds, this.config.vocabSize, "decoder input ids");
       const B = encoderHidden.shape[0];
@@ -76,7 +85,7 @@ export class T5ForConditionalGeneration extends Module {
           `attention mask shape [${encoderMask.shape}] does not match the encoder output's [batch, length] [${encoderHidden.shape.slice(0, 2)}]`,
         );
       }
-      let h = this.decoder.forward(ids, null, encoderHidden, encoderMask); // [B, T, D]
+      let h = this.decoder.forward(ids, null, encoderHidden, encoderMask, opts.pastKeyValues); // [B, T, D]
       // A tied head reuses the input embedding, so T5 rescales by d_model^-0.5 first (Mesh TensorFlow).
       if (this.config.tieWordEmbeddings) h = h.mul(this.config.dModel ** -0.5);
       return this.lm_head.forward(h) as tf.Tensor3D;
@@ -101,38 +110,38 @@ export class T5ForConditionalGeneration extends Module {
   }
 
   /**
-   * Decodes `maxNewTokens` tokens for each source sequence: greedily at temperature 0, otherwise
-   * by seeded sampling, as GPT-2's `generate`. The source is encoded once. Returns, as
-   * transformers does, each decoder sequence starting with the decoder start token; a sequence
-   * stops at `eosTokenId` (default the config's, null for never) and is then padded with the pad token.
+   * Decodes `maxNewTokens` tokens for each source sequence (see docs/models.md, Generation):
+   * greedy at temperature 0, otherwise seeded sampling. The source is encoded once; with the cache
+   * (default) each step feeds the decoder only the new token, the cross-attention keys and values
+   * computed once. Returns, as transformers does, each decoder sequence starting with the decoder
+   * start token; a sequence stops at a stop token (default the config's eosTokenId, null for never)
+   * and is then padded with the pad token. Sources of different lengths are right-padded, with `attentionMask`.
    */
   generate(inputIds: number[] | number[][], opts: GenerateOptions & T5ForwardOptions): number[][] {
-    checkGenerateOptions(opts);
-    const eos = opts.eosTokenId === undefined ? this.config.eosTokenId : opts.eosTokenId;
+    const { vocabSize: V, decoderStartTokenId, padTokenId, eosTokenId } = this.config;
+    checkGenerateOptions(opts, V, ["attentionMask"]);
     const wasTraining = this.training;
     this.eval();
     const encoderHidden = this.encode(inputIds, opts);
+    const cache = opts.useCache === false ? undefined : new EncoderDecoderCache();
     try {
       const B = encoderHidden.shape[0];
-      const V = this.config.vocabSize;
-      const rows = Array.from({ length: B }, () => [this.config.decoderStartTokenId]);
-      const done = rows.map(() => false);
-      for (let step = 0; step < opts.maxNewTokens && done.some((d) => !d); step++) {
+      const rows = Array.from({ length: B }, () => [decoderStartTokenId]);
+      const nextLogits = (): Float32Array => {
         const last = tf.tidy(() => {
-          const logits = this.decode(rows, encoderHidden, opts); // [B, T, V]
+          const ids = rows.map((r) => r.slice(cache?.length ?? 0));
+          const logits = this.decode(ids, encoderHidden, { attentionMask: opts.attentionMask, pastKeyValues: cache }); // [B, T, V]
           const T = logits.shape[1];
-          return logits.slice([0, T - 1, 0], [-1, 1, -1]).reshape([B, V]);
+          return logits.slice([0, T - 1, 0], [B, 1, V]).reshape([B, V]);
         });
-        const values = last.dataSync();
+        const values = last.dataSync() as Float32Array;
         last.dispose();
-        rows.forEach((row, b) => {
-          const next = done[b] ? this.config.padTokenId : pickToken(values.subarray(b * V, (b + 1) * V), opts);
-          row.push(next);
-          if (eos !== null && next === eos) done[b] = true;
-        });
-      }
-      return rows;
+        return values;
+      };
+      const stop = stopTokens(opts, eosTokenId);
+      return decodeLoop({ rows, firstCounted: rows.map(() => 0), padTokenId, stopTokens: stop, nextLogits }, opts);
     } finally {
+      cache?.dispose();
       encoderHidden.dispose();
       this.train(wasTraining);
     }

@@ -1,8 +1,10 @@
 import * as tf from "@tensorflow/tfjs";
 import { fusedAttention, nextSeed } from "../engine/index.js";
 import { Embedding, Linear, Module } from "../nn/index.js";
-import { causalBias as causalMask } from "../nn/masks.js";
 import type { T5Config } from "./t5_config.js";
+import type { CacheSlot, PastKeyValue } from "./kv_cache.js";
+
+export { paddingBias } from "./kv_cache.js";
 
 /**
  * T5's bucket for a relative position (key position - query position), as Mesh TensorFlow and
@@ -34,24 +36,24 @@ export function relativePositionBucket(relativePosition: number, bidirectional: 
   return bucket + Math.min(maxExact + Math.trunc(scaled), buckets - 1);
 }
 
-/** Buckets for every (query, key) pair, row-major [queryLength, keyLength]. */
+/**
+ * Buckets for every (query, key) pair, row-major [queryLength, keyLength]; query i stands at
+ * position queryOffset + i (a decoding step's query after queryOffset cached positions).
+ */
 export function relativePositionBuckets(
   queryLength: number,
   keyLength: number,
   bidirectional: boolean,
   numBuckets: number,
   maxDistance: number,
+  queryOffset = 0,
 ): Int32Array {
   const out = new Int32Array(queryLength * keyLength);
   for (let i = 0; i < queryLength; i++) {
-    for (let j = 0; j < keyLength; j++) out[i * keyLength + j] = relativePositionBucket(j - i, bidirectional, numBuckets, maxDistance);
+    const at = queryOffset + i;
+    for (let j = 0; j < keyLength; j++) out[i * keyLength + j] = relativePositionBucket(j - at, bidirectional, numBuckets, maxDistance);
   }
   return out;
-}
-
-/** [1, 1, T, T]: 0 where key j <= query i may be attended to, -1e9 above the diagonal. */
-export function causalBias(T: number): tf.Tensor4D {
-  return causalMask(T, [1, 1, T, T]) as tf.Tensor4D;
 }
 
 // Bucket tables by shape and settings: every forward of the first block asks for the same one.
@@ -68,21 +70,11 @@ function cachedBuckets(
   let table = bucketTables.get(key);
   if (!table) {
     if (bucketTables.size > 64) bucketTables.clear(); // many lengths (generation): keep the cache small
-    table = relativePositionBuckets(queryLength, keyLength, bidirectional, numBuckets, maxDistance);
+    // The queries are the last queryLength positions (all of them without a cache).
+    table = relativePositionBuckets(queryLength, keyLength, bidirectional, numBuckets, maxDistance, keyLength - queryLength);
     bucketTables.set(key, table);
   }
   return table;
-}
-
-/**
- * An additive bias [B, 1, 1, T] from a 0/1 attention mask [B, T]: 0 for real tokens, -1e9 for
- * padding, which softmax turns into exactly 0 weight in float32 (HF adds float32's minimum).
- */
-export function paddingBias(mask: tf.Tensor2D): tf.Tensor4D {
-  return tf.tidy(() => {
-    const [B, T] = mask.shape;
-    return tf.scalar(1).sub(mask.toFloat()).mul(-1e9).reshape([B, 1, 1, T]) as tf.Tensor4D;
-  });
 }
 
 export interface T5AttentionOptions {
@@ -120,7 +112,10 @@ export class T5Attention extends Module {
     }
   }
 
-  /** The relative position bias [1, H, Tq, Tk] (bidirectional in the encoder, causal in the decoder). */
+  /**
+   * The relative position bias [1, H, Tq, Tk] (bidirectional in the encoder, causal in the
+   * decoder) of the last Tq of Tk positions: a cached decoding step's query comes after the cache.
+   */
   computeBias(queryLength: number, keyLength: number): tf.Tensor4D {
     const table = this.relative_attention_bias;
     if (!table)
@@ -135,27 +130,33 @@ export class T5Attention extends Module {
 
   /**
    * Attends from x [B, Tq, D] to itself, or to `keyValue` [B, Tk, D] (cross-attention). `bias`
-   * [1 or B, H or 1, Tq, Tk] holds the position bias plus masks, computed once per stack.
+   * [1 or B, H or 1, Tq, Tk] holds the position bias plus masks, computed once per stack. With a
+   * cache slot, self-attention appends its keys and values to the slot's; cross-attention computes
+   * them from `keyValue` once and reuses them after.
    */
-  forward(x: tf.Tensor, bias: tf.Tensor, keyValue?: tf.Tensor): tf.Tensor {
+  forward(x: tf.Tensor, bias: tf.Tensor, keyValue?: tf.Tensor, slot?: CacheSlot): tf.Tensor {
     return tf.tidy(() => {
       const { numHeads: H, dKv, innerDim, dropoutRate } = this.config;
       const [B, Tq] = x.shape as [number, number, number];
       const source = keyValue ?? x;
-      const Tk = source.shape[1] as number;
       const dropping = this.training && dropoutRate > 0;
-      const [qs, ks, vs] = [this.q.forward(x), this.k.forward(source), this.v.forward(source)]; // [B, T, H * dKv]
-      // One fused kernel each way (wasm + native addon) when no attention dropout is applied.
-      const fused = dropping ? undefined : fusedAttention(qs, ks, vs, H, { bias });
-      if (fused) return this.o.forward(fused);
-      const heads = (t: tf.Tensor, T: number) => t.reshape([B, T, H, dKv]).transpose([0, 2, 1, 3]); // [B, H, T, dKv]
-      const q = heads(qs, Tq);
-      const k = heads(ks, Tk);
-      const v = heads(vs, Tk);
-      const scores = tf.matMul(q, k, false, true).add(bias); // [B, H, Tq, Tk], unscaled as in T5
+      const heads = (t: tf.Tensor) => t.reshape([B, -1, H, dKv]).transpose([0, 2, 1, 3]); // [B, H, T, dKv]
+      const q = this.q.forward(x); // [B, Tq, H * dKv]
+      let kv: PastKeyValue;
+      if (slot) {
+        const reused = keyValue ? slot.cache.get(slot.layer) : undefined;
+        kv = reused ?? slot.cache.update(slot.layer, heads(this.k.forward(source)), heads(this.v.forward(source))); // [B, H, Tk, dKv]
+      } else {
+        const [ks, vs] = [this.k.forward(source), this.v.forward(source)]; // [B, Tk, H * dKv]
+        // One fused kernel each way (wasm + native addon) when no attention dropout is applied.
+        const fused = dropping ? undefined : fusedAttention(q, ks, vs, H, { bias });
+        if (fused) return this.o.forward(fused);
+        kv = { key: heads(ks), value: heads(vs) };
+      }
+      const scores = tf.matMul(heads(q), kv.key, false, true).add(bias); // [B, H, Tq, Tk], unscaled as in T5
       let att = tf.softmax(scores, -1);
       if (dropping) att = tf.dropout(att, dropoutRate, undefined, nextSeed());
-      const y = tf.matMul(att, v).transpose([0, 2, 1, 3]).reshape([B, Tq, innerDim]); // [B, Tq, H * dKv]
+      const y = tf.matMul(att, kv.value).transpose([0, 2, 1, 3]).reshape([B, Tq, innerDim]); // [B, Tq, H * dKv]
       return this.o.forward(y);
     });
   }

@@ -1,7 +1,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { Dropout, Embedding, Linear, Module, ModuleList, RMSNorm, activation } from "../nn/index.js";
 import type { T5Config } from "./t5_config.js";
-import { T5Attention, causalBias, paddingBias } from "./t5_attention.js";
+import { T5Attention } from "./t5_attention.js";
+import { causalBiasAfter, paddingBias, type CacheSlot, type EncoderDecoderCache } from "./kv_cache.js";
 
 /** A bias-free projection with T5's initialisation: std factor / sqrt(fan_in). */
 export function t5Linear(inFeatures: number, outFeatures: number, factor: number): Linear {
@@ -86,8 +87,8 @@ export class T5LayerSelfAttention extends Module {
     this.dropout = this.registerModule("dropout", new Dropout(config.dropoutRate));
   }
 
-  forward(x: tf.Tensor, bias: tf.Tensor): tf.Tensor {
-    return tf.tidy(() => x.add(this.dropout.forward(this.SelfAttention.forward(this.layer_norm.forward(x), bias))));
+  forward(x: tf.Tensor, bias: tf.Tensor, slot?: CacheSlot): tf.Tensor {
+    return tf.tidy(() => x.add(this.dropout.forward(this.SelfAttention.forward(this.layer_norm.forward(x), bias, undefined, slot))));
   }
 }
 
@@ -107,8 +108,8 @@ export class T5LayerCrossAttention extends Module {
     this.dropout = this.registerModule("dropout", new Dropout(config.dropoutRate));
   }
 
-  forward(x: tf.Tensor, encoderHidden: tf.Tensor, bias: tf.Tensor): tf.Tensor {
-    return tf.tidy(() => x.add(this.dropout.forward(this.EncDecAttention.forward(this.layer_norm.forward(x), bias, encoderHidden))));
+  forward(x: tf.Tensor, encoderHidden: tf.Tensor, bias: tf.Tensor, slot?: CacheSlot): tf.Tensor {
+    return tf.tidy(() => x.add(this.dropout.forward(this.EncDecAttention.forward(this.layer_norm.forward(x), bias, encoderHidden, slot))));
   }
 }
 
@@ -128,12 +129,20 @@ export class T5Block extends Module {
     this.layer = this.registerModule("layer", new ModuleList(layers));
   }
 
-  forward(x: tf.Tensor, selfBias: tf.Tensor, encoderHidden?: tf.Tensor, crossBias?: tf.Tensor): tf.Tensor {
+  /** With `cache`, this block (number `layer` of the decoder) reads and grows its entries. */
+  forward(
+    x: tf.Tensor,
+    selfBias: tf.Tensor,
+    encoderHidden?: tf.Tensor,
+    crossBias?: tf.Tensor,
+    cache?: { cache: EncoderDecoderCache; layer: number },
+  ): tf.Tensor {
     return tf.tidy(() => {
-      let h = (this.layer.at(0) as T5LayerSelfAttention).forward(x, selfBias);
+      const slot = (part: "selfAttention" | "crossAttention") => cache && { cache: cache.cache[part], layer: cache.layer };
+      let h = (this.layer.at(0) as T5LayerSelfAttention).forward(x, selfBias, slot("selfAttention"));
       if (this.isDecoder) {
         if (!encoderHidden || !crossBias) throw new Error("T5Block: a decoder block needs the encoder's hidden states");
-        h = (this.layer.at(1) as T5LayerCrossAttention).forward(h, encoderHidden, crossBias);
+        h = (this.layer.at(1) as T5LayerCrossAttention).forward(h, encoderHidden, crossBias, slot("crossAttention"));
       }
       return (this.layer.at(this.layer.length - 1) as T5LayerFF).forward(h);
     });
@@ -163,23 +172,36 @@ export class T5Stack extends Module {
 
   /**
    * Hidden states [B, T, D] for ids [B, T]. `mask` [B, T] marks real tokens with 1 and padding with 0;
-   * the decoder also takes the encoder's output [B, S, D] and its mask [B, S].
+   * the decoder also takes the encoder's output [B, S, D] and its mask [B, S], and with `cache`
+   * runs T new positions after the cached ones.
    */
-  forward(ids: tf.Tensor2D, mask: tf.Tensor2D | null, encoderHidden?: tf.Tensor, encoderMask?: tf.Tensor2D | null): tf.Tensor {
+  forward(
+    ids: tf.Tensor2D,
+    mask: tf.Tensor2D | null,
+    encoderHidden?: tf.Tensor,
+    encoderMask?: tf.Tensor2D | null,
+    cache?: EncoderDecoderCache,
+  ): tf.Tensor {
     return tf.tidy(() => {
       const T = ids.shape[1];
+      const P = cache?.length ?? 0;
+      if (cache && !this.isDecoder) throw new Error("T5Stack: only the decoder takes a KV cache");
       let x = this.dropout.forward(this.embed_tokens.forward(ids)); // [B, T, D]
       // The first block's table gives the position bias every block of the stack adds.
       const first = (this.block.at(0).layer.at(0) as T5LayerSelfAttention).SelfAttention;
-      let selfBias: tf.Tensor = first.computeBias(T, T); // [1, H, T, T]
-      if (this.isDecoder) selfBias = selfBias.add(causalBias(T));
-      if (mask) selfBias = selfBias.add(paddingBias(mask)); // [B, H, T, T]
+      let selfBias: tf.Tensor = first.computeBias(T, P + T); // [1, H, T, P+T]
+      const causal = this.isDecoder ? causalBiasAfter(P, T) : null;
+      if (causal) selfBias = selfBias.add(causal);
+      if (mask) selfBias = selfBias.add(paddingBias(mask)); // [B, H, T, P+T]
       let crossBias: tf.Tensor | undefined;
       if (this.isDecoder) {
         if (!encoderHidden) throw new Error("T5Stack: the decoder needs the encoder's hidden states");
         crossBias = encoderMask ? paddingBias(encoderMask) : tf.zeros([1, 1, 1, encoderHidden.shape[1] as number]); // [B or 1, 1, 1, S]
       }
-      for (const block of this.block) x = block.forward(x, selfBias, encoderHidden, crossBias);
+      for (let layer = 0; layer < this.block.length; layer++) {
+        x = this.block.at(layer).forward(x, selfBias, encoderHidden, crossBias, cache && { cache, layer });
+      }
+      cache?.selfAttention.expectFilled(this.block.length, P + T);
       return this.dropout.forward(this.final_layer_norm.forward(x));
     });
   }

@@ -14,8 +14,8 @@ export interface AttentionWithPast extends Module {
   c_attn: Module;
   c_proj: Module;
   attn_dropout: Module;
-  /** `past.key` and `past.value` are [B, nh, P, hs]. */
-  forward(x: tf.Tensor, past?: { key: tf.Tensor; value: tf.Tensor }): tf.Tensor;
+  /** `past.key` and `past.value` are [B, nh, P, hs]; `ctx` (the KV cache, padding) is the block's, passed on. */
+  forward(x: tf.Tensor, past?: { key: tf.Tensor; value: tf.Tensor }, ctx?: unknown): tf.Tensor;
 }
 
 export function isAttentionWithPast(m: Module): m is AttentionWithPast {
@@ -47,8 +47,8 @@ export class PrefixAttention extends Module {
     tf.dispose([k, v]);
   }
 
-  forward(x: tf.Tensor): tf.Tensor {
-    if (this.disableAdapters) return this.base_layer.forward(x);
+  forward(x: tf.Tensor, _past?: unknown, ctx?: unknown): tf.Tensor {
+    if (this.disableAdapters) return this.base_layer.forward(x, undefined, ctx);
     return tf.tidy(() => {
       const B = x.shape[0];
       const nh = this.base_layer.config.nHead;
@@ -57,7 +57,7 @@ export class PrefixAttention extends Module {
         const hs = (p.shape[1] as number) / nh;
         return tf.tile(p.variable.reshape([1, P, nh, hs]).transpose([0, 2, 1, 3]), [B, 1, 1, 1]); // [B, nh, P, hs]
       };
-      return this.base_layer.forward(x, { key: heads(this.prefix_key), value: heads(this.prefix_value) });
+      return this.base_layer.forward(x, { key: heads(this.prefix_key), value: heads(this.prefix_value) }, ctx);
     });
   }
 }
