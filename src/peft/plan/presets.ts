@@ -61,14 +61,52 @@ export interface EncoderDecoderPlanOptions {
   includeCrossAttention?: boolean;
 }
 
+/** Where an encoder-decoder family keeps its stacks, and the Q and V projections of its two kinds of attention. */
+export interface EncoderDecoderLayout {
+  /** Name prefixes of the two stacks. */
+  encoder: string;
+  decoder: string;
+  /** PEFT target suffixes of Q and V in self-attention (encoder and decoder) and in cross-attention. */
+  selfAttention: string[];
+  crossAttention: string[];
+}
+
+/** The encoder-decoder families by model_type: the one table encoderDecoderPlan reads. */
+export const ENCODER_DECODER_LAYOUTS: Record<string, EncoderDecoderLayout> = {
+  t5: {
+    encoder: "encoder.",
+    decoder: "decoder.",
+    selfAttention: ["SelfAttention.q", "SelfAttention.v"],
+    crossAttention: ["EncDecAttention.q", "EncDecAttention.v"],
+  },
+  bart: {
+    encoder: "model.encoder.",
+    decoder: "model.decoder.",
+    selfAttention: ["self_attn.q_proj", "self_attn.v_proj"],
+    crossAttention: ["encoder_attn.q_proj", "encoder_attn.v_proj"],
+  },
+};
+
+function layoutOf(model: InjectableModel): EncoderDecoderLayout {
+  const type = model.config?.modelType ?? "";
+  const layout = ENCODER_DECODER_LAYOUTS[type];
+  if (!layout) {
+    throw new Error(
+      `encoderDecoderPlan: model_type "${type}" is not an encoder-decoder family lora-lab knows; known: ${Object.keys(ENCODER_DECODER_LAYOUTS).join(", ")}`,
+    );
+  }
+  return layout;
+}
+
 /**
- * The article's priority order for encoder-decoder models (T5 names): decoder self-attention,
- * then cross-attention, then (optionally) encoder self-attention, LoRA on q and v everywhere.
+ * The article's priority order for encoder-decoder models (T5, BART): decoder self-attention,
+ * then cross-attention, then (optionally) encoder self-attention, LoRA on Q and V everywhere.
  */
 export function encoderDecoderPlan(model: InjectableModel, opts: EncoderDecoderPlanOptions = {}): LayerPlan {
   const r = opts.r ?? 8;
   const loraAlpha = opts.loraAlpha ?? 2 * r;
-  const dec = range(0, countLayers(model, "decoder."));
+  const layout = layoutOf(model);
+  const dec = range(0, countLayers(model, layout.decoder));
   const plan: LayerPlan = {
     name: "article (encoder-decoder)",
     embeddings: "frozen",
@@ -77,12 +115,12 @@ export function encoderDecoderPlan(model: InjectableModel, opts: EncoderDecoderP
       {
         name: "decoder self-attention",
         module: "self-attention",
-        within: "decoder.",
+        within: layout.decoder,
         layers: dec,
         role: "lora",
         r,
         loraAlpha,
-        targetModules: ["SelfAttention.q", "SelfAttention.v"],
+        targetModules: layout.selfAttention,
       },
     ],
   };
@@ -90,28 +128,28 @@ export function encoderDecoderPlan(model: InjectableModel, opts: EncoderDecoderP
     plan.groups.push({
       name: "cross-attention",
       module: "cross-attention",
-      within: "decoder.",
+      within: layout.decoder,
       layers: dec,
       role: "lora",
       r,
       loraAlpha,
-      targetModules: ["EncDecAttention.q", "EncDecAttention.v"],
+      targetModules: layout.crossAttention,
     });
   }
-  const enc = range(0, countLayers(model, "encoder."));
+  const enc = range(0, countLayers(model, layout.encoder));
   plan.groups.push(
     opts.includeEncoder
       ? {
           name: "encoder self-attention",
           module: "self-attention",
-          within: "encoder.",
+          within: layout.encoder,
           layers: enc,
           role: "lora",
           r,
           loraAlpha,
-          targetModules: ["SelfAttention.q", "SelfAttention.v"],
+          targetModules: layout.selfAttention,
         }
-      : { name: "encoder", within: "encoder.", layers: enc, role: "frozen" },
+      : { name: "encoder", within: layout.encoder, layers: enc, role: "frozen" },
   );
   return plan;
 }
