@@ -35,3 +35,23 @@ export { Dataset, DataError, SKIP_DETAILS } from "./records.js";
 export type { DataRecord, RecordSource, SkipReport, SkippedRecord, TrainTestSplitOptions } from "./records.js";
 export { DatasetStream, FORMAT_EXTENSIONS, loadDataset, streamDataset } from "./load_dataset.js";
 export type { DatasetFormat, LoadDatasetOptions, SourcedRecord } from "./load_dataset.js";
+export {
+  CausalLmBatchIterator,
+  IGNORE_INDEX,
+  LmData,
+  causalLmData,
+  collateCausalLm,
+  documentSeparator,
+  packExamples,
+  padTokenIdOf,
+} from "./causal_lm.js";
+export type {
+  CausalLmBatch,
+  CausalLmBatchOptions,
+  CausalLmOptions,
+  CollateCausalLmOptions,
+  LmExample,
+  PrepareReport,
+} from "./causal_lm.js";
+export { instructData } from "./instruct.js";
+export type { InstructOptions, InstructReport } from "./instruct.js";
