@@ -2,6 +2,7 @@
 import { DEMO_USAGE, demoCommand } from "./demo_command.js";
 import { PRETRAIN_USAGE, pretrainCommand } from "./pretrain_command.js";
 import { INSTALL_USAGE, KERNEL_USAGE, installCommand, kernelCommand } from "./kernel_commands.js";
+import { BUILD_NATIVE_USAGE, buildNativeCommand } from "./build_native_command.js";
 
 /** One entry per command: its usage lines and its runner (each command lives in its own file). */
 const COMMANDS: Record<string, { usage: string; run: (args: string[]) => Promise<number> }> = {
@@ -9,6 +10,7 @@ const COMMANDS: Record<string, { usage: string; run: (args: string[]) => Promise
   pretrain: { usage: PRETRAIN_USAGE, run: pretrainCommand },
   install: { usage: INSTALL_USAGE, run: installCommand },
   kernel: { usage: KERNEL_USAGE, run: kernelCommand },
+  "build-native": { usage: BUILD_NATIVE_USAGE, run: buildNativeCommand },
 };
 
 function usage(): string {

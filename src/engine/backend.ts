@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { registerWasmKernels } from "./kernels/index.js";
-import { loadNativeBlas, nativeBlasStatus } from "./native.js";
+import { loadNativeBlas, nativeBlasStatus, warnIfSlowPath } from "./native.js";
 
 /** The backends lora-lab can run on, fastest first. */
 export const BACKENDS = ["node-gpu", "node", "wasm", "cpu"] as const;
@@ -20,8 +20,8 @@ export interface EngineInfo {
   tfBackend: string;
   /** TensorFlow.js version. */
   version: string;
-  /** wasm only: whether matrix products run on the optional native BLAS addon, and if not, why. */
-  nativeBlas?: { loaded: boolean; threads?: number; reason?: string };
+  /** wasm only: whether matrix products run on the optional native BLAS addon, and if not, why and the fix. */
+  nativeBlas?: { loaded: boolean; threads?: number; reason?: string; fix?: string };
 }
 
 // Held in a variable so that TypeScript and bundlers do not try to resolve optional packages.
@@ -75,8 +75,9 @@ export async function ready(opts: ReadyOptions = {}): Promise<EngineInfo> {
       await tf.ready();
       current = { backend: choice, tfBackend, version: tf.version.tfjs };
       if (choice === "wasm") {
-        const { loaded, threads, reason } = nativeBlasStatus();
-        current.nativeBlas = { loaded, threads, reason };
+        const { loaded, threads, reason, fix } = nativeBlasStatus();
+        current.nativeBlas = { loaded, threads, reason, fix };
+        warnIfSlowPath();
       }
       return current;
     } catch (err) {
