@@ -55,3 +55,5 @@ export type {
 } from "./causal_lm.js";
 export { instructData } from "./instruct.js";
 export type { InstructOptions, InstructReport } from "./instruct.js";
+export { seq2seqData } from "./seq2seq_data.js";
+export type { Seq2SeqData, Seq2SeqDataOptions } from "./seq2seq_data.js";
