@@ -32,6 +32,10 @@ export interface RetentionOptions {
 export interface RetentionTracker {
   /** Pass as `train(..., { onEvent })`; reads the trainer's eval events. */
   onEvent: (event: TrainEvent) => void;
+  /**
+   * One record per evaluation, after a step-0 record of the baseline itself (forgetting 0), so the
+   * curves start where training did: `forgettingFigure(tracker)` plots it as it is.
+   */
   history: RetentionRecord[];
 }
 
@@ -75,7 +79,9 @@ export function retentionRecord(
 
 /**
  * Retention tracking on the trainer's own eval events: give `sets` to `train` as `evalSets` and
- * the returned `onEvent` as its `onEvent`; `history` grows by one record per evaluation.
+ * the returned `onEvent` as its `onEvent`; `history` starts with the baseline at step 0 and grows by
+ * one record per evaluation. The trainer evaluates only after steps; an eval event of step 0 (the
+ * prepared model measured before training, e.g. a 4-bit base) replaces the baseline's record.
  */
 export function trackRetention(
   model: Pick<TrainableModel, "loss" | "train"> & Partial<AdapterSwitchable>,
@@ -94,13 +100,16 @@ export function trackRetention(
   if (options.adapterDisabled && typeof model.disableAdapter !== "function") {
     throw new Error("trackRetention: adapterDisabled needs a model with disableAdapter(fn) (a PeftModel); this model has none");
   }
-  const history: RetentionRecord[] = [];
+  // Step 0 is the baseline: the losses measured before training, on every set that has one.
+  const start = Object.fromEntries(Object.keys(sets).flatMap((n) => (Number.isFinite(baseline[n]) ? [[n, baseline[n]]] : [])));
+  const history: RetentionRecord[] = [retentionRecord({ step: 0, losses: start }, baseline, retained)];
   const onEvent = (event: TrainEvent) => {
     if (event.type !== "eval") return;
     const record = retentionRecord(event, baseline, retained);
     if (options.adapterDisabled)
       record.adapterDisabledLosses = evaluateWithAdapterDisabled(model as AdapterSwitchable & Pick<TrainableModel, "loss" | "train">, sets);
-    history.push(record);
+    if (event.step === 0 && history[0].step === 0) history[0] = record;
+    else history.push(record);
   };
   return { onEvent, history };
 }

@@ -80,14 +80,14 @@ export function studyTable(runs: readonly StudyRun[]): string {
 
 /**
  * Retained and new-domain loss curves for forgettingFigure, starting at step 0 from the base's
- * losses (the trainer evaluates only after steps, and a curve should start where the run did).
+ * losses (trackRetention's history starts there; a history without a step-0 record gets one).
  */
 export function studyCurves(runs: readonly StudyRun[], baseline: StudyBaseline) {
   return runs.map((r) => ({
     strategy: r.name,
     baselineLoss: baseline.retained,
     points: [
-      { step: 0, retainedLoss: baseline.retained, targetLoss: baseline.domain },
+      ...(r.history[0]?.step === 0 ? [] : [{ step: 0, retainedLoss: baseline.retained, targetLoss: baseline.domain }]),
       ...r.history.map((h) => ({ step: h.step, retainedLoss: h.losses.retained, targetLoss: h.losses.domain })),
     ],
   }));

@@ -7,16 +7,69 @@ export interface ForgettingFigureOptions {
   /** "forgetting" (default): retained loss minus the base model's; "retainedLoss": the loss itself. */
   metric?: "forgetting" | "retainedLoss";
   height?: number;
+  /** The run's name in the legend when the figure is given a retention history. Default "training". */
+  strategy?: string;
 }
+
+/**
+ * What the figure reads of one of trackRetention's records (forgetting/ RetentionRecord; plot/
+ * imports nothing from forgetting/, so the shape is stated here and the records fit it as they are).
+ */
+export interface PlotRetentionRecord {
+  step: number;
+  /** Mean token loss per evaluated set. */
+  losses: Readonly<Record<string, number>>;
+  /** Per retained set: its loss minus the base model's. */
+  forgetting: Readonly<Record<string, number>>;
+}
+
+/** Curves, a retention history (`tracker.history`), or the tracker itself. */
+export type ForgettingFigureInput =
+  readonly PlotForgettingCurve[] | readonly PlotRetentionRecord[] | { history: readonly PlotRetentionRecord[] };
 
 const NATS = "nats/token";
 
 /**
+ * A retention history as curves: one per retained set (named `strategy`, or `strategy: set` when
+ * there are several), its baseline the record's loss minus its forgetting; when exactly one
+ * evaluated set is not retained (the new domain), its loss is the first curve's targetLoss.
+ */
+export function retentionCurves(history: readonly PlotRetentionRecord[], strategy = "training"): PlotForgettingCurve[] {
+  const retained = [...new Set(history.flatMap((r) => Object.keys(r.forgetting)))];
+  if (retained.length === 0)
+    throw new Error(`forgettingFigure: the retention history (${history.length} records) has no retained set with forgetting values`);
+  const others = [...new Set(history.flatMap((r) => Object.keys(r.losses)))].filter((n) => !retained.includes(n));
+  const target = others.length === 1 ? others[0] : undefined;
+  return retained.map((set, i) => {
+    const records = history.filter((r) => set in r.forgetting);
+    return {
+      strategy: retained.length === 1 ? strategy : `${strategy}: ${set}`,
+      baselineLoss: records[0].losses[set] - records[0].forgetting[set],
+      points: records.map((r) => ({
+        step: r.step,
+        retainedLoss: r.losses[set],
+        ...(i === 0 && target !== undefined && target in r.losses ? { targetLoss: r.losses[target] } : {}),
+      })),
+    };
+  });
+}
+
+function asCurves(input: ForgettingFigureInput, strategy: string | undefined): readonly PlotForgettingCurve[] {
+  const items = "history" in input ? input.history : input;
+  if (items.length === 0)
+    throw new Error("history" in input ? "forgettingFigure: the retention history is empty" : "forgettingFigure: no strategies given");
+  return "strategy" in items[0]
+    ? (items as readonly PlotForgettingCurve[])
+    : retentionCurves(items as readonly PlotRetentionRecord[], strategy);
+}
+
+/**
  * How much of the old domain each strategy forgets as it trains; when curves carry the new
  * domain's loss too, a second panel shows what each learned, so the trade-off reads side by side.
+ * Takes curves, or trackRetention's tracker / history as it is (baseline at step 0 included).
  */
-export function forgettingFigure(curves: readonly PlotForgettingCurve[], opts: ForgettingFigureOptions = {}): PlotFigure {
-  if (curves.length === 0) throw new Error("forgettingFigure: no strategies given");
+export function forgettingFigure(input: ForgettingFigureInput, opts: ForgettingFigureOptions = {}): PlotFigure {
+  const curves = asCurves(input, opts.strategy);
   const metric = opts.metric ?? "forgetting";
   const withTarget = curves.some((c) => c.points.some((p) => p.targetLoss !== undefined));
   const data: Data[] = [];

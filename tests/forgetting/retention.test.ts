@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { expectNoLeak, ready } from "../../src/engine/index.js";
 import { measureBaseline, retentionRecord, trackRetention } from "../../src/forgetting/index.js";
 import { getPeftModel } from "../../src/peft/index.js";
+import { forgettingFigure } from "../../src/plot/index.js";
 import { evaluateLoss, train, type EvalEvent } from "../../src/train/index.js";
 import { tinyModel, toBatches, windows } from "./helpers.js";
 
@@ -49,14 +50,21 @@ describe("trackRetention(model, { sets, baseline })", () => {
         if (e.type === "eval") evals.push(e);
       },
     });
-    expect(tracker.history.map((r) => r.step)).toEqual([3, 6]);
-    const last = tracker.history[1];
+    expect(tracker.history.map((r) => r.step)).toEqual([0, 3, 6]);
+    // Step 0 is the baseline itself, measured before training.
+    expect(tracker.history[0]).toMatchObject({ losses: baseline, forgetting: { general: 0 }, backwardTransfer: -0 });
+    const last = tracker.history[2];
     const generalNow = await evaluateLoss(model, sets.general);
     expect(last.losses.general).toBe(generalNow);
     expect(last.forgetting.general).toBeCloseTo(generalNow - baseline.general, 12);
     expect(last.backwardTransfer).toBeCloseTo(baseline.general - generalNow, 12);
     expect(Object.keys(last.forgetting)).toEqual(["general"]);
     expect(last.perplexities).toEqual(evals[1].perplexities);
+    // Plottable as it is: the curve starts at 0 and ends at the re-evaluated forgetting.
+    const [trace] = forgettingFigure(tracker).data as { x: number[]; y: number[] }[];
+    expect(trace.x).toEqual([0, 3, 6]);
+    expect(trace.y[0]).toBe(0);
+    expect(trace.y[2]).toBeCloseTo(generalNow - baseline.general, 12);
     // Training on the 16-token domain teaches it and shifts the general loss away from the base's.
     expect(last.losses.domain).toBeLessThan(evals[0].losses.domain + 1e-9);
     expect(last.forgetting.general).not.toBe(0);
@@ -81,10 +89,30 @@ describe("trackRetention(model, { sets, baseline })", () => {
     await expectNoLeak(() =>
       train(model, { data: domainTrain, steps: 4, lr: 1e-2, evalEvery: 2, evalSets: sets, progress: false, onEvent: tracker.onEvent }),
     );
-    expect(tracker.history).toHaveLength(2);
-    for (const r of tracker.history) {
+    expect(tracker.history.map((r) => r.step)).toEqual([0, 2, 4]);
+    expect(tracker.history[0].losses).toEqual({ general: baseLosses.general }); // the baseline given: only "general"
+    for (const r of tracker.history.slice(1)) {
       expect(r.adapterDisabledLosses).toEqual(baseLosses);
       expect(r.losses.domain).not.toBe(baseLosses.domain);
     }
+  });
+
+  it("starts the history with the baseline at step 0, which a measured step-0 evaluation replaces", () => {
+    const tracker = trackRetention(tinyModel(3), { sets, baseline: { general: 4, domain: 3 }, retained: ["general"] });
+    expect(tracker.history).toEqual([
+      {
+        step: 0,
+        losses: { domain: 3, general: 4 },
+        perplexities: { domain: Math.exp(3), general: Math.exp(4) },
+        forgetting: { general: 0 },
+        backwardTransfer: -0,
+      },
+    ]);
+    tracker.onEvent({ type: "eval", step: 0, losses: { domain: 3.5, general: 4.25 }, perplexities: {} });
+    tracker.onEvent({ type: "eval", step: 5, losses: { domain: 2, general: 4.5 }, perplexities: {} });
+    expect(tracker.history.map((r) => [r.step, r.forgetting.general])).toEqual([
+      [0, 0.25],
+      [5, 0.5],
+    ]);
   });
 });

@@ -33,7 +33,7 @@ describe("forgettingStudy(options)", () => {
     try {
       const run = await study.finetune("two steps", model);
       expect(run.events.filter((e) => e.type === "step")).toHaveLength(2);
-      expect(run.history.map((h) => h.step)).toEqual([2]);
+      expect(run.history.map((h) => h.step)).toEqual([0, 2]); // the baseline, then the one evaluation
       const domain = await evaluateLoss(model, study.evalSets.domain);
       const retained = await evaluateLoss(model, study.evalSets.retained);
       expect(run.gain).toBeCloseTo(study.baseline.domain - domain, 5);
