@@ -61,7 +61,8 @@ export class BartForConditionalGeneration extends Module {
   constructor(readonly config: BartConfig = BartConfig.preset("tiny")) {
     super();
     this.model = this.registerModule("model", new BartModel(config));
-    this.finalLogitsBias = tf.variable(tf.zeros([1, config.vocabSize]), false, `${FINAL_LOGITS_BIAS}_${biasCounter++}`);
+    // A non-trainable variable: kept out of tidy scopes and optimizers, assignable on load.
+    this.finalLogitsBias = tf.tidy(() => tf.variable(tf.zeros([1, config.vocabSize]), false, `${FINAL_LOGITS_BIAS}_${biasCounter++}`));
     this.lm_head = this.registerModule("lm_head", lmHead(this.model.shared, config.tieWordEmbeddings, config.initStd));
   }
 
@@ -92,7 +93,7 @@ export class BartForConditionalGeneration extends Module {
       throw new Error(`loadStateDict: shape mismatch\n  ${FINAL_LOGITS_BIAS}: checkpoint [${bias.shape}] vs model [${want}]`);
     }
     const result = super.loadStateDict(params, opts);
-    if (bias) this.finalLogitsBias.assign(bias.toFloat());
+    if (bias) tf.tidy(() => this.finalLogitsBias.assign(bias.toFloat()));
     return result;
   }
 
