@@ -137,7 +137,7 @@ describe("runForgettingExperiment", () => {
     );
   });
 
-  it("runs QLoRA, bottleneck and prefix strategies and counts their trainable parameters as PEFT does", async () => {
+  it("runs QLoRA, bottleneck and prefix strategies and counts their trainable parameters by the adapters' shapes (LoRA A + B, prefix key / value per layer)", async () => {
     const base = tinyModel(2, d);
     const numTensors = tf.memory().numTensors;
     const result = await runForgettingExperiment({

@@ -112,7 +112,7 @@ describe("LoRA on the tiny BART", () => {
     );
   });
 
-  it("adapters save in PEFT's layout and load back onto a fresh base to the same logits", async () => {
+  it("adapters save under PEFT's file and key names and round-trip through lora-lab's own loader onto a fresh base to the same logits", async () => {
     seed(3);
     const model = getPeftModel(bart(tiny()), new LoraConfig({ r: 4, initLoraWeights: "gaussian", taskType: "SEQ_2_SEQ_LM" }));
     const dir = join(work, "adapter");

@@ -92,7 +92,7 @@ describe("LoRA on the tiny llama", () => {
     model.dispose();
   });
 
-  it("adapters save in PEFT's layout and load back onto a fresh base to the same logits", async () => {
+  it("adapters save under PEFT's file and key names and round-trip through lora-lab's own loader onto a fresh base to the same logits", async () => {
     seed(3);
     const model = getPeftModel(llama(tiny()), new LoraConfig({ r: 4, targetModules: ["q_proj", "v_proj"], initLoraWeights: "gaussian" }));
     const dir = join(work, "adapter");

@@ -72,7 +72,7 @@ describe("DoRA", () => {
     expect(maxAbsDiff((layer.base_layer as Conv1D).weight.variable.dataSync(), w0)).toBeLessThan(1e-5);
   });
 
-  it("trains the magnitude and saves it as PEFT does (<module>.lora_magnitude_vector)", async () => {
+  it("trains the magnitude, saves it under PEFT's key name (<module>.lora_magnitude_vector) with use_dora, and loads back through lora-lab", async () => {
     seed(2);
     const model = getPeftModel(gpt2("tiny"), { r: 2, targetModules: ["c_attn"], useDora: true });
     const vars = model.trainableVariables();

@@ -39,7 +39,7 @@ describe("the JupyterLab prebuilt extension (widgets/labextension)", () => {
     expect(existsSync(join(path!, pkg.jupyterlab._build.load))).toBe(true);
   });
 
-  it("its federated container shares the page's @jupyter-widgets/base, registers the module and renders a view", async () => {
+  it("loaded as JupyterLab loads a federated extension (on the html-manager page, not in JupyterLab), its container shares the page's @jupyter-widgets/base, registers the module and renders a view", async () => {
     installFakeComms();
     const sched = new W.ScheduleExplorer({ warmupSteps: 20, numTrainingSteps: 200 });
     const doc = widgetStateDocument(W.allStates());
