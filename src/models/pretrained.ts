@@ -1,10 +1,10 @@
 import * as tf from "@tensorflow/tfjs";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { homedir } from "node:os";
 import { join } from "node:path";
-import { readSafetensors, toFloat32, writeFileAtomic, type SafeTensor } from "../io/index.js";
+import { readSafetensors, toFloat32, type SafeTensor } from "../io/index.js";
 import type { Module } from "../nn/index.js";
+import { resolveHubModel, type HubOptions } from "./hub.js";
 import { GPT2Config } from "./gpt2_config.js";
 import { GPT2LMHeadModel } from "./gpt2.js";
 import { T5Config } from "./t5_config.js";
@@ -65,57 +65,10 @@ export const ARCHITECTURES = new Map<string, Architecture>([
   ["bart", bartArchitecture],
 ]);
 
-export interface FromPretrainedOptions {
-  /** Git revision for hub downloads (a branch, tag or commit hash). Default "main". */
-  revision?: string;
-  /** Where hub downloads are kept. Default $LORA_LAB_CACHE or ~/.cache/lora-lab/hub. */
-  cacheDir?: string;
-  /** Download again even when the files are cached. */
-  forceDownload?: boolean;
-  /** Access token for private hub repositories. */
-  accessToken?: string;
-  /** Custom fetch for hub downloads (proxies, tests). */
-  fetch?: typeof fetch;
-}
+/** Hub options (revision, caches, offline, token, fetch): see hub.ts. */
+export type FromPretrainedOptions = HubOptions;
 
 const HUB_ID = /^[A-Za-z0-9][\w.-]*(\/[\w.-]+)?$/;
-
-function defaultCacheDir(): string {
-  return process.env.LORA_LAB_CACHE ?? join(homedir(), ".cache", "lora-lab", "hub");
-}
-
-/**
- * Downloads a hub repository's model files into `<cache>/<org--name>/<revision>/` (each file
- * written atomically, so an interrupted download never leaves a truncated file) and returns it.
- */
-async function downloadFromHub(id: string, opts: FromPretrainedOptions): Promise<string> {
-  const { downloadFile } = await import("@huggingface/hub");
-  const revision = opts.revision ?? "main";
-  const folder = join(opts.cacheDir ?? defaultCacheDir(), id.replace("/", "--"), revision);
-  const get = async (path: string, required: boolean): Promise<boolean> => {
-    const target = join(folder, path);
-    if (!opts.forceDownload && existsSync(target)) return true;
-    const blob = await downloadFile({ repo: id, path, revision, accessToken: opts.accessToken, fetch: opts.fetch });
-    if (!blob) {
-      if (required) throw new Error(`fromPretrained: the hub repository "${id}" (revision ${revision}) has no ${path}`);
-      return false;
-    }
-    await writeFileAtomic(target, new Uint8Array(await blob.arrayBuffer()));
-    return true;
-  };
-  await get("config.json", true);
-  if (!(await get("model.safetensors", false))) {
-    if (!(await get("model.safetensors.index.json", false))) {
-      throw new Error(`fromPretrained: the hub repository "${id}" has neither model.safetensors nor model.safetensors.index.json`);
-    }
-    const index = JSON.parse(await readFile(join(folder, "model.safetensors.index.json"), "utf8")) as {
-      weight_map: Record<string, string>;
-    };
-    for (const shard of new Set(Object.values(index.weight_map))) await get(shard, true);
-  }
-  for (const optional of ["tokenizer.json", "tokenizer_config.json", "generation_config.json"]) await get(optional, false);
-  return folder;
-}
 
 async function readJSON(path: string): Promise<Record<string, unknown>> {
   try {
@@ -149,8 +102,8 @@ async function readWeights(dir: string): Promise<Record<string, SafeTensor>> {
 }
 
 /**
- * The local folder of a model: the folder itself, or the cache folder a hub id downloads into
- * (config, weights, tokenizer files). `loadTokenizer(await pretrainedFolder("gpt2"))` gets the
+ * The local folder of a model: the folder itself, or for a hub id its folder in lora-lab's cache or
+ * the Hugging Face cache, downloaded when neither has it (resolveHubModel). `loadTokenizer(await pretrainedFolder("gpt2"))` gets the
  * tokenizer that goes with `fromPretrained("gpt2")`.
  */
 export async function pretrainedFolder(dirOrHubId: string, opts: FromPretrainedOptions = {}): Promise<string> {
@@ -161,12 +114,12 @@ export async function pretrainedFolder(dirOrHubId: string, opts: FromPretrainedO
   }
   if (!HUB_ID.test(dirOrHubId))
     throw new Error(`fromPretrained: "${dirOrHubId}" is neither an existing folder nor a hub id like "gpt2" or "org/name"`);
-  return downloadFromHub(dirOrHubId, opts);
+  return resolveHubModel(dirOrHubId, opts);
 }
 
 /**
- * Loads a Hugging Face model folder (config.json + safetensors) or, when online, a hub id such as
- * "gpt2". The architecture comes from config.json's model_type. The model comes back in
+ * Loads a Hugging Face model folder (config.json + safetensors) or a hub id such as "gpt2" (from a
+ * local cache, Python's included, or the hub; see hub.ts for offline use). The architecture comes from config.json's model_type. The model comes back in
  * evaluation mode, as transformers returns it; call `train()` before fine-tuning.
  */
 export async function fromPretrained<M extends Module = GPT2LMHeadModel>(dirOrHubId: string, opts: FromPretrainedOptions = {}): Promise<M> {
