@@ -31,22 +31,24 @@
 
 /** The shape fields the estimator needs; `family` fixes the module layout and names. */
 export interface TransformerShape {
-  family: "gpt2" | "llama" | "t5";
+  family: "gpt2" | "llama" | "t5" | "bart";
   vocabSize: number;
   hiddenSize: number;
-  /** Decoder blocks (gpt2, llama) or encoder blocks (t5). */
+  /** Decoder blocks (gpt2, llama) or encoder blocks (t5, bart). */
   numLayers: number;
   intermediateSize: number;
   numHeads: number;
-  /** gpt2: learned position embeddings. Default 1024. */
+  /** gpt2, bart: learned position embeddings. Default 1024. */
   maxPositions?: number;
-  /** t5: decoder blocks; default numLayers. */
+  /** t5, bart: decoder blocks; default numLayers. */
   numDecoderLayers?: number;
   /** t5: width of each head's q/k/v (d_kv). Default hiddenSize / numHeads. */
   headDim?: number;
   /** t5: relative attention buckets. Default 32. */
   relativeAttentionNumBuckets?: number;
-  /** Whether lm_head shares the input embedding. gpt2 and t5 default true, llama false. */
+  /** bart: the decoder's FFN width; default intermediateSize. */
+  decoderIntermediateSize?: number;
+  /** Whether lm_head shares the input embedding. gpt2, t5 and bart default true, llama false. */
   tieWordEmbeddings?: boolean;
 }
 
@@ -57,6 +59,15 @@ export const MEMORY_PRESETS: Record<string, TransformerShape> = {
   "gpt2-small": { family: "gpt2", vocabSize: 256, hiddenSize: 256, numLayers: 6, intermediateSize: 1024, numHeads: 8, maxPositions: 128 },
   gpt2: { family: "gpt2", vocabSize: 50257, hiddenSize: 768, numLayers: 12, intermediateSize: 3072, numHeads: 12, maxPositions: 1024 },
   "t5-small": { family: "t5", vocabSize: 32128, hiddenSize: 512, numLayers: 6, intermediateSize: 2048, numHeads: 8, headDim: 64 },
+  "bart-base": {
+    family: "bart",
+    vocabSize: 50265,
+    hiddenSize: 768,
+    numLayers: 6,
+    intermediateSize: 3072,
+    numHeads: 12,
+    maxPositions: 1024,
+  },
   "llama-7b": { family: "llama", vocabSize: 32000, hiddenSize: 4096, numLayers: 32, intermediateSize: 11008, numHeads: 32 },
   "llama-13b": { family: "llama", vocabSize: 32000, hiddenSize: 5120, numLayers: 40, intermediateSize: 13824, numHeads: 40 },
   "llama-33b": { family: "llama", vocabSize: 32000, hiddenSize: 6656, numLayers: 60, intermediateSize: 17920, numHeads: 52 },
@@ -71,7 +82,7 @@ export interface ShapeParameterTensor {
 }
 
 export interface EstimateMemoryOptions {
-  /** A preset name (see MEMORY_PRESETS), a shape, or a GPT2Config / T5Config (their fields). */
+  /** A preset name (see MEMORY_PRESETS), a shape, or a GPT2Config / T5Config / BartConfig (their fields). */
   model: string | TransformerShape | Record<string, unknown>;
   method: "full" | "lora" | "qlora";
   /** LoRA rank. Default 8. */
@@ -109,6 +120,7 @@ const DEFAULT_TARGETS: Record<TransformerShape["family"], string[]> = {
   gpt2: GPT2_DEFAULT_TARGETS,
   llama: ["q_proj", "v_proj"],
   t5: ["q", "v"],
+  bart: ["q_proj", "v_proj"],
 };
 
 /** Resolves a preset name or config fields (GPT2Config's nEmbd..., T5Config's dModel...) to a shape. */
@@ -121,6 +133,21 @@ export function memoryShape(model: EstimateMemoryOptions["model"]): TransformerS
   const m = model as Record<string, unknown>;
   if (typeof m.family === "string") return model as TransformerShape;
   const num = (k: string) => m[k] as number;
+  // Before dModel: BartConfig has a dModel too.
+  if (typeof m.encoderLayers === "number") {
+    return {
+      family: "bart",
+      vocabSize: num("vocabSize"),
+      hiddenSize: num("dModel"),
+      numLayers: num("encoderLayers"),
+      numDecoderLayers: num("decoderLayers"),
+      intermediateSize: num("encoderFfnDim"),
+      decoderIntermediateSize: num("decoderFfnDim"),
+      numHeads: num("encoderAttentionHeads"),
+      maxPositions: num("maxPositionEmbeddings"),
+      tieWordEmbeddings: m.tieWordEmbeddings as boolean,
+    };
+  }
   if (typeof m.nEmbd === "number") {
     return {
       family: "gpt2",
@@ -148,7 +175,7 @@ export function memoryShape(model: EstimateMemoryOptions["model"]): TransformerS
     };
   }
   throw new Error(
-    `estimateMemory: model must be a preset name (${Object.keys(MEMORY_PRESETS).join(", ")}), a TransformerShape with "family", or GPT2Config / T5Config fields; got keys ${Object.keys(m).join(", ")}`,
+    `estimateMemory: model must be a preset name (${Object.keys(MEMORY_PRESETS).join(", ")}), a TransformerShape with "family", or GPT2Config / T5Config / BartConfig fields; got keys ${Object.keys(m).join(", ")}`,
   );
 }
 
@@ -191,6 +218,33 @@ export function shapeParameterTensors(shape: TransformerShape): ShapeParameterTe
     }
     vec("model.norm.weight", h);
     if (shape.tieWordEmbeddings !== true) vec("lm_head.weight", V * h);
+  } else if (shape.family === "bart") {
+    const norm = (name: string) => {
+      vec(`${name}.weight`, h);
+      vec(`${name}.bias`, h);
+    };
+    const attention = (p: string) => ["k_proj", "v_proj", "q_proj", "out_proj"].forEach((n) => lin(`${p}.${n}`, h, h, true));
+    vec("model.shared.weight", V * h);
+    for (const [stack, blocks, ffn] of [
+      ["encoder", L, f],
+      ["decoder", shape.numDecoderLayers ?? L, shape.decoderIntermediateSize ?? f],
+    ] as const) {
+      vec(`model.${stack}.embed_positions.weight`, ((shape.maxPositions ?? 1024) + 2) * h); // BART's offset of 2 rows
+      for (let l = 0; l < blocks; l++) {
+        const p = `model.${stack}.layers.${l}`;
+        attention(`${p}.self_attn`);
+        norm(`${p}.self_attn_layer_norm`);
+        if (stack === "decoder") {
+          attention(`${p}.encoder_attn`);
+          norm(`${p}.encoder_attn_layer_norm`);
+        }
+        lin(`${p}.fc1`, h, ffn, true);
+        lin(`${p}.fc2`, ffn, h, true);
+        norm(`${p}.final_layer_norm`);
+      }
+      norm(`model.${stack}.layernorm_embedding`);
+    }
+    if (shape.tieWordEmbeddings === false) vec("lm_head.weight", V * h);
   } else {
     const inner = (shape.headDim ?? h / shape.numHeads) * shape.numHeads;
     const buckets = shape.relativeAttentionNumBuckets ?? 32;
@@ -293,7 +347,8 @@ export function estimateMemory(opts: EstimateMemoryOptions): MemoryEstimate {
   const optimizerStates = optimizer === "paged" ? Math.max(0, ...stateBytes) : allStates;
   const hostOptimizerStates = optimizer === "paged" ? allStates : 0;
 
-  const layers = shape.numLayers + (shape.family === "t5" ? (shape.numDecoderLayers ?? shape.numLayers) : 0);
+  const encoderDecoder = shape.family === "t5" || shape.family === "bart";
+  const layers = shape.numLayers + (encoderDecoder ? (shape.numDecoderLayers ?? shape.numLayers) : 0);
   const h = shape.hiddenSize;
   const perLayer = s * b * (17 * h + 2.5 * shape.numHeads * s) * d;
   const logits = 2 * 4 * s * b * shape.vocabSize;

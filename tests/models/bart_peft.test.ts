@@ -7,6 +7,7 @@ import { expectNoLeak, ready, seed } from "../../src/engine/index.js";
 import { readSafetensors } from "../../src/io/index.js";
 import { BartConfig, bart, t5 } from "../../src/models/index.js";
 import { LoraConfig, PeftModel, applyPlan, encoderDecoderPlan, getPeftModel, planTable } from "../../src/peft/index.js";
+import { estimateMemory } from "../../src/quant/index.js";
 
 const work = mkdtempSync(join(tmpdir(), "lora-lab-bart-peft-"));
 const tiny = () => BartConfig.preset("tiny"); // 2 + 2 layers, 64 wide, FFN 128, byte vocabulary
@@ -42,6 +43,18 @@ describe("the facebook/bart-base shape", () => {
     expect(model.printTrainableParameters()).toBe("trainable params: 442,368 || all params: 139,862,784 || trainable%: 0.3163");
     model.dispose();
   }, 120_000);
+
+  it("the memory estimator counts the same: 139,420,416 parameters, 442,368 for LoRA r=8 on q_proj, v_proj", () => {
+    const lora = estimateMemory({ model: "bart-base", method: "lora", r: 8 });
+    expect([lora.parameters - lora.trainableParameters, lora.trainableParameters]).toEqual([139_420_416, 442_368]);
+    const fromConfig = estimateMemory({ model: BartConfig.preset("bart-base") as unknown as Record<string, unknown>, method: "full" });
+    expect(fromConfig.parameters).toBe(139_420_416);
+    // On an untied tiny model with other widths, against the count of the model lora-lab builds.
+    const config = BartConfig.preset("tiny", { tieWordEmbeddings: false, decoderLayers: 3, decoderFfnDim: 96 });
+    const built = bart(config);
+    expect(estimateMemory({ model: config as unknown as Record<string, unknown>, method: "full" }).parameters).toBe(built.numParameters());
+    built.dispose();
+  });
 });
 
 describe("LoRA on the tiny BART", () => {
