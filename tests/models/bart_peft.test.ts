@@ -49,6 +49,10 @@ describe("the facebook/bart-base shape", () => {
     expect([lora.parameters - lora.trainableParameters, lora.trainableParameters]).toEqual([139_420_416, 442_368]);
     const fromConfig = estimateMemory({ model: BartConfig.preset("bart-base") as unknown as Record<string, unknown>, method: "full" });
     expect(fromConfig.parameters).toBe(139_420_416);
+    // facebook/bart-large, counted without building its 1.6 GB of float32 weights.
+    expect(
+      estimateMemory({ model: BartConfig.preset("bart-large") as unknown as Record<string, unknown>, method: "full" }).parameters,
+    ).toBe(406_291_456);
     // On an untied tiny model with other widths, against the count of the model lora-lab builds.
     const config = BartConfig.preset("tiny", { tieWordEmbeddings: false, decoderLayers: 3, decoderFfnDim: 96 });
     const built = bart(config);
