@@ -22,3 +22,5 @@ export type {
   TrainOptions,
   TrainResult,
 } from "./types.js";
+export { memoryPlan, planAlternatives, describePlan, backendMemoryLimit, MemoryPlanError, ACTIVATION_COEFFICIENTS } from "./memory_plan.js";
+export type { MemoryPlan, MemoryPlanOptions, PlanAlternative, PlannedOptimizer } from "./memory_plan.js";

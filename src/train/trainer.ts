@@ -1,8 +1,10 @@
 import * as tf from "@tensorflow/tfjs";
+import { Module, setGradientCheckpointing } from "../nn/index.js";
 import { clipCoefficient, createAdamW, GradientAccumulator, scaleGrads, type GradMap } from "../optim/index.js";
 import { countBatches, dataRanOut, trainingBatches } from "./batch_source.js";
 import { saveTrainingCheckpoint } from "./checkpoint.js";
 import { DivergenceGuard } from "./divergence_guard.js";
+import { beforeFirstBatch, checkMemory, defaultPageBudget } from "./memory_plan.js";
 import { evaluateLoss } from "./evaluate.js";
 import { microStep, trainedParameters, type MicroStep } from "./micro_step.js";
 import { guardFinite, guardLearningRates } from "./nan_guard.js";
@@ -26,7 +28,14 @@ export const HOST_SIGNAL = Symbol.for("lora-lab.signal");
  */
 export async function train(model: TrainableModel, opts: TrainOptions): Promise<TrainResult> {
   const { lr, accumulation, maxGradNorm, schedule, divergence } = resolveTrainOptions(opts);
-  const data = countBatches(trainingBatches(opts));
+  if (opts.gradientCheckpointing !== undefined) {
+    if (!(model instanceof Module)) throw new Error("train: gradientCheckpointing needs a lora-lab Module (GPT-2, LLaMA or a PEFT model)");
+    setGradientCheckpointing(model, opts.gradientCheckpointing);
+  }
+  // The plan needs the batch's shape, so it is made when the first batch is read.
+  const data = countBatches(
+    beforeFirstBatch(trainingBatches(opts), (batch) => opts.memoryCheck === false || checkMemory(model, opts, batch)),
+  );
   const named = model.namedParameters();
   if (![...named.values()].some((p) => p.requiresGrad)) {
     throw new Error("train: the model has no trainable parameters (every parameter has requiresGrad = false)");
@@ -37,7 +46,7 @@ export async function train(model: TrainableModel, opts: TrainOptions): Promise<
     eps: opts.eps,
     weightDecay: opts.weightDecay ?? 0,
     paramGroups: opts.paramGroups,
-    budgetBytes: opts.optimizerBudgetBytes,
+    budgetBytes: opts.optimizerBudgetBytes ?? defaultPageBudget(opts.optimizer, named),
   });
   // Model order, so per-module records read top to bottom.
   const trained = trainedParameters(

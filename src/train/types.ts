@@ -92,8 +92,22 @@ export interface TrainOptions {
    * moments), "paged_adamw" / "paged_adamw8bit" (moments in JS memory, paged in per group).
    */
   optimizer?: AdamWVariant;
-  /** Paged optimizers: the most backend bytes the optimizer step may take. Default: no limit. */
+  /**
+   * Paged optimizers: the most backend bytes the optimizer step may take. Default: one tensor's
+   * page at a time (its moments and the update's temporaries).
+   */
   optimizerBudgetBytes?: number;
+  /**
+   * Recompute each block in the backward pass instead of keeping its activations (transformers'
+   * gradient_checkpointing): far less memory for about a third more compute. Sets the model's
+   * block stacks; default: leave them as they are.
+   */
+  gradientCheckpointing?: boolean;
+  /**
+   * Before the first step, estimate the run's memory (memoryPlan) and refuse, with the options
+   * that would fit, a run the backend cannot hold. Default true.
+   */
+  memoryCheck?: boolean;
   /** Groups with their own LR multiplier / weight decay; the rest go to the default groups. */
   paramGroups?: ParamGroupSpec[];
   /** Global-norm clipping threshold. Default 1.0; 0 or Infinity turns clipping off. */
