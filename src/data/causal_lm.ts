@@ -141,8 +141,8 @@ export class LmData {
     readonly packed: boolean,
   ) {}
 
-  /** Seeded batches (a fresh order each epoch); pass straight to `train({ data })`. */
-  batches(options: EpochOptions): CausalLmBatchIterator {
+  /** Seeded batches (a fresh order each epoch); pass straight to `train({ data })`. `padTo` fixes every batch's width. */
+  batches(options: EpochOptions & { padTo?: number }): CausalLmBatchIterator {
     return new CausalLmBatchIterator(this.examples, { padTokenId: this.padTokenId, ...options });
   }
 

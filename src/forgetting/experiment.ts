@@ -1,11 +1,10 @@
 import * as tf from "@tensorflow/tfjs";
 import { seed as seedAll } from "../engine/index.js";
-import { batchStream } from "../data/index.js";
 import { gpt2, type GPT2LMHeadModel } from "../models/index.js";
 import { snapshotWeights, updateRankTable, type UpdateRankRow } from "../inspect/index.js";
 import { evaluateLoss, train, type EvalEvent, type TokenBatch, type TrainEvent } from "../train/index.js";
 import { createEwc } from "./ewc.js";
-import { evalBatches } from "./experiment_data.js";
+import { domainBatches, evalBatches, type DomainTrainData } from "./experiment_data.js";
 import { createL2Sp } from "./l2sp.js";
 import type { WeightPenalty } from "./penalty.js";
 import { withReplay } from "./replay.js";
@@ -16,8 +15,11 @@ import { summarizeRun, type SummaryRow } from "./experiment_summary.js";
 export interface ForgettingExperimentOptions {
   /** The pretrained model; never trained itself: every strategy starts from a copy of its weights. */
   base: GPT2LMHeadModel;
-  /** The new domain: training windows (T + 1 tokens) and fixed eval batches. */
-  domain: { train: readonly Int32Array[]; eval: TokenBatch[] };
+  /**
+   * The new domain: training windows (T + 1 tokens) or prepared batches (`userForgettingData`,
+   * `LmData.batches()`: the user's text or instruction data), and fixed eval batches.
+   */
+  domain: { train: DomainTrainData; eval: TokenBatch[] };
   /** Retained (old-domain) eval sets by name. */
   retain: Record<string, TokenBatch[]>;
   /** General-text windows for replay and EWC's Fisher (required only when a strategy uses them). */
@@ -162,7 +164,7 @@ export async function runForgettingExperiment(opts: ForgettingExperimentOptions)
     }
     emit(start);
 
-    let data: Iterator<TokenBatch> = batchStream(domain.train, { batchSize, seed })[Symbol.iterator]();
+    let data: Iterator<TokenBatch> = domainBatches(domain.train, batchSize, seed);
     const replay = strategy.mitigations.replay;
     if (replay && replay.fraction > 0) {
       if (!opts.general?.length)

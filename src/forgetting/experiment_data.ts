@@ -1,13 +1,21 @@
 import {
   BROWN_GENRES,
+  EpochBatches,
+  batchStream,
   batches,
   brownDocuments,
+  causalLmData,
+  documentSeparator,
+  instructData,
   resolveBrownGenres,
   splitDocuments,
   tokenWindows,
   type BrownDocument,
+  type Dataset,
+  type LmData,
+  type PrepareReport,
 } from "../data/index.js";
-import type { Tokenizer } from "../tokenizers/index.js";
+import type { ChatTemplate, Tokenizer } from "../tokenizers/index.js";
 import type { TokenBatch } from "../train/index.js";
 
 /**
@@ -51,7 +59,7 @@ export function documentWindows(
   windowLength: number,
   stride = windowLength,
 ): Int32Array[] {
-  const separator = tokenizer.eosTokenId !== undefined ? [tokenizer.eosTokenId] : tokenizer.encode("\n\n");
+  const separator = documentSeparator(tokenizer);
   const ids: number[] = [];
   docs.forEach((doc, i) => {
     if (i > 0) ids.push(...separator);
@@ -102,4 +110,98 @@ export function forgettingData(options: ForgettingDataOptions): ForgettingData {
     retain: { press: evalSet(press), fiction: evalSet(fiction) },
     general: documentWindows(generalSplit().train, tokenizer, T),
   };
+}
+
+/** The experiment's training data: token windows (batched with the run's seed), or prepared batches such as `LmData.batches()`. */
+export type DomainTrainData = readonly Int32Array[] | EpochBatches<TokenBatch>;
+
+/**
+ * The endless training stream for one strategy, the same for every strategy: windows are batched
+ * with `seed`; prepared batches are replayed from epoch 0 (their own seed orders them).
+ */
+export function domainBatches(train: DomainTrainData, batchSize: number, seed: number): Iterator<TokenBatch> {
+  if (!(train instanceof EpochBatches)) return batchStream(train, { batchSize, seed })[Symbol.iterator]();
+  if (train.batchSize !== batchSize)
+    throw new Error(`runForgettingExperiment: domain.train makes batches of ${train.batchSize} rows but batchSize is ${batchSize}`);
+  if (train.numBatches === 0)
+    throw new RangeError("runForgettingExperiment: domain.train makes no batch; lower batchSize or pass dropLast: false");
+  return (function* endless() {
+    for (let epoch = 0; ; epoch++) yield* train.epochBatches(epoch);
+  })();
+}
+
+export interface UserForgettingDataOptions {
+  tokenizer: Tokenizer;
+  /**
+   * The user's fine-tuning records (`loadDataset(...)`): text records are packed into windows;
+   * prompt/completion or messages records become instruction data with the loss on the completion.
+   */
+  domain: Dataset;
+  /** The "old knowledge" to keep, by name: text records whose loss is watched (e.g. general text, another task). */
+  retain: Record<string, Dataset>;
+  /** General text for replay and EWC's Fisher (only needed by strategies that use them). */
+  general?: Dataset;
+  /** T: tokens per row. */
+  maxLength: number;
+  /** Rows per training batch: the experiment's batchSize. */
+  batchSize: number;
+  /** Rows per eval batch. Default batchSize. */
+  evalBatchSize?: number;
+  /** Windows per retained eval set, spread over its text (default: all). */
+  evalWindows?: number;
+  /** Share of the domain records held out as its eval set. Default 0.1. */
+  validationFraction?: number;
+  /** Orders the held-out split and the training batches; pass the experiment's seed. Default 0. */
+  seed?: number;
+  /** "auto" (default): instruction data when the records have `messages` or `prompt` + `completion`. */
+  kind?: "auto" | "text" | "instruct";
+  chatTemplate?: ChatTemplate;
+  /** Text field of text records. Default "text". */
+  textField?: string;
+}
+
+export interface UserForgettingData {
+  domain: { train: EpochBatches<TokenBatch>; eval: TokenBatch[] };
+  retain: Record<string, TokenBatch[]>;
+  general?: Int32Array[];
+  /** What preparation left out, per set ("domain.train", "domain.eval", each retained name, "general"). */
+  reports: Record<string, PrepareReport>;
+}
+
+/**
+ * The forgetting experiment's data from the user's own files: `runForgettingExperiment({ base,
+ * ...userForgettingData({ tokenizer, domain, retain: { general: wiki } , ... }), strategies, ... })`
+ * answers "does fine-tuning on my data make it forget this?" in one call.
+ */
+export function userForgettingData(options: UserForgettingDataOptions): UserForgettingData {
+  const { tokenizer, maxLength, batchSize, seed = 0, textField, chatTemplate } = options;
+  const evalBatchSize = options.evalBatchSize ?? batchSize;
+  const split = options.domain.trainTestSplit({ testSize: options.validationFraction ?? 0.1, seed });
+  const first = options.domain.records[0] ?? {};
+  const instruct =
+    options.kind === "instruct" || (options.kind !== "text" && ("messages" in first || ("prompt" in first && "completion" in first)));
+  const prepare = (ds: Dataset): LmData =>
+    instruct ? instructData(ds, { tokenizer, maxLength, chatTemplate }) : causalLmData(ds, { tokenizer, maxLength, textField });
+  const windows = (ds: Dataset): Int32Array[] => causalLmData(ds, { tokenizer, maxLength, textField }).examples.map((e) => e.inputIds);
+  const train = prepare(split.train);
+  const held = prepare(split.test);
+  const reports: Record<string, PrepareReport> = { "domain.train": train.report, "domain.eval": held.report };
+  const retain: Record<string, TokenBatch[]> = {};
+  for (const [name, ds] of Object.entries(options.retain)) {
+    const data = causalLmData(ds, { tokenizer, maxLength, textField });
+    reports[name] = data.report;
+    const all = data.examples.map((e) => e.inputIds);
+    retain[name] = evalBatches(spreadWindows(all, options.evalWindows ?? all.length), Math.min(evalBatchSize, all.length));
+  }
+  const out: UserForgettingData = {
+    // Instruction rows are padded to T so replay can put general windows (T + 1 tokens) in their place.
+    domain: {
+      train: train.batches({ batchSize, seed, padTo: train.packed ? undefined : maxLength }),
+      eval: held.evalBatches(evalBatchSize),
+    },
+    retain,
+    reports,
+  };
+  if (options.general) out.general = windows(options.general);
+  return out;
 }

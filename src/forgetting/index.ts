@@ -24,12 +24,21 @@ export {
   GENERAL_GENRES,
   PRESS_GENRES,
   documentWindows,
+  domainBatches,
   evalBatches,
   forgettingData,
   generalSplit,
   spreadWindows,
+  userForgettingData,
 } from "./experiment_data.js";
-export type { ForgettingData, ForgettingDataOptions, GeneralSplit } from "./experiment_data.js";
+export type {
+  DomainTrainData,
+  ForgettingData,
+  ForgettingDataOptions,
+  GeneralSplit,
+  UserForgettingData,
+  UserForgettingDataOptions,
+} from "./experiment_data.js";
 export { ADAPTER_STRATEGY_KEYS, STRATEGY_KEYS, strategies, strategiesFromKeys } from "./strategies.js";
 export type {
   LoraStrategyOptions,
