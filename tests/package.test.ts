@@ -36,8 +36,11 @@ describe("the lora-lab package", () => {
     expect(out.trim().split("\n").pop()).toBe("function function function");
   });
 
-  it("declares the node backends as optional peers, never as dependencies", () => {
+  it("declares TensorFlow.js a peer (one instance for the user and lora-lab), the node backends optional peers", () => {
     const pkg = JSON.parse(readFileSync(`${root}/package.json`, "utf8"));
+    expect(pkg.dependencies["@tensorflow/tfjs"]).toBeUndefined();
+    expect(pkg.peerDependencies["@tensorflow/tfjs"]).toBe(pkg.devDependencies["@tensorflow/tfjs"]);
+    expect(pkg.peerDependenciesMeta["@tensorflow/tfjs"]).toBeUndefined();
     expect(pkg.dependencies["@tensorflow/tfjs-node"]).toBeUndefined();
     expect(pkg.peerDependenciesMeta["@tensorflow/tfjs-node"]).toEqual({ optional: true });
     expect(pkg.peerDependenciesMeta["@tensorflow/tfjs-node-gpu"]).toEqual({ optional: true });
@@ -46,7 +49,7 @@ describe("the lora-lab package", () => {
   });
 
   it("the CLI prints its usage and rejects an unknown command", () => {
-    expect(node(["dist/cli/main.js", "help"])).toMatch(/usage: lora-lab <command>[\s\S]*demo/);
+    expect(node(["dist/cli/main.js", "help"])).toMatch(/usage: lora-lab <command>[\s\S]*demo[\s\S]*build-native/);
     expect(() => node(["dist/cli/main.js", "frobnicate"])).toThrow(/unknown command "frobnicate"/);
   });
 

@@ -6,7 +6,7 @@ const BUILD_NATIVE_OPTIONS = options({
     kind: "string",
     placeholder: "file",
     help: "where to write it (then set LORA_LAB_NATIVE_PATH to it)\n",
-    defaultText: "the package's dist/native/ if writable, else ~/.cache/lora-lab/ or $XDG_CACHE_HOME's",
+    defaultText: "dist/native/ in the package if writable, else $XDG_CACHE_HOME/lora-lab or ~/.cache/lora-lab",
   },
 });
 

@@ -13,7 +13,7 @@ describe("wasm BatchMatMul without the native addon", () => {
 
   it("reports why the native path is off", async () => {
     const { nativeBlasStatus, engineInfo } = await import("../../src/engine/index.js");
-    expect(nativeBlasStatus()).toEqual({ loaded: false, reason: "LORA_LAB_NATIVE=0" });
+    expect(nativeBlasStatus()).toEqual({ loaded: false, reason: "disabled by LORA_LAB_NATIVE=0", fix: "unset LORA_LAB_NATIVE" });
     expect(engineInfo()?.nativeBlas?.loaded).toBe(false);
   });
 
