@@ -1,25 +1,7 @@
 import { TrainingDivergedError } from "./nan_guard.js";
+import type { DivergenceOptions } from "./types.js";
 
-/**
- * When a finite loss counts as diverged (`train(..., { divergence })`; `divergence: false` turns
- * the check off). The rule: the step's loss is more than `marginNats` above the lowest loss seen
- * so far, on `patience` consecutive optimizer steps.
- *
- * Why this rule: a learning rate far too high sends the loss up by orders of magnitude within a
- * few steps (lr 1e6 on a tiny GPT-2: 5.5 nats, then thousands), while a healthy run's batch
- * losses wander by a fraction of a nat around a falling trend. 5 nats is a perplexity 148 times
- * the best seen, more than a whole byte-level vocabulary's worth (ln 256 = 5.5) on lora-lab's
- * small models; three steps in a row let one odd batch pass. A run whose data changes
- * character part way (a curriculum, memorised data followed by new text) can rise that far
- * legitimately: raise `marginNats` or pass `divergence: false` there.
- */
-export interface DivergenceOptions {
-  /** How far above the running minimum (nats per token) counts as diverged. Default 5. */
-  marginNats?: number;
-  /** Consecutive optimizer steps above it before training stops. Default 3. */
-  patience?: number;
-}
-
+/** The divergence rule's defaults (the rule, and why these numbers: DivergenceOptions in types.ts). */
 export const DIVERGENCE_DEFAULTS: Required<DivergenceOptions> = { marginNats: 5, patience: 3 };
 
 /**

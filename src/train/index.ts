@@ -8,7 +8,6 @@ export { evaluateLoss, evaluateLossSync } from "./evaluate.js";
 export { TrainingDivergedError } from "./nan_guard.js";
 export type { DivergedQuantity } from "./nan_guard.js";
 export { DIVERGENCE_DEFAULTS, LossDivergedError } from "./divergence_guard.js";
-export type { DivergenceOptions } from "./divergence_guard.js";
 export { readTrainingCheckpoint, saveTrainingCheckpoint } from "./checkpoint.js";
 export type { StoredTrainingCheckpoint, TrainingCheckpoint } from "./checkpoint.js";
 export type {
@@ -21,6 +20,7 @@ export type {
   CheckpointEvent,
   TrainOptions,
   TrainResult,
+  DivergenceOptions,
 } from "./types.js";
 export { memoryPlan, planAlternatives, describePlan, backendMemoryLimit, MemoryPlanError, ACTIVATION_COEFFICIENTS } from "./memory_plan.js";
 export type { MemoryPlan, MemoryPlanOptions, PlanAlternative, PlannedOptimizer } from "./memory_plan.js";

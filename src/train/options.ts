@@ -1,6 +1,6 @@
 import { ADAMW_VARIANTS, getScheduler, type LrSchedule } from "../optim/index.js";
-import { DIVERGENCE_DEFAULTS, type DivergenceOptions } from "./divergence_guard.js";
-import type { TrainOptions } from "./types.js";
+import { DIVERGENCE_DEFAULTS } from "./divergence_guard.js";
+import type { DivergenceOptions, TrainOptions } from "./types.js";
 
 /** The options train() reads with their defaults filled in, once they are known to be valid. */
 export interface ResolvedTrainOptions {
