@@ -194,3 +194,25 @@ describe("Dataset", () => {
     expect(() => Dataset.fromRecords([{ text: 3 }]).textColumn("text")).toThrow(/field "text" is number 3; expected a string/);
   });
 });
+
+describe("loadDataset progress", () => {
+  it("draws a bar of the bytes read on stderr when asked, and nothing when not (by default only large loads on a terminal)", async () => {
+    const path = file("progress.jsonl", '{"a":1}\n'.repeat(1000));
+    const stderrOf = async (progress: boolean) => {
+      const written: string[] = [];
+      const original = process.stderr.write.bind(process.stderr);
+      process.stderr.write = ((chunk: string | Uint8Array) => {
+        written.push(String(chunk));
+        return true;
+      }) as typeof process.stderr.write;
+      try {
+        expect((await loadDataset(path, { progress })).length).toBe(1000);
+      } finally {
+        process.stderr.write = original;
+      }
+      return written.join("");
+    };
+    expect(await stderrOf(true)).toMatch(/loading \|.*\| 100% \| 0\.0\/0\.0 MB/);
+    expect(await stderrOf(false)).toBe("");
+  });
+});
