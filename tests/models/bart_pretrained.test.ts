@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ready, seed } from "../../src/engine/index.js";
+import { expectNoLeak, ready, seed } from "../../src/engine/index.js";
 import { readSafetensors, writeSafetensors } from "../../src/io/index.js";
 import { BartConfig, BartForConditionalGeneration, bart, fromPretrained } from "../../src/models/index.js";
 
@@ -220,6 +220,30 @@ describe("BART generate", () => {
     const evaluated = enc.forward(ids, null);
     expect(evaluated.sub(embedded).abs().max().dataSync()[0]).toBeGreaterThan(1e-2);
     tf.dispose([ids, trained, embedded, evaluated]);
+    model.dispose();
+  });
+
+  it("dropout (embeddings, attention, activations) acts only in training, reproducibly from the seed, and leaks nothing", async () => {
+    seed(45);
+    const model = bart(small({ dropout: 0.1, attentionDropout: 0.1, activationDropout: 0.1 }));
+    const src = [[3, 4, 5, 6]];
+    const labels = [[7, 8, 2]];
+    const lossAt = (s: number) => {
+      seed(s);
+      const l = model.loss(src, labels);
+      const v = l.dataSync()[0];
+      l.dispose();
+      return v;
+    };
+    expect(lossAt(1)).toBe(lossAt(1));
+    expect(lossAt(1)).not.toBe(lossAt(2));
+    const vars = model.trainableVariables();
+    await expectNoLeak(() => {
+      const { value, grads } = tf.variableGrads(() => model.loss(src, labels), vars);
+      tf.dispose([value, ...Object.values(grads)]);
+    });
+    model.eval();
+    expect(lossAt(1)).toBe(lossAt(2));
     model.dispose();
   });
 
