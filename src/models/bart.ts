@@ -15,7 +15,7 @@ export interface BartForwardOptions {
   decoderAttentionMask?: TokenInput;
 }
 
-export interface BartGenerateOptions extends GenerateOptions, BartForwardOptions {
+export interface BartGenerateOptions extends GenerateOptions, Pick<BartForwardOptions, "attentionMask"> {
   /** The first new token; default the config's forcedBosTokenId, null for none. */
   forcedBosTokenId?: number | null;
   /** The last of maxNewTokens; default the config's forcedEosTokenId, null for none. */
