@@ -1,5 +1,6 @@
 import type { Tokenizer } from "../tokenizers/index.js";
 import { brownDocuments, type BrownDocument } from "./brown.js";
+import { documentSeparator } from "./causal_lm.js";
 import { splitDocuments } from "./split.js";
 import { tokenWindows } from "./windows.js";
 
@@ -36,7 +37,7 @@ export function makeLmDataset(options: LmDatasetOptions): LmDataset {
       `makeLmDataset: genres ${JSON.stringify(genres)} hold ${split.train.length} document(s); a split needs at least 2`,
     );
   }
-  const separator = tokenizer.eosTokenId !== undefined ? [tokenizer.eosTokenId] : tokenizer.encode("\n\n");
+  const separator = documentSeparator(tokenizer);
   const stream = (docs: BrownDocument[]) => {
     const ids: number[] = [];
     docs.forEach((doc, i) => {

@@ -1,6 +1,6 @@
 import { createReadStream } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
-import { join, relative } from "node:path";
+import { join } from "node:path";
 import cliProgress from "cli-progress";
 import { DataError } from "./records.js";
 
@@ -75,8 +75,8 @@ function firstInvalidUtf8(bytes: Uint8Array): number {
 }
 
 /**
- * The files `path` stands for: itself, or every file under a folder (recursively, sorted by
- * path so the order is the same on every machine), hidden files (".name") excepted.
+ * The files `path` stands for: itself, or every file under a folder (recursively, each folder's
+ * entries sorted by name so the order is the same on every machine), hidden files (".name") excepted.
  */
 export async function listFiles(path: string): Promise<string[]> {
   let info;
@@ -98,10 +98,7 @@ export async function listFiles(path: string): Promise<string[]> {
   };
   await walk(path);
   if (out.length === 0) throw new DataError("the folder holds no files", path);
-  return out.sort((a, b) => {
-    const [x, y] = [relative(path, a), relative(path, b)];
-    return x < y ? -1 : x > y ? 1 : 0;
-  });
+  return out;
 }
 
 /** Loads at least this many bytes show a bar by default (when stderr is a terminal). */
