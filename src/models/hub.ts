@@ -103,8 +103,9 @@ function networkFailure(err: unknown): string | undefined {
     "UND_ERR_CONNECT_TIMEOUT",
     "UND_ERR_SOCKET",
   ];
-  const network =
-    err instanceof TypeError || codes.includes(e?.code ?? "") || codes.includes(e?.cause?.code ?? "") || e?.name === "TimeoutError";
+  // Only fetch's own TypeError (Node: "fetch failed"; browsers: "Failed to fetch", "NetworkError ..."), not a bug's.
+  const fetchTypeError = err instanceof TypeError && /fetch|network/i.test(e.message ?? "");
+  const network = fetchTypeError || codes.includes(e?.code ?? "") || codes.includes(e?.cause?.code ?? "") || e?.name === "TimeoutError";
   if (!network) return undefined;
   return e.cause?.message ? `${e.message} (${e.cause.message})` : String(e?.message ?? err);
 }

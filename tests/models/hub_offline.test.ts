@@ -145,6 +145,13 @@ describe("fromPretrained(hubId) when the hub cannot be reached", () => {
     expect(err.cause).toBeInstanceOf(TypeError);
   });
 
+  it("lets other failures through as they are: a bug's TypeError is not a network failure", async () => {
+    const buggy = vi.fn(async () => {
+      throw new TypeError("Cannot read properties of undefined (reading 'headers')");
+    }) as unknown as typeof fetch;
+    await expect(fromPretrained("gpt2", { fetch: buggy })).rejects.toThrow(/^Cannot read properties of undefined/);
+  });
+
   it("says why a cached copy could not be used: Python's pytorch_model.bin only, a revision not cached, a half download", async () => {
     pythonCache(hfCache, "org/torch-only", { "config.json": golden("config.json"), "pytorch_model.bin": new Uint8Array(8) });
     await expect(fromPretrained("org/torch-only", { fetch: offlineFetch() })).rejects.toThrow(
