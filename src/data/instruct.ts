@@ -22,7 +22,7 @@ export interface InstructOptions {
   padTokenId?: number;
 }
 
-/** Per record: how many times the tokens of a prefix were not a prefix of the whole (a merge across the boundary). */
+/** How many boundaries had a token straddling them (the prefix's tokens not a prefix of the whole text's). */
 export interface InstructReport {
   boundaryMismatches: number;
 }
@@ -90,8 +90,11 @@ interface Segment {
 
 /**
  * Tokenizes the whole text once (what the model is trained on) and masks by where each
- * segment's prefix ends in tokens, as TRL does with the prompt's ids; a prefix whose tokens are
- * not a prefix of the whole (a token merging across the boundary) is counted.
+ * segment's prefix ends in tokens, as TRL does with the prompt's ids. When a token straddles the
+ * boundary (a prompt ending in a space before a completion's word: "A: " + "yes" is "A", ":", " yes"),
+ * the prefix's ids are not a prefix of the whole; TRL then masks len(prompt ids) tokens, which
+ * would hide " yes"; here the cut is at the tokens both share, so the straddling token, which
+ * carries completion text, is learned. Such boundaries are counted.
  */
 function tokenizeSegments(segments: readonly Segment[], encode: (t: string) => number[], report: InstructReport): LmExample {
   const text = segments.map((s) => s.text).join("");
@@ -104,8 +107,8 @@ function tokenizeSegments(segments: readonly Segment[], encode: (t: string) => n
     let end = ids.length;
     if (i < segments.length - 1) {
       const prefixIds = encode(prefix);
-      if (!isPrefix(prefixIds, ids)) report.boundaryMismatches++;
-      end = prefixIds.length;
+      end = commonPrefixLength(prefixIds, ids);
+      if (end < prefixIds.length) report.boundaryMismatches++;
     }
     if (!segment.learn) labels.fill(IGNORE_INDEX, start, Math.max(start, end));
     start = Math.max(start, end);
@@ -113,8 +116,10 @@ function tokenizeSegments(segments: readonly Segment[], encode: (t: string) => n
   return { inputIds: Int32Array.from(ids), labels };
 }
 
-function isPrefix(prefix: readonly number[], ids: readonly number[]): boolean {
-  return prefix.length <= ids.length && prefix.every((id, i) => ids[i] === id);
+function commonPrefixLength(a: readonly number[], b: readonly number[]): number {
+  let n = 0;
+  while (n < a.length && n < b.length && a[n] === b[n]) n++;
+  return n;
 }
 
 /**

@@ -7,6 +7,7 @@ import { crossEntropy } from "../../src/nn/index.js";
 import { ByteTokenizer, ChatTemplate, HFTokenizer } from "../../src/tokenizers/index.js";
 import { Dataset, IGNORE_INDEX, instructData, type CausalLmBatch, type LmExample } from "../../src/data/index.js";
 import { EOS, TINY_CONFIG, tinyBpeJson } from "../tokenizers/tiny-bpe.js";
+import { gpt2TokenizerFiles } from "../fixtures/gpt2_tokenizer.js";
 
 const bpe = new HFTokenizer(tinyBpeJson(), TINY_CONFIG); // bytes are their own ids (few merges); EOS 261
 const bytes = new ByteTokenizer();
@@ -47,6 +48,25 @@ describe("instructData: prompt / completion", () => {
     expect([...first!.labels].filter((l) => l === IGNORE_INDEX)).toHaveLength(bpe.encode("Q: 2+2?\nA:").length);
     expect(data.instruct.boundaryMismatches).toBe(0);
     expect(learnedRuns(data.examples[1]!, bpe)).toEqual([" Paris<|endoftext|>"]);
+  });
+
+  it("a token straddling the prompt / completion boundary is learned and counted (GPT-2's BPE: 'A: ' + 'yes' -> ' yes')", () => {
+    const files = gpt2TokenizerFiles();
+    const gpt2Tok = new HFTokenizer(files.tokenizerJson, files.tokenizerConfig);
+    const data = instructData(
+      Dataset.fromRecords([
+        { prompt: "Question: hi\nAnswer: ", completion: "yes" },
+        { prompt: "Q:", completion: " no" },
+      ]),
+      {
+        tokenizer: gpt2Tok,
+        maxLength: 32,
+      },
+    );
+    expect(gpt2Tok.tokenize("Answer: yes").slice(-1)).toEqual(["Ġyes"]);
+    expect(learnedRuns(data.examples[0]!, gpt2Tok)).toEqual([" yes<|endoftext|>"]);
+    expect(learnedRuns(data.examples[1]!, gpt2Tok)).toEqual([" no<|endoftext|>"]);
+    expect(data.instruct.boundaryMismatches).toBe(1);
   });
 
   it("completionOnly: false learns every token", () => {
