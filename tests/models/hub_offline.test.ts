@@ -6,6 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -143,6 +144,21 @@ describe("fromPretrained(hubId) when the hub cannot be reached", () => {
         `HF_HUB_OFFLINE=1 never contacts the hub.`,
     );
     expect(err.cause).toBeInstanceOf(TypeError);
+  });
+
+  it("recognises Node's real fetch failing (undici, connection refused on a local port just closed)", async () => {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as AddressInfo).port;
+    await new Promise((resolve) => server.close(resolve));
+    const refused = ((input: string | URL | Request, init?: RequestInit) => {
+      const url = new URL(typeof input === "string" ? input : input instanceof URL ? input.href : input.url);
+      return fetch(`http://127.0.0.1:${port}${url.pathname}`, init);
+    }) as typeof fetch;
+    const err = (await fromPretrained("gpt2", { fetch: refused }).catch((e: unknown) => e)) as Error;
+    expect(err.message).toMatch(
+      /^fromPretrained: could not reach the Hugging Face hub to download "gpt2" \(revision main\): fetch failed \(.*ECONNREFUSED.*\)\.\n/,
+    );
   });
 
   it("lets other failures through as they are: a bug's TypeError is not a network failure", async () => {
