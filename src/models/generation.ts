@@ -129,7 +129,10 @@ export function applyTopK(logits: Float32Array, k: number): void {
  * cumulative probability is still <= 1 - topP are removed; the most likely token always stays.
  */
 export function applyTopP(logits: Float32Array, topP: number): void {
-  const order = Array.from(logits.keys()).sort((a, b) => logits[a] - logits[b]);
+  // Tokens already removed (-Infinity, e.g. by top-k) have probability 0: only the others are sorted.
+  const order = Array.from(logits.keys())
+    .filter((i) => logits[i] > -Infinity)
+    .sort((a, b) => logits[a] - logits[b]);
   const max = logits[order[order.length - 1]];
   const weights = order.map((i) => Math.exp(logits[i] - max));
   const total = weights.reduce((a, b) => a + b, 0);
