@@ -70,6 +70,8 @@ export class DatasetStream implements AsyncIterable<SourcedRecord> {
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<SourcedRecord> {
+    // Each pass reports its own skips.
+    Object.assign(this.skipped, emptySkipReport());
     const files: { file: string; format: DatasetFormat }[] = [];
     for (const path of this.paths) {
       const listed = await listFiles(path);

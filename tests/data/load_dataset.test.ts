@@ -216,3 +216,15 @@ describe("loadDataset progress", () => {
     expect(await stderrOf(false)).toBe("");
   });
 });
+
+describe("streamDataset passes", () => {
+  it("counts each pass's skips afresh", async () => {
+    const stream = streamDataset(file("twice.txt", "a\n\nb\n"));
+    for (let pass = 0; pass < 2; pass++) {
+      const texts: unknown[] = [];
+      for await (const { record } of stream) texts.push(record["text"]);
+      expect(texts).toEqual(["a", "b"]);
+      expect(stream.skipped.count).toBe(1);
+    }
+  });
+});
