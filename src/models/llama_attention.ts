@@ -88,7 +88,9 @@ export class LlamaAttention extends Module {
       const scale = 1 / Math.sqrt(hs);
       const window = this.config.slidingWindowOf(this.layerIdx);
       const dropping = this.training && attentionDropout > 0;
-      if (!ctx.cache && !dropping) {
+      const heads = (t: tf.Tensor) => t.transpose([0, 2, 1, 3]); // [B, heads, T, hs]
+      // A prompt's first pass (nothing cached yet) needs no cached keys either.
+      if ((!ctx.cache || ctx.cache.lengthOf(this.layerIdx) === 0) && !dropping) {
         // One fused kernel each way (wasm + native addon) when no attention dropout is applied.
         let bias = ctx.padding;
         if (window !== null && T > window) bias = bias ? bias.add(slidingWindowBias(T, window)) : slidingWindowBias(T, window);
@@ -96,9 +98,11 @@ export class LlamaAttention extends Module {
           t.reshape([B, T, nh * hs]),
         );
         const fused = fusedAttention(qs, ks, vs, nh, { scale, causal: true, bias: bias ?? undefined });
-        if (fused) return this.o_proj.forward(fused);
+        if (fused) {
+          ctx.cache?.update(this.layerIdx, heads(k), heads(v));
+          return this.o_proj.forward(fused);
+        }
       }
-      const heads = (t: tf.Tensor) => t.transpose([0, 2, 1, 3]); // [B, heads, T, hs]
       // The cache holds the kv heads, [B, nkv, K, hs]; they are repeated for the query heads after.
       const kv = ctx.cache ? ctx.cache.update(this.layerIdx, heads(k), heads(v)) : { key: heads(k), value: heads(v) };
       const K = kv.key.shape[2] as number;
