@@ -117,7 +117,7 @@ async function builder(): Promise<Builder> {
 }
 
 /** The user cache folder: $XDG_CACHE_HOME/lora-lab, else ~/.cache/lora-lab. */
-export async function userCacheDir(env: NodeJS.ProcessEnv = process.env): Promise<string> {
+async function userCacheDir(env: Record<string, string | undefined> = process.env): Promise<string> {
   const { homedir } = await import("node:os");
   const { join } = await import("node:path");
   return join(env.XDG_CACHE_HOME || join(homedir(), ".cache"), "lora-lab");
@@ -128,13 +128,11 @@ export async function userCacheDir(env: NodeJS.ProcessEnv = process.env): Promis
  * dist/native (where the install script puts it), then the user cache under a key of the sources
  * and Node's ABI, for when the package folder is not writable (a global or read-only install).
  */
-export async function addonLocations(env: NodeJS.ProcessEnv = process.env): Promise<string[]> {
+export async function addonLocations(env: Record<string, string | undefined> = process.env): Promise<string[]> {
   const { join } = await import("node:path");
   const b = await builder();
   return [b.PACKAGE_ADDON, join(await userCacheDir(env), "native", b.addonKey(), "lora_lab_blas.node")];
 }
-
-const UNWRITABLE = new Set(["EACCES", "EPERM", "EROFS"]);
 
 /**
  * Runs `fn` holding `lockFile` (created exclusively, holding the pid), so that processes starting
@@ -191,14 +189,15 @@ export async function buildNativeAddon(opts: { out?: string; force?: boolean } =
         !opts.force && fs.existsSync(target) ? { ok: true as const, out: target } : b.buildAddon(target),
       );
     } catch (err) {
+      // EACCES, EPERM, EROFS: a read-only install; whatever the file system says, try the next place.
       const code = (err as NodeJS.ErrnoException).code;
-      if (!code || !UNWRITABLE.has(code)) throw err;
+      if (!code) throw err;
       unwritable.push(`${dirname(target)} (${code})`);
     }
   }
   return {
     ok: false,
-    reason: `nowhere to write it: ${unwritable.join(", ")} not writable`,
+    reason: `nowhere to write it: ${unwritable.join(", ")}`,
     fix: "set XDG_CACHE_HOME to a writable folder, or build it with npx lora-lab build-native --out FILE and set LORA_LAB_NATIVE_PATH=FILE",
   };
 }
@@ -240,7 +239,7 @@ async function findOrBuild(): Promise<string | NativeBlasStatus> {
   }
   const found = locations.find((p) => existsSync(p));
   if (found) return found;
-  const built = await buildNativeAddon();
+  const built = await buildNativeAddon().catch((err): NativeBuild => ({ ok: false, reason: firstLine(err) }));
   if (!built.ok) return { loaded: false, path: locations[0], reason: `not built: ${built.reason}`, fix: built.fix };
   if (built.seconds !== undefined) {
     console.error(`lora-lab: built the native BLAS addon for this machine in ${built.seconds.toFixed(1)} s (once: kept in ${built.out})`);
