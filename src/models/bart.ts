@@ -6,13 +6,18 @@ import { attentionMaskTensor, toIdTensor, type TokenInput } from "./inputs.js";
 import { saveModelFolder, type SavePretrainedOptions } from "./checkpoint.js";
 import { checkGenerateOptions, decodeLoop, stopTokens, type GenerateOptions } from "./generation.js";
 import { shiftTokensRight } from "./t5.js";
-import { paddingBias } from "./kv_cache.js";
+import { EncoderDecoderCache, maskOverKeys, paddingBias } from "./kv_cache.js";
 
 export interface BartForwardOptions {
   /** 1 for real source tokens, 0 for padding, [B, S]: padded source positions get no attention. All ones when omitted. */
   attentionMask?: TokenInput;
   /** The same for the decoder inputs [B, T] (on top of the causal mask). All ones when omitted. */
   decoderAttentionMask?: TokenInput;
+}
+
+export interface BartDecodeOptions extends BartForwardOptions {
+  /** A KV cache: the decoder ids are the positions after the cached ones, and the cache grows by them. */
+  pastKeyValues?: EncoderDecoderCache;
 }
 
 export interface BartGenerateOptions extends GenerateOptions, Pick<BartForwardOptions, "attentionMask"> {
@@ -116,8 +121,12 @@ export class BartForConditionalGeneration extends Module {
     });
   }
 
-  /** Logits [B, T, vocab] for decoder ids [B, T], given the encoder's output (and the source's attentionMask). */
-  decode(decoderInputIds: TokenInput, encoderHidden: tf.Tensor, opts: BartForwardOptions = {}): tf.Tensor3D {
+  /**
+   * Logits [B, T, vocab] for decoder ids [B, T], given the encoder's output (and the source's
+   * attentionMask); with `pastKeyValues`, of the T positions after the cached ones (then a
+   * decoderAttentionMask covers the cached positions too, [B, P + T]).
+   */
+  decode(decoderInputIds: TokenInput, encoderHidden: tf.Tensor, opts: BartDecodeOptions = {}): tf.Tensor3D {
     return tf.tidy(() => {
       const ids = toIdTensor(decoderInputIds, this.config.vocabSize, "decoder input ids");
       const [B, S] = encoderHidden.shape;
@@ -126,12 +135,14 @@ export class BartForConditionalGeneration extends Module {
       if (sourceMask && !tf.util.arraysEqual(sourceMask.shape, [B, S])) {
         throw new Error(`attention mask shape [${sourceMask.shape}] does not match the encoder output's [batch, length] [${B},${S}]`);
       }
-      const decoderMask = attentionMaskTensor(opts.decoderAttentionMask, ids);
+      const cache = opts.pastKeyValues;
+      const decoderMask = maskOverKeys(opts.decoderAttentionMask, ids, cache?.length ?? 0);
       const h = this.model.decoder.forward(
         ids,
         decoderMask && paddingBias(decoderMask),
         encoderHidden,
         sourceMask && paddingBias(sourceMask),
+        cache,
       );
       return this.lm_head.forward(h).add(this.finalLogitsBias) as tf.Tensor3D; // [B, T, V]
     });
@@ -158,8 +169,9 @@ export class BartForConditionalGeneration extends Module {
   /**
    * Decodes up to `maxNewTokens` tokens for each source sequence with the shared decoding loop
    * (generation.ts: greedy at temperature 0, else seeded sampling, top-k / top-p, repetition
-   * penalty, streamers). The source is encoded once; each step runs the decoder over the whole
-   * prefix (BART has no KV cache yet, so `useCache` changes nothing). As transformers' generate
+   * penalty, streamers). The source is encoded once; with the KV cache (default) each step feeds
+   * the decoder only the new tokens, the cross-attention keys and values computed once;
+   * `useCache: false` reruns the decoder over the whole prefix. As transformers' generate
    * with BART's config, the first new token is forcedBosTokenId and the last forcedEosTokenId
    * when set. Returns each decoder sequence starting with decoderStartTokenId; a sequence stops at
    * `eosTokenId` (default the config's, null for never) and is then padded with the pad token.
@@ -180,13 +192,15 @@ export class BartForConditionalGeneration extends Module {
     const wasTraining = this.training;
     this.eval();
     const encoderHidden = this.encode(inputIds, opts);
+    const cache = opts.useCache === false ? undefined : new EncoderDecoderCache();
     try {
       const B = encoderHidden.shape[0];
       const rows = Array.from({ length: B }, () => [config.decoderStartTokenId]);
       let step = 0;
       const nextLogits = (): Float32Array => {
         // transformers' ForcedBOS / ForcedEOS processors leave the forced token the only finite
-        // logit (EOS wins when both fall on one step); the decoder need not run for it.
+        // logit (EOS wins when both fall on one step); the decoder need not run for it (the cache
+        // then takes two positions at the next step).
         const forced = step === opts.maxNewTokens - 1 && forcedEos !== null ? forcedEos : step === 0 ? forcedBos : null;
         step++;
         if (forced !== null) {
@@ -195,7 +209,8 @@ export class BartForConditionalGeneration extends Module {
           return only;
         }
         const last = tf.tidy(() => {
-          const logits = this.decode(rows, encoderHidden, { attentionMask: opts.attentionMask }); // [B, T, V]
+          const ids = rows.map((r) => r.slice(cache?.length ?? 0));
+          const logits = this.decode(ids, encoderHidden, { attentionMask: opts.attentionMask, pastKeyValues: cache }); // [B, T, V]
           return logits.slice([0, logits.shape[1] - 1, 0], [B, 1, V]).reshape([B, V]);
         });
         const values = Float32Array.from(last.dataSync());
@@ -205,6 +220,7 @@ export class BartForConditionalGeneration extends Module {
       const stop = stopTokens(opts, config.eosTokenId);
       return decodeLoop({ rows, firstCounted: rows.map(() => 0), padTokenId: config.padTokenId, stopTokens: stop, nextLogits }, opts);
     } finally {
+      cache?.dispose();
       encoderHidden.dispose();
       this.train(wasTraining);
     }

@@ -1,8 +1,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { fusedAttention, nextSeed, random } from "../engine/index.js";
 import { Embedding, LayerNorm, Linear, Module, ModuleList, activation } from "../nn/index.js";
-import { causalBias } from "../nn/masks.js";
 import type { BartConfig } from "./bart_config.js";
+import { causalBiasAfter, type CacheSlot, type EncoderDecoderCache, type PastKeyValue } from "./kv_cache.js";
 
 /** Functional dropout, as BART applies it (transformers' BART has no Dropout modules to name). */
 function dropout(x: tf.Tensor, p: number, training: boolean): tf.Tensor {
@@ -61,26 +61,36 @@ export class BartAttention extends Module {
   /**
    * Attends from x [B, Tq, D] to itself, or to `keyValue` [B, Tk, D] (cross-attention). `bias`
    * is the padding mask as an additive [B, 1, 1, Tk] (or null); the causal mask is added here.
+   * With a cache slot, self-attention appends its keys and values to the slot's (the queries are
+   * the last Tq positions); cross-attention computes them from `keyValue` once and reuses them.
    */
-  forward(x: tf.Tensor, bias: tf.Tensor | null, keyValue?: tf.Tensor): tf.Tensor {
+  forward(x: tf.Tensor, bias: tf.Tensor | null, keyValue?: tf.Tensor, slot?: CacheSlot): tf.Tensor {
     return tf.tidy(() => {
       const { numHeads: H, embedDim: D } = this;
       const [B, Tq] = x.shape as [number, number, number];
       const source = keyValue ?? x;
-      const Tk = source.shape[1] as number;
       const hs = D / H;
       const scale = hs ** -0.5;
-      const [qs, ks, vs] = [this.q_proj.forward(x), this.k_proj.forward(source), this.v_proj.forward(source)]; // [B, T, D]
+      const heads = (t: tf.Tensor) => t.reshape([B, -1, H, hs]).transpose([0, 2, 1, 3]); // [B, H, T, hs]
+      const qs = this.q_proj.forward(x); // [B, Tq, D]
       const dropping = this.training && this.attentionDropout > 0;
-      // One fused kernel each way (wasm + native addon) when no attention dropout is applied.
-      const fused = dropping ? undefined : fusedAttention(qs, ks, vs, H, { scale, causal: this.isCausal, bias: bias ?? undefined });
-      if (fused) return this.out_proj.forward(fused);
-      const heads = (t: tf.Tensor, T: number) => t.reshape([B, T, H, hs]).transpose([0, 2, 1, 3]); // [B, H, T, hs]
-      let scores = tf.matMul(heads(qs, Tq), heads(ks, Tk), false, true).mul(scale); // [B, H, Tq, Tk]
-      if (this.isCausal) scores = scores.add(causalBias(Tq, [1, 1, Tq, Tq]));
+      let kv: PastKeyValue;
+      if (slot) {
+        const reused = keyValue ? slot.cache.get(slot.layer) : undefined;
+        kv = reused ?? slot.cache.update(slot.layer, heads(this.k_proj.forward(source)), heads(this.v_proj.forward(source))); // [B, H, Tk, hs]
+      } else {
+        const [ks, vs] = [this.k_proj.forward(source), this.v_proj.forward(source)]; // [B, Tk, D]
+        // One fused kernel each way (wasm + native addon) when no attention dropout is applied.
+        const fused = dropping ? undefined : fusedAttention(qs, ks, vs, H, { scale, causal: this.isCausal, bias: bias ?? undefined });
+        if (fused) return this.out_proj.forward(fused);
+        kv = { key: heads(ks), value: heads(vs) };
+      }
+      let scores = tf.matMul(heads(qs), kv.key, false, true).mul(scale); // [B, H, Tq, Tk]
+      const causal = this.isCausal ? causalBiasAfter((kv.key.shape[2] as number) - Tq, Tq) : null;
+      if (causal) scores = scores.add(causal);
       if (bias) scores = scores.add(bias);
       const att = dropout(tf.softmax(scores, -1), this.attentionDropout, this.training);
-      const y = tf.matMul(att, heads(vs, Tk)).transpose([0, 2, 1, 3]).reshape([B, Tq, D]); // [B, Tq, D]
+      const y = tf.matMul(att, kv.value).transpose([0, 2, 1, 3]).reshape([B, Tq, D]); // [B, Tq, D]
       return this.out_proj.forward(y);
     });
   }
@@ -157,12 +167,23 @@ export class BartDecoderLayer extends Module implements FeedForwardLayer {
     this.act = activation(config.activationFunction);
   }
 
-  /** `padding`: the decoder's own padding bias or null; `crossPadding`: the encoder's. */
-  forward(x: tf.Tensor, padding: tf.Tensor | null, encoderHidden: tf.Tensor, crossPadding: tf.Tensor | null): tf.Tensor {
+  /**
+   * `padding`: the decoder's own padding bias over all its keys (cached and present) or null;
+   * `crossPadding`: the encoder's. With `cache`, this layer (number `layer`) reads and grows its entries.
+   */
+  forward(
+    x: tf.Tensor,
+    padding: tf.Tensor | null,
+    encoderHidden: tf.Tensor,
+    crossPadding: tf.Tensor | null,
+    cache?: { cache: EncoderDecoderCache; layer: number },
+  ): tf.Tensor {
     return tf.tidy(() => {
       const [p, training] = [this.config.dropout, this.training];
-      let h = addAndNorm(this.self_attn_layer_norm, x, this.self_attn.forward(x, padding), p, training);
-      h = addAndNorm(this.encoder_attn_layer_norm, h, this.encoder_attn.forward(h, crossPadding, encoderHidden), p, training);
+      const slot = (part: "selfAttention" | "crossAttention") => cache && { cache: cache.cache[part], layer: cache.layer };
+      let h = addAndNorm(this.self_attn_layer_norm, x, this.self_attn.forward(x, padding, undefined, slot("selfAttention")), p, training);
+      const cross = this.encoder_attn.forward(h, crossPadding, encoderHidden, slot("crossAttention"));
+      h = addAndNorm(this.encoder_attn_layer_norm, h, cross, p, training);
       return addAndNorm(this.final_layer_norm, h, feedForward(this, h), p, training);
     });
   }
@@ -197,17 +218,17 @@ abstract class BartStack<L extends Module> extends Module {
     this.layernorm_embedding = this.registerModule("layernorm_embedding", new LayerNorm(D));
   }
 
-  /** dropout(LN(embed_tokens(ids) * scale + positions)), [B, T, D]. */
-  protected embed(ids: tf.Tensor2D): tf.Tensor {
+  /** dropout(LN(embed_tokens(ids) * scale + positions)), [B, T, D], for ids after `pastLength` cached positions. */
+  protected embed(ids: tf.Tensor2D, pastLength = 0): tf.Tensor {
     const scale = this.config.scaleEmbedding ? Math.sqrt(this.config.dModel) : 1;
     const tokens = this.embed_tokens.forward(ids); // [B, T, D]
-    const x = (scale === 1 ? tokens : tokens.mul(scale)).add(this.embed_positions.forward(ids)); // + [T, D]
+    const x = (scale === 1 ? tokens : tokens.mul(scale)).add(this.embed_positions.forward(ids, pastLength)); // + [T, D]
     return dropout(this.layernorm_embedding.forward(x), this.config.dropout, this.training);
   }
 
-  /** The layers that run this step: all of them, except those LayerDrop skips in training. */
-  protected activeLayers(): L[] {
-    const all = [...this.layers];
+  /** Indices of the layers that run this step: all of them, except those LayerDrop skips in training. */
+  protected activeLayers(): number[] {
+    const all = Array.from({ length: this.layers.length }, (_, i) => i);
     return this.training && this.layerdrop > 0 ? all.filter(() => random() >= this.layerdrop) : all;
   }
 }
@@ -223,7 +244,7 @@ export class BartEncoder extends BartStack<BartEncoderLayer> {
   forward(ids: tf.Tensor2D, padding: tf.Tensor | null): tf.Tensor {
     return tf.tidy(() => {
       let x = this.embed(ids);
-      for (const layer of this.activeLayers()) x = layer.forward(x, padding);
+      for (const i of this.activeLayers()) x = this.layers.at(i).forward(x, padding);
       return x;
     });
   }
@@ -236,11 +257,24 @@ export class BartDecoder extends BartStack<BartDecoderLayer> {
     super(config, embedTokens, layers, config.decoderLayerdrop);
   }
 
-  /** Hidden states [B, T, D] for decoder ids [B, T], given the encoder's output [B, S, D] and the padding biases. */
-  forward(ids: tf.Tensor2D, padding: tf.Tensor | null, encoderHidden: tf.Tensor, crossPadding: tf.Tensor | null): tf.Tensor {
+  /**
+   * Hidden states [B, T, D] for decoder ids [B, T], given the encoder's output [B, S, D] and the
+   * padding biases; with `cache`, of T new positions after the cached ones.
+   */
+  forward(
+    ids: tf.Tensor2D,
+    padding: tf.Tensor | null,
+    encoderHidden: tf.Tensor,
+    crossPadding: tf.Tensor | null,
+    cache?: EncoderDecoderCache,
+  ): tf.Tensor {
     return tf.tidy(() => {
-      let x = this.embed(ids);
-      for (const layer of this.activeLayers()) x = layer.forward(x, padding, encoderHidden, crossPadding);
+      const P = cache?.length ?? 0;
+      let x = this.embed(ids, P);
+      for (const layer of this.activeLayers()) {
+        x = this.layers.at(layer).forward(x, padding, encoderHidden, crossPadding, cache && { cache, layer });
+      }
+      cache?.selfAttention.expectFilled(this.layers.length, P + ids.shape[1]);
       return x;
     });
   }

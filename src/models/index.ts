@@ -31,7 +31,7 @@ export { generateCausal } from "./causal_generate.js";
 export { BartConfig, BART_PRESETS } from "./bart_config.js";
 export type { BartConfigFields } from "./bart_config.js";
 export { BartForConditionalGeneration, BartModel, bart } from "./bart.js";
-export type { BartForwardOptions, BartGenerateOptions } from "./bart.js";
+export type { BartForwardOptions, BartDecodeOptions, BartGenerateOptions } from "./bart.js";
 export {
   BartEncoder,
   BartDecoder,

@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
 import { expectNoLeak, ready, setWasmFastKernels } from "../../src/engine/index.js";
 import { BartConfig, BartForConditionalGeneration, fromPretrained } from "../../src/models/index.js";
+import { EncoderDecoderCache } from "../../src/models/kv_cache.js";
 
 // Made by tests/fixtures/make_bart_golden.py: an independent float64 PyTorch implementation of
 // transformers' BART on random weights.
@@ -108,10 +109,43 @@ describe.each(CASES)("BART %s against the PyTorch reference (%s)", (folder) => {
     model.dispose();
   });
 
-  it("greedy generate() decodes as transformers' (forced BOS / EOS from the config, stop at EOS)", async () => {
+  it("greedy generate() decodes as transformers' (forced BOS / EOS from the config, stop at EOS), with and without the KV cache", async () => {
     const model = await load(folder);
     const opts = { maxNewTokens: e.greedy_max_new_tokens, temperature: 0 };
     await expectNoLeak(() => expect(model.generate(e.greedy_source, opts)).toEqual([e.greedy_ids]));
+    await expectNoLeak(() => expect(model.generate(e.greedy_source, { ...opts, useCache: false })).toEqual([e.greedy_ids]));
+    model.dispose();
+  });
+
+  it("decoding with the KV cache (3 positions, then one at a time) gives the full decoder's logits", async () => {
+    const model = await load(folder);
+    const opts = { attentionMask: e.attention_mask };
+    await expectNoLeak(() => {
+      const encoderHidden = model.encode(e.input_ids, opts);
+      const full = model.decode(e.decoder_input_ids, encoderHidden, opts);
+      const cache = new EncoderDecoderCache();
+      const T = e.decoder_input_ids[0].length;
+      const steps = [
+        model.decode(
+          e.decoder_input_ids.map((r) => r.slice(0, 3)),
+          encoderHidden,
+          { ...opts, pastKeyValues: cache },
+        ),
+      ];
+      for (let t = 3; t < T; t++)
+        steps.push(
+          model.decode(
+            e.decoder_input_ids.map((r) => [r[t]]),
+            encoderHidden,
+            { ...opts, pastKeyValues: cache },
+          ),
+        );
+      expect(cache.length).toBe(T);
+      const incremental = tf.concat(steps, 1);
+      expect(maxAbsDiff(incremental.dataSync(), full.dataSync())).toBeLessThan(1e-5);
+      tf.dispose([encoderHidden, full, incremental, ...steps]);
+      cache.dispose();
+    });
     model.dispose();
   });
 });
