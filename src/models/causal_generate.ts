@@ -12,6 +12,15 @@ export interface CausalForwardOptions {
   positionIds?: TokenInput;
   /** Keys and values of the earlier positions; the forward appends the present ones. */
   pastKeyValues?: DynamicCache;
+  /** Logits of the last n positions only, [B, n, V] (transformers' logits_to_keep; generation needs 1); 0 or absent: all. */
+  logitsToKeep?: number;
+}
+
+/** The last `n` positions of hidden states [B, T, C] (all when n is 0 or absent), before the LM head. */
+export function lastPositions(h: tf.Tensor, n = 0): tf.Tensor {
+  if (!Number.isInteger(n) || n < 0) throw new Error(`logitsToKeep must be a non-negative integer, got ${n}`);
+  const [B, T, C] = h.shape as [number, number, number];
+  return n === 0 || n >= T ? h : h.slice([0, T - n, 0], [B, n, C]);
 }
 
 /** generate's options for a decoder-only model. */
@@ -100,10 +109,10 @@ export function generateCausal(
     const last = tf.tidy(() => {
       const logits = model.forward(
         rows.map((r) => r.slice(from)),
-        { positionIds, attentionMask: padded ? mask : undefined, pastKeyValues: cache ?? undefined },
-      ); // [B, T, V]
-      const [B, T, V] = logits.shape;
-      return logits.slice([0, T - 1, 0], [B, 1, V]).reshape([B, V]);
+        { positionIds, attentionMask: padded ? mask : undefined, pastKeyValues: cache ?? undefined, logitsToKeep: 1 },
+      ); // [B, 1, V]
+      const [B, , V] = logits.shape;
+      return logits.reshape([B, V]);
     });
     const values = last.dataSync() as Float32Array;
     last.dispose();

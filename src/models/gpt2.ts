@@ -10,13 +10,14 @@ import {
   activation,
   crossEntropy,
   lmHead,
+  lmHeadLoss,
   runBlock,
 } from "../nn/index.js";
 import { GPT2Config } from "./gpt2_config.js";
 import { fusedCausalAttention } from "../engine/index.js";
 import { toIdTensor, type TokenInput } from "./inputs.js";
 import { saveModelFolder, type SavePretrainedOptions } from "./checkpoint.js";
-import { generateCausal, type CausalForwardOptions, type CausalGenerateOptions } from "./causal_generate.js";
+import { generateCausal, lastPositions, type CausalForwardOptions, type CausalGenerateOptions } from "./causal_generate.js";
 import { causalBiasAfter, maskOverKeys, paddingBias, positionIdsTensor, type DynamicCache, type PastKeyValue } from "./kv_cache.js";
 
 export type { PastKeyValue } from "./kv_cache.js";
@@ -206,13 +207,17 @@ export class GPT2LMHeadModel extends Module {
    * tokens after the cached ones, whose keys and values are appended to the cache.
    */
   forward(ids: TokenInput, opts: CausalForwardOptions = {}): tf.Tensor3D {
+    return tf.tidy(() => this.lm_head.forward(lastPositions(this.hiddenStates(ids, opts), opts.logitsToKeep)) as tf.Tensor3D);
+  }
+
+  /** The final hidden states [B, T, C] that `forward` feeds to the LM head. */
+  hiddenStates(ids: TokenInput, opts: CausalForwardOptions = {}): tf.Tensor {
     return tf.tidy(() => {
       const x = toIdTensor(ids, this.config.vocabSize);
       const P = opts.pastKeyValues?.length ?? 0;
       const positions = positionIdsTensor(opts.positionIds, x, this.config.nPositions) ?? undefined;
       const mask = maskOverKeys(opts.attentionMask, x, P);
-      const h = this.transformer.forward(x, { positions, mask, cache: opts.pastKeyValues });
-      return this.lm_head.forward(h) as tf.Tensor3D;
+      return this.transformer.forward(x, { positions, mask, cache: opts.pastKeyValues });
     });
   }
 
@@ -223,11 +228,11 @@ export class GPT2LMHeadModel extends Module {
   loss(ids: TokenInput, targets: TokenInput): tf.Scalar {
     return tf.tidy(() => {
       const t = toIdTensor(targets, this.config.vocabSize, "targets", true);
-      const logits = this.forward(ids);
-      if (!tf.util.arraysEqual(logits.shape.slice(0, 2), t.shape)) {
-        throw new Error(`targets shape [${t.shape}] does not match input ids shape [${logits.shape.slice(0, 2)}]`);
+      const hidden = this.hiddenStates(ids);
+      if (!tf.util.arraysEqual(hidden.shape.slice(0, 2), t.shape)) {
+        throw new Error(`targets shape [${t.shape}] does not match input ids shape [${hidden.shape.slice(0, 2)}]`);
       }
-      return crossEntropy(logits, t);
+      return lmHeadLoss(hidden, this.lm_head, t);
     });
   }
 

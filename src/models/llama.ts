@@ -1,11 +1,11 @@
 import * as tf from "@tensorflow/tfjs";
-import { Embedding, Linear, Module, ModuleList, RMSNorm, activation, crossEntropy, lmHead, runBlock } from "../nn/index.js";
+import { Embedding, Linear, Module, ModuleList, RMSNorm, activation, crossEntropy, lmHead, lmHeadLoss, runBlock } from "../nn/index.js";
 import { LlamaConfig } from "./llama_config.js";
 import { LlamaAttention, type AttentionContext } from "./llama_attention.js";
 import { RopeTables, ropeInverseFrequencies } from "./rope.js";
 import { toIdTensor, type TokenInput } from "./inputs.js";
 import { saveModelFolder, type SavePretrainedOptions } from "./checkpoint.js";
-import { generateCausal, type CausalForwardOptions, type CausalGenerateOptions } from "./causal_generate.js";
+import { generateCausal, lastPositions, type CausalForwardOptions, type CausalGenerateOptions } from "./causal_generate.js";
 import { maskOverKeys, paddingBias, positionIdsTensor, type DynamicCache } from "./kv_cache.js";
 
 /**
@@ -141,12 +141,17 @@ export class LlamaForCausalLM extends Module {
    * tokens after the cached ones, whose keys and values are appended to the cache.
    */
   forward(ids: TokenInput, opts: LlamaForwardOptions = {}): tf.Tensor3D {
+    return tf.tidy(() => this.lm_head.forward(lastPositions(this.hiddenStates(ids, opts), opts.logitsToKeep)) as tf.Tensor3D);
+  }
+
+  /** The final hidden states [B, T, C] that `forward` feeds to the LM head. */
+  hiddenStates(ids: TokenInput, opts: LlamaForwardOptions = {}): tf.Tensor {
     return tf.tidy(() => {
       const x = toIdTensor(ids, this.config.vocabSize);
       const cache = opts.pastKeyValues ?? null;
       const mask = maskOverKeys(opts.attentionMask, x, cache?.length ?? 0);
       const positions = positionIdsTensor(opts.positionIds, x, Number.MAX_SAFE_INTEGER)?.arraySync() as number[][] | undefined;
-      return this.lm_head.forward(this.model.forward(x, { mask, positions, cache })) as tf.Tensor3D;
+      return this.model.forward(x, { mask, positions, cache });
     });
   }
 
@@ -157,11 +162,11 @@ export class LlamaForCausalLM extends Module {
   loss(ids: TokenInput, targets: TokenInput, opts: LlamaForwardOptions = {}): tf.Scalar {
     return tf.tidy(() => {
       const t = toIdTensor(targets, this.config.vocabSize, "targets", true);
-      const logits = this.forward(ids, opts);
-      if (!tf.util.arraysEqual(logits.shape.slice(0, 2), t.shape)) {
-        throw new Error(`targets shape [${t.shape}] does not match input ids shape [${logits.shape.slice(0, 2)}]`);
+      const hidden = this.hiddenStates(ids, opts);
+      if (!tf.util.arraysEqual(hidden.shape.slice(0, 2), t.shape)) {
+        throw new Error(`targets shape [${t.shape}] does not match input ids shape [${hidden.shape.slice(0, 2)}]`);
       }
-      return crossEntropy(logits, t);
+      return lmHeadLoss(hidden, this.lm_head, t);
     });
   }
 

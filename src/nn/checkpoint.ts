@@ -28,16 +28,8 @@ export function checkpoint(fn: (...xs: tf.Tensor[]) => tf.Tensor, inputs: tf.Ten
     const value = tf.tidy(() => recordSeeds(seeds, () => fn(...xs)));
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
       const wrt = [...saved, ...params];
-      // A gradients() call inside another's backward pass starts a tape of its own and, at its
-      // end, drops the engine's active tape: the outer pass still needs it to free its saved tensors.
-      const state = (tf.engine() as unknown as { state: { activeTape: unknown } }).state;
-      const outerTape = state.activeTape;
-      try {
-        const { grads } = tf.engine().gradients(() => replaySeeds(seeds, () => fn(...saved)), wrt, dy, true);
-        return grads.map((g, i) => g ?? tf.zerosLike(wrt[i]));
-      } finally {
-        state.activeTape = outerTape;
-      }
+      const grads = nestedGradients(() => replaySeeds(seeds, () => fn(...saved)), wrt, dy);
+      return grads.map((g, i) => g ?? tf.zerosLike(wrt[i]));
     };
     return { value, gradFunc };
   });
@@ -73,4 +65,20 @@ export function runBlock(
   forward: (...xs: tf.Tensor[]) => tf.Tensor,
 ): tf.Tensor {
   return stack.gradientCheckpointing && stack.training ? checkpoint(forward, inputs, block.trainableVariables()) : forward(...inputs);
+}
+
+/**
+ * Gradients of `f` w.r.t. `xs` (weighted by `dy`) taken inside another gradient's backward pass,
+ * as a custom gradient needs them. A gradients() call there starts a tape of its own and, at its
+ * end, drops the engine's active tape, which the outer pass still needs to free its saved
+ * tensors: it is put back. Entries are undefined where `f` does not depend on an x.
+ */
+export function nestedGradients(f: () => tf.Tensor, xs: tf.Tensor[], dy?: tf.Tensor): (tf.Tensor | undefined)[] {
+  const state = (tf.engine() as unknown as { state: { activeTape: unknown } }).state;
+  const outerTape = state.activeTape;
+  try {
+    return tf.engine().gradients(f, xs, dy, true).grads;
+  } finally {
+    state.activeTape = outerTape;
+  }
 }

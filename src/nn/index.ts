@@ -9,3 +9,4 @@ export { RMSNorm, rmsNorm } from "./rmsnorm.js";
 export { layerIndexOf, LAYERS_PATTERNS } from "./layer_index.js";
 export { checkpoint, setGradientCheckpointing, runBlock } from "./checkpoint.js";
 export type { CheckpointedStack } from "./checkpoint.js";
+export { lmHeadLoss, lmLossChunkRows, LM_LOSS_CHUNK_BYTES } from "./lm_loss.js";

@@ -1,7 +1,9 @@
 import * as tf from "@tensorflow/tfjs";
 import { totalmem } from "node:os";
 import { engineInfo } from "../engine/index.js";
-import { Conv1D, Linear, Module } from "../nn/index.js";
+import { hasKernel } from "../engine/kernels/fused.js";
+import { FUSED_ADAMW } from "../engine/kernels/adamw.js";
+import { Conv1D, Linear, Module, lmLossChunkRows } from "../nn/index.js";
 import { DEFAULT_LORA_TARGET_MODULES } from "../peft/lora/config.js";
 import { PAGE_TEMP_BYTES_PER_ELEMENT } from "../optim/paged_adamw.js";
 import { Linear4bit, adamw8bitStateBytes, fourBitStorageBytes } from "../quant/index.js";
@@ -24,8 +26,10 @@ import { Linear4bit, adamw8bitStateBytes, fourBitStorageBytes } from "../quant/i
  * checks the estimate against measured peaks within 15%):
  * - one block: `hidden * h + ffn * f + scores * heads * T` (the T term: GPT-2's attention
  *   probabilities; LLaMA's attention kernel keeps none of T x T);
- * - outside the blocks (embeddings, final norm, the LM head's logits, softmax and their
- *   gradients): `vocab * V + trunk * h`;
+ * - outside the blocks: `trunk * h` (embeddings, final norm) and the LM head's logits, softmax
+ *   and their gradients, `vocab * V`; when lmHeadLoss takes the head in row chunks (a large
+ *   vocabulary), five chunks' logits and three weight-sized gradient sums instead, whatever the
+ *   batch;
  * - with gradient checkpointing, one block's full set plus `checkpointed * h` per block (its
  *   saved input, its output and the output's gradient);
  * - per LoRA-wrapped Linear, `lora * inFeatures` (the dropout's copy of its input and the
@@ -208,7 +212,7 @@ export function memoryPlan(model: Module, opts: MemoryPlanOptions): MemoryPlan {
   const method = c.quantized ? "qlora" : c.loraInputs > 0 ? "lora" : trainableElements === c.parameters ? "full" : "partial";
   const gradients = 4 * trainableElements * (options.gradientAccumulationSteps > 1 ? 2 : 1);
   const { optimizerStates, updateTemporaries, hostStates } = optimizerBytes(options.optimizer, c.trainable, largest);
-  const activations = activationBytes(shape, options, c.loraInputs, c.dequantized);
+  const activations = activationBytes(shape, options, c.loraInputs, c.dequantized, headOf(model));
   const total = c.weights + gradients + optimizerStates + updateTemporaries + activations;
   return {
     backend: limit.backend,
@@ -229,6 +233,7 @@ export function memoryPlan(model: Module, opts: MemoryPlanOptions): MemoryPlan {
 }
 
 function optimizerBytes(optimizer: PlannedOptimizer, sizes: number[], largest: number) {
+  const fusedAdamW = hasKernel(FUSED_ADAMW);
   const eightBit = sizes.reduce((a, n) => a + adamw8bitStateBytes(n), 0);
   switch (optimizer) {
     case "adamw":
@@ -239,10 +244,11 @@ function optimizerBytes(optimizer: PlannedOptimizer, sizes: number[], largest: n
       return { optimizerStates: eightBit, updateTemporaries: 16 * largest, hostStates: 0 };
     case "paged_adamw":
     case "paged_adamw8bit":
-      // One tensor's page at a time on the backend: its float32 moments and the update's temporaries.
+      // One tensor's page at a time on the backend: its float32 moments and the update's
+      // temporaries (12 bytes an element with the fused kernel, else the op-by-op update's).
       return {
         optimizerStates: 0,
-        updateTemporaries: (PAGE_TEMP_BYTES_PER_ELEMENT + 8) * largest,
+        updateTemporaries: (8 + (fusedAdamW ? 12 : PAGE_TEMP_BYTES_PER_ELEMENT)) * largest,
         hostStates: optimizer === "paged_adamw" ? 8 * sizes.reduce((a, b) => a + b, 0) : eightBit,
       };
   }
@@ -253,14 +259,34 @@ function activationBytes(
   o: { batchSize: number; seqLen: number; gradientCheckpointing: boolean },
   loraInputs: number,
   dequantized: number,
+  head: HeadInfo,
 ): number {
   const k = ACTIVATION_COEFFICIENTS[s.family];
   const tokens = o.batchSize * o.seqLen;
   const block = k.hidden * s.hidden + k.ffn * s.ffn + k.scores * s.heads * o.seqLen + (k.lora * loraInputs) / s.layers;
-  const outside = k.vocab * s.vocab + k.trunk * s.hidden;
   const blocks = o.gradientCheckpointing ? block + s.layers * k.checkpointed * s.hidden : s.layers * block;
   const weightsKept = o.gradientCheckpointing ? dequantized / s.layers : dequantized;
-  return tokens * (blocks + outside) + weightsKept;
+  // lmHeadLoss in row chunks: a few chunks' logits and, for a trainable head, weight-sized
+  // gradient sums (measured: 5 chunks and 3 weights); otherwise the logits and their kin per token.
+  const rows = head.chunkable ? lmLossChunkRows(tokens, s.vocab) : tokens;
+  const vocab = rows < tokens ? 5 * 4 * rows * s.vocab + (head.trainable ? 3 * 4 * s.vocab * s.hidden : 0) : tokens * k.vocab * s.vocab;
+  return tokens * (blocks + k.trunk * s.hidden) + vocab + weightsKept;
+}
+
+interface HeadInfo {
+  /** A bias-free Linear head, which lmHeadLoss runs in chunks. */
+  chunkable: boolean;
+  trainable: boolean;
+}
+
+function headOf(model: Module): HeadInfo {
+  for (const [name, m] of model.namedModules()) {
+    if (name === "lm_head" || name.endsWith(".lm_head")) {
+      const plain = m instanceof Linear && m.constructor === Linear && !m.bias;
+      return { chunkable: plain, trainable: plain && (m as Linear).weight.requiresGrad };
+    }
+  }
+  return { chunkable: false, trainable: false };
 }
 
 const GiB = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
@@ -342,7 +368,7 @@ function adapterPlan(model: Module, base: MemoryPlan, quantized: boolean): Memor
   const weights = base.weights + 4 * adapters - (quantized ? linearBytes : 0);
   const gradients = 4 * adapters * (options.gradientAccumulationSteps > 1 ? 2 : 1);
   const opt = optimizerBytes("adamw", [adapters], adapters);
-  const activations = activationBytes(shape, options, inputs, quantized ? dequantized : 0);
+  const activations = activationBytes(shape, options, inputs, quantized ? dequantized : 0, { ...headOf(model), trainable: false });
   const total = weights + gradients + opt.optimizerStates + opt.updateTemporaries + activations;
   return {
     ...base,
