@@ -40,11 +40,13 @@ export const GPT2_PRESETS: Record<string, Partial<GPT2ConfigFields>> = {
   tiny: { ...BYTE_MODEL, nPositions: 64, nEmbd: 128, nLayer: 4, nHead: 4 },
   small: { ...BYTE_MODEL, nPositions: 128, nEmbd: 256, nLayer: 6, nHead: 8 },
   gpt2: {},
+  // transformers' gpt2-medium config.json: 355M parameters.
+  "gpt2-medium": { nEmbd: 1024, nLayer: 24, nHead: 16 },
 };
 
 export interface GPT2Config extends GPT2ConfigFields {}
 
-/** GPT-2 hyper-parameters: presets "tiny" and "small" (byte vocabulary, fast on CPU) and "gpt2" (124M). */
+/** GPT-2 hyper-parameters: presets "tiny" and "small" (byte vocabulary, fast on CPU), "gpt2" (124M) and "gpt2-medium" (355M). */
 export class GPT2Config extends PretrainedConfig {
   static readonly schema = new ConfigSchema(GPT2_FIELDS, { owner: "GPT2Config", fixed: ["modelType"] });
   static readonly presets = GPT2_PRESETS;

@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
 import { expectNoLeak, ready, seed } from "../../src/engine/index.js";
 import { GPT2Config, GPT2LMHeadModel, fromPretrained, gpt2 } from "../../src/models/index.js";
+import { estimateMemory } from "../../src/quant/index.js";
 
 const GOLDEN = fileURLToPath(new URL("../fixtures/gpt2-golden", import.meta.url));
 // Made by tests/fixtures/make_gpt2_golden.py: an independent PyTorch implementation of HF's GPT-2.
@@ -74,6 +75,13 @@ describe("GPT2Config and presets", () => {
     expect(model.numParameters()).toBe(124_439_808);
     expect(model.lm_head.weight).toBe(model.transformer.wte.weight);
     model.dispose();
+  });
+
+  it("the gpt2-medium preset is transformers' 355M shape: 354,823,168 parameters", () => {
+    const c = GPT2Config.preset("gpt2-medium");
+    expect(c).toMatchObject({ vocabSize: 50257, nPositions: 1024, nEmbd: 1024, nLayer: 24, nHead: 16 });
+    // Counted tensor by tensor from the shape (building 355M weights is a bench job, not a test's).
+    expect(estimateMemory({ model: c as never, method: "full" }).parameters).toBe(354_823_168);
   });
 
   it("presets have the documented shapes", () => {
