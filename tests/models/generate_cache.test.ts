@@ -95,6 +95,20 @@ describe("a cached forward step gives the full forward's logits", () => {
     });
   }
 
+  it("logitsToKeep: n gives the full forward's last n positions (GPT-2 and LLaMA)", () => {
+    for (const model of [gpt2Model(), llamaModel()]) {
+      model.eval();
+      const full = model.forward(prompts);
+      const last = model.forward(prompts, { logitsToKeep: 2 });
+      expect(last.shape).toEqual([2, 2, V]);
+      const expected = full.slice([0, 4, 0], [2, 2, V]);
+      expect(maxDiff(last, expected)).toBeLessThan(1e-6);
+      expect(() => model.forward(prompts, { logitsToKeep: -1 })).toThrow(/logitsToKeep must be a non-negative integer, got -1/);
+      tf.dispose([full, last, expected]);
+      model.dispose();
+    }
+  });
+
   it("LLaMA's cache holds the key/value heads, not the repeated ones", () => {
     const model = llamaModel();
     model.eval();
