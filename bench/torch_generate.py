@@ -1,6 +1,6 @@
 """PyTorch reference for bench/generate.ts: greedy generation on the GPT-2 124M shape (random
 weights, written from the published architecture as nanoGPT does), batch 1, with a KV cache and
-without, the same prompt and lengths as the TypeScript side.
+without, the same prompt and lengths as the TypeScript side, logits of the last position only.
 
 Run by bench/generate.ts (Debian python3-torch): /usr/bin/python3 bench/torch_generate.py
 PROMPT NEW ROUNDS UNCACHED_ROUNDS; TORCH_THREADS sets torch.set_num_threads. Prints one JSON line
@@ -61,7 +61,8 @@ class GPT2(nn.Module):
         for i, block in enumerate(self.h):
             x, kv = block(x, None if cache is None else cache[i])
             new.append(kv)
-        return self.ln_f(x) @ self.wte.weight.T, new  # tied head
+        # Tied head on the last position only, as transformers' generate (logits_to_keep=1) and lora-lab's.
+        return self.ln_f(x[:, -1:]) @ self.wte.weight.T, new
 
 
 @torch.no_grad()
