@@ -6,6 +6,7 @@
  * over the target, fsync the directory so the rename itself survives a power cut.
  */
 import { randomBytes } from "node:crypto";
+import { readdirSync } from "node:fs";
 import { mkdir, open, rename, rm, stat, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 
@@ -108,6 +109,23 @@ export async function writeDirectoryAtomic(path: string, fill: (staging: string)
     throw describe(err, path);
   }
   if (aside) await rm(aside, { recursive: true, force: true });
+}
+
+/**
+ * What an interrupted replacement of `path` left beside it (a crash between writeDirectoryAtomic's
+ * two renames, or during a write): `old`, previous versions moved aside, and `staged`, new ones
+ * not renamed in yet. Both empty when nothing was interrupted.
+ */
+export function leftBehind(path: string): { old: string[]; staged: string[] } {
+  const prefix = `.${basename(path)}.`;
+  let names: string[] = [];
+  try {
+    names = readdirSync(dirname(path)).filter((n) => n.startsWith(prefix) && /^\d+\.[0-9a-f]+\.(old|tmp)$/.test(n.slice(prefix.length)));
+  } catch {
+    // no folder: nothing left behind
+  }
+  const pick = (suffix: string) => names.filter((n) => n.endsWith(suffix)).map((n) => join(dirname(path), n));
+  return { old: pick(".old"), staged: pick(".tmp") };
 }
 
 async function writeSynced(path: string, data: Uint8Array | string, mode: number | undefined): Promise<void> {

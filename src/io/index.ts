@@ -4,7 +4,7 @@ export type { SafeTensor, SafetensorsDtype, SafetensorsErrorCode, TensorData } f
 export { parseSafetensors, readSafetensors, serializeSafetensors, writeSafetensors } from "./safetensors.js";
 export type { SafetensorsFile } from "./safetensors.js";
 export { fromFloat32, toFloat32 } from "./convert.js";
-export { writeDirectoryAtomic, writeFileAtomic, writeFilesAtomic } from "./atomic.js";
+export { leftBehind, writeDirectoryAtomic, writeFileAtomic, writeFilesAtomic } from "./atomic.js";
 export type { WriteFilesOptions } from "./atomic.js";
 export { ConfigSchema, field, snakeCase, presetFields, positiveInt, positive, probability, nullOr, oneOf } from "./config_fields.js";
 export type { Check, FieldSpec, FieldTable, FieldsOf, ConfigSchemaOptions } from "./config_fields.js";

@@ -1,7 +1,16 @@
 import type * as tf from "@tensorflow/tfjs";
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { fromFloat32, readSafetensors, writeDirectoryAtomic, writeFileAtomic, writeSafetensors, type SafeTensor } from "../io/index.js";
+import {
+  fromFloat32,
+  leftBehind,
+  readSafetensors,
+  writeDirectoryAtomic,
+  writeFileAtomic,
+  writeSafetensors,
+  type SafeTensor,
+} from "../io/index.js";
 
 export interface TrainingCheckpoint {
   step: number;
@@ -56,6 +65,15 @@ export interface StoredTrainingCheckpoint {
  * error, which starts with the file's path; a missing file is named with the folder's contents.
  */
 export async function readTrainingCheckpoint(dir: string): Promise<StoredTrainingCheckpoint> {
+  if (!existsSync(dir)) {
+    const { old } = leftBehind(dir);
+    throw new Error(
+      `train: no checkpoint folder ${dir}` +
+        (old.length
+          ? `; a save of it was interrupted and left the previous one whole at ${old.join(", ")}: rename that back to ${dir}`
+          : ""),
+    );
+  }
   const statePath = join(dir, "trainer_state.json");
   let trainerState: Record<string, unknown>;
   try {

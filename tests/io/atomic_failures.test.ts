@@ -5,7 +5,7 @@
  * checkpoint stays loadable, and a torn file is refused with an error naming it.
  */
 import * as tf from "@tensorflow/tfjs";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
@@ -124,6 +124,21 @@ describe("trainer checkpoints under injected failures", () => {
     expect(await saveOver(out, () => undefined)).toBeUndefined();
     expect(await values(join(out, "checkpoint-2"))).toEqual({ w: [7, 7, 7, 7, 7, 7], loss: 7 });
     expect(readdirSync(out)).toEqual(["checkpoint-2"]);
+  });
+
+  it("points at the previous checkpoint that a crash between the two renames left aside", async () => {
+    const out = fresh();
+    const c = ckpt(5);
+    const dir = await saveTrainingCheckpoint(out, c);
+    tf.dispose([...Object.values(c.parameters), ...Object.values(c.optimizerState)]);
+    const aside = join(out, ".checkpoint-2.4242.0123456789ab.old"); // as writeDirectoryAtomic names it
+    renameSync(dir, aside);
+    await expect(readTrainingCheckpoint(dir)).rejects.toThrow(
+      `train: no checkpoint folder ${dir}; a save of it was interrupted and left the previous one whole at ${aside}: rename that back to ${dir}`,
+    );
+    renameSync(aside, dir);
+    expect(await values(dir)).toEqual({ w: [5, 5, 5, 5, 5, 5], loss: 5 });
+    await expect(readTrainingCheckpoint(join(out, "checkpoint-9"))).rejects.toThrow(/^train: no checkpoint folder .*checkpoint-9$/);
   });
 
   it("refuses a truncated checkpoint file, naming it", async () => {
