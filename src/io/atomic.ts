@@ -62,6 +62,7 @@ async function replaceFiles(
       const temp = siblingName(target, "tmp");
       staged.push({ target, temp });
       await writeSynced(temp, data, await existingMode(target));
+      current = label; // an error between two puts is not about the file just written
     });
     while (staged.length > 0) {
       const { target, temp } = staged[0];
