@@ -111,7 +111,7 @@ function networkFailure(err: unknown): string | undefined {
 }
 
 function lookedIn(looked: Lookup[]): string {
-  return `lora-lab looked for a local copy in:\n${looked.map((l) => `  - ${l.place}: ${l.why}`).join("\n")}`;
+  return `lora-lab looked for a local copy in:\n${looked.map((l) => `  - ${l.place}: ${l.why ?? "a whole copy, not used because forceDownload is set"}`).join("\n")}`;
 }
 
 function howToPoint(id: string): string {

@@ -161,6 +161,13 @@ describe("fromPretrained(hubId) when the hub cannot be reached", () => {
     );
   });
 
+  it("with forceDownload, names the cached copy it did not use", async () => {
+    pythonCache(hfCache, "gpt2", { "config.json": golden("config.json"), "model.safetensors": golden("model.safetensors") });
+    await expect(fromPretrained("gpt2", { fetch: offlineFetch(), forceDownload: true })).rejects.toThrow(
+      `  - the Hugging Face cache ${join(hfCache, "models--gpt2")}: a whole copy, not used because forceDownload is set\n`,
+    );
+  });
+
   it("lets other failures through as they are: a bug's TypeError is not a network failure", async () => {
     const buggy = vi.fn(async () => {
       throw new TypeError("Cannot read properties of undefined (reading 'headers')");
