@@ -75,8 +75,8 @@ export async function ready(opts: ReadyOptions = {}): Promise<EngineInfo> {
       await tf.ready();
       current = { backend: choice, tfBackend, version: tf.version.tfjs };
       if (choice === "wasm") {
-        const { loaded, threads, reason, fix } = nativeBlasStatus();
-        current.nativeBlas = { loaded, threads, reason, fix };
+        const { path: _path, ...nativeBlas } = nativeBlasStatus();
+        current.nativeBlas = nativeBlas;
         warnIfSlowPath();
       }
       return current;

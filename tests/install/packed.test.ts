@@ -170,14 +170,13 @@ beforeAll(() => {
   };
   writeFileSync(join(project, "package.json"), JSON.stringify(user, null, 2));
   writeFileSync(join(project, "package-lock.json"), JSON.stringify(lock, null, 2));
-  execFileSync(
-    "npm",
-    ["install", "--offline", "--ignore-scripts", "--no-audit", "--no-fund", "--no-update-notifier", join(work, filename)],
-    {
-      cwd: project,
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
+  const install = ["install", "--offline", "--ignore-scripts", "--no-audit", "--no-fund", "--no-update-notifier", join(work, filename)];
+  try {
+    execFileSync("npm", install, { cwd: project, stdio: ["ignore", "pipe", "pipe"] });
+  } catch (err) {
+    const stderr = String((err as { stderr?: Buffer }).stderr ?? "").trim();
+    throw new Error(`npm ${install.join(" ")} failed (offline: on ENOTCACHED, run npm ci, which fills the cache)\n${stderr}`);
+  }
   writeFileSync(join(project, "status.mjs"), STATUS_SCRIPT);
   addonDir = join(project, "node_modules", "lora-lab", "dist", "native");
   console.log(`packed and installed in ${((performance.now() - started) / 1000).toFixed(1)} s`);
