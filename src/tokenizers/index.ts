@@ -6,3 +6,5 @@ export type { HFEncodeOptions } from "./hf.js";
 export { loadTokenizer, saveTokenizer, tokenizerFromJSON } from "./files.js";
 export { ChatTemplate, specialTokenStrings } from "./chat_template.js";
 export type { ChatMessage, ChatTemplateRenderOptions } from "./chat_template.js";
+export { trainBpeTokenizer, bytesToUnicode, GPT2_PRETOKENIZE } from "./bpe_train.js";
+export type { BpeTrainOptions, TrainedBpe } from "./bpe_train.js";
