@@ -1,6 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
 import { seed as seedAll } from "../engine/index.js";
-import { gpt2, type GPT2LMHeadModel } from "../models/index.js";
 import { snapshotWeights, updateRankTable, type UpdateRankRow } from "../inspect/index.js";
 import { evaluateLoss, train, type EvalEvent, type TokenBatch, type TrainEvent } from "../train/index.js";
 import { createEwc } from "./ewc.js";
@@ -9,12 +8,12 @@ import { createL2Sp } from "./l2sp.js";
 import type { WeightPenalty } from "./penalty.js";
 import { withReplay } from "./replay.js";
 import { evaluateWithAdapterDisabled, trackRetention, type RetentionRecord } from "./retention.js";
-import type { Strategy, StrategyModel } from "./strategies.js";
+import type { CausalLMBase, Strategy, StrategyModel } from "./strategies.js";
 import { summarizeRun, type SummaryRow } from "./experiment_summary.js";
 
 export interface ForgettingExperimentOptions {
   /** The pretrained model; never trained itself: every strategy starts from a copy of its weights. */
-  base: GPT2LMHeadModel;
+  base: CausalLMBase;
   /**
    * The new domain: training windows (T + 1 tokens) or prepared batches (`userForgettingData`,
    * `LmData.batches()`: the user's text or instruction data), and fixed eval batches.
@@ -79,9 +78,9 @@ export interface ForgettingExperimentResult {
   summary: SummaryRow[];
 }
 
-/** A fresh model with the base's configuration and a copy of its weights. */
-export function copyBase(base: GPT2LMHeadModel): GPT2LMHeadModel {
-  const copy = gpt2(base.config);
+/** A fresh model of the base's class and configuration with a copy of its weights (any family: each is `new Model(config)`). */
+export function copyBase<M extends CausalLMBase>(base: M): M {
+  const copy = new (base.constructor as new (config: M["config"]) => M)(base.config);
   const dict = tf.tidy(() => Object.fromEntries(Object.entries(base.stateDict()).map(([k, v]) => [k, tf.keep(v.clone())])));
   try {
     copy.loadStateDict(dict);

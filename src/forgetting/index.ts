@@ -41,6 +41,7 @@ export type {
 } from "./experiment_data.js";
 export { ADAPTER_STRATEGY_KEYS, STRATEGY_KEYS, strategies, strategiesFromKeys } from "./strategies.js";
 export type {
+  CausalLMBase,
   LoraStrategyOptions,
   Mitigations,
   PreparedStrategy,

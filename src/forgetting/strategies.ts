@@ -4,7 +4,7 @@
  * base into the model to train (wrapping, freezing) and says how to train it (peak LR, schedule);
  * mitigations (replay, EWC, L2-SP) compose with any of them.
  */
-import type { GPT2LMHeadModel } from "../models/index.js";
+import type { GPT2LMHeadModel, LlamaForCausalLM } from "../models/index.js";
 import { layerIndexOf, type Module } from "../nn/index.js";
 import type { ParamGroupSpec, SchedulerName } from "../optim/index.js";
 import {
@@ -19,6 +19,13 @@ import {
 } from "../peft/index.js";
 import { quantizeModel, type QuantType } from "../quant/index.js";
 import type { TrainableModel } from "../train/index.js";
+
+/**
+ * A base the lab fine-tunes: a causal LM of any family it knows (GPT-2; LLaMA, Qwen2, Mistral),
+ * built as `new Model(config)`. Encoder-decoders (T5, BART) are not: the lab's data are
+ * next-token windows and its strategies name decoder-only modules.
+ */
+export type CausalLMBase = GPT2LMHeadModel | LlamaForCausalLM;
 
 /** The model a strategy trains: a trainer model, a module tree, and for adapters a switch back to the base. */
 export type StrategyModel = TrainableModel & Module & { disableAdapter?<T>(fn: () => T): T; getNbTrainableParameters?(): [number, number] };
@@ -49,7 +56,7 @@ export interface Strategy {
   weightDecay: number;
   mitigations: Mitigations;
   /** Turns a fresh copy of the base (owned by the strategy from here on) into the model to train. */
-  prepare(base: GPT2LMHeadModel): PreparedStrategy;
+  prepare(base: CausalLMBase): PreparedStrategy;
 }
 
 export interface StrategyOptions extends Mitigations {
@@ -80,7 +87,7 @@ function mitigationSuffix(m: Mitigations): string {
 function make(
   defaults: { name: string; description: string; scheduler: SchedulerName },
   opts: StrategyOptions,
-  prepare: (base: GPT2LMHeadModel) => PreparedStrategy,
+  prepare: (base: CausalLMBase) => PreparedStrategy,
 ): Strategy {
   const mitigations: Mitigations = { replay: opts.replay, ewc: opts.ewc, l2sp: opts.l2sp };
   const cosine = defaults.scheduler === "cosine";
@@ -96,14 +103,28 @@ function make(
   };
 }
 
-const full = (model: GPT2LMHeadModel): PreparedStrategy => ({ model: model as StrategyModel, lowRankUpdates: false });
+const full = (model: CausalLMBase): PreparedStrategy => ({ model: model as StrategyModel, lowRankUpdates: false });
 
-function loraOn(model: GPT2LMHeadModel, targetModules: string[] | "all-linear", opts: LoraStrategyOptions, qv: boolean): PreparedStrategy {
+/** GPT-2 fuses Q, K, V in one Conv1D (c_attn); the LLaMA family has q_proj, k_proj, v_proj Linears. */
+const isGpt2 = (model: CausalLMBase): model is GPT2LMHeadModel => model.config.modelType === "gpt2";
+
+/** The final norm, which trains with the upper blocks: GPT-2's ln_f, LLaMA's model.norm. */
+const finalNorm = (model: CausalLMBase): string => (isGpt2(model) ? "transformer.ln_f." : "model.norm.");
+
+/**
+ * LoRA on the attention projections: `heads` "qv" (the article's Q, V placement: c_attn's Q and V
+ * blocks on GPT-2, q_proj and v_proj on LLaMA) or "qkv" (all of c_attn, or q_proj, k_proj,
+ * v_proj), or on every linear layer ("all-linear").
+ */
+function loraOn(model: CausalLMBase, targets: "qv" | "qkv" | "all-linear", opts: LoraStrategyOptions): PreparedStrategy {
   const r = opts.r ?? 8;
+  const gpt2 = isGpt2(model);
+  const projections = { qv: ["q_proj", "v_proj"], qkv: ["q_proj", "k_proj", "v_proj"] };
+  const targetModules = targets === "all-linear" ? targets : gpt2 ? ["c_attn"] : projections[targets];
   // GPT-2's projections are Conv1D ([in, out] weights): say so, rather than have PEFT's warning correct it.
-  const config = new LoraConfig({ r, loraAlpha: opts.loraAlpha ?? 2 * r, targetModules, loraDropout: 0, fanInFanOut: true });
+  const config = new LoraConfig({ r, loraAlpha: opts.loraAlpha ?? 2 * r, targetModules, loraDropout: 0, fanInFanOut: gpt2 });
   return {
-    model: getPeftModel(model, config, "default", qv ? { fusedQkv: ["q", "v"] } : {}) as unknown as StrategyModel,
+    model: getPeftModel(model, config, "default", gpt2 && targets === "qv" ? { fusedQkv: ["q", "v"] } : {}) as unknown as StrategyModel,
     lowRankUpdates: true,
   };
 }
@@ -118,7 +139,7 @@ export function fullCosine(opts: StrategyOptions = {}): Strategy {
   return make({ name: "full, warmup+cosine", description: "every weight, warmup + cosine", scheduler: "cosine" }, opts, full);
 }
 
-/** Embeddings and the lower `frozenLayers` blocks (default half) frozen; upper blocks and ln_f train in place. */
+/** Embeddings and the lower `frozenLayers` blocks (default half) frozen; upper blocks and the final norm train in place. */
 export function freezeLower(opts: StrategyOptions & { frozenLayers?: number } = {}): Strategy {
   return make(
     { name: "freeze lower half", description: "embeddings + lower blocks frozen, upper blocks full, warmup + cosine", scheduler: "cosine" },
@@ -129,22 +150,23 @@ export function freezeLower(opts: StrategyOptions & { frozenLayers?: number } = 
       if (!(frozen >= 0 && frozen < L))
         throw new Error(`freezeLower: frozenLayers must be in [0, ${L - 1}] for a ${L}-layer model, got ${frozen}`);
       model.requiresGrad(false);
+      const norm = finalNorm(model);
       for (const [name, p] of model.namedParameters()) {
         const layer = layerIndexOf(name);
-        if ((layer !== undefined && layer >= frozen) || name.startsWith("transformer.ln_f.")) p.requiresGrad = true;
+        if ((layer !== undefined && layer >= frozen) || name.startsWith(norm)) p.requiresGrad = true;
       }
       return { model: model as StrategyModel, lowRankUpdates: false };
     },
   );
 }
 
-/** LoRA on the Q and V blocks of GPT-2's fused c_attn, every layer (the article's placement). */
+/** LoRA on Q and V in every layer (the article's placement): the Q and V blocks of GPT-2's fused c_attn, LLaMA's q_proj and v_proj. */
 export function loraQV(opts: LoraStrategyOptions = {}): Strategy {
   const r = opts.r ?? 8;
   return make(
     { name: `LoRA Q,V r${r}`, description: `LoRA r ${r} on Q and V of c_attn, warmup + cosine`, scheduler: "cosine" },
     opts,
-    (m) => loraOn(m, ["c_attn"], opts, true),
+    (m) => loraOn(m, "qv", opts),
   );
 }
 
@@ -154,7 +176,7 @@ export function loraAllLinear(opts: LoraStrategyOptions = {}): Strategy {
   return make(
     { name: `LoRA all-linear r${r}`, description: `LoRA r ${r} on every linear layer, warmup + cosine`, scheduler: "cosine" },
     opts,
-    (m) => loraOn(m, "all-linear", opts, false),
+    (m) => loraOn(m, "all-linear", opts),
   );
 }
 
@@ -171,9 +193,9 @@ export function articlePlan(opts: StrategyOptions & { plan?: ArticlePlanOptions 
 }
 
 /**
- * QLoRA: every linear layer but lm_head stored in 4 bits (NF4, double quantization), LoRA on c_attn
- * on top. One LoRA over the whole fused QKV (PEFT's form, what QLoRA on GPT-2 trains): a 4-bit
- * c_attn has no Q / V column split.
+ * QLoRA: every linear layer but lm_head stored in 4 bits (NF4, double quantization), LoRA on Q, K
+ * and V on top: one LoRA over GPT-2's whole fused c_attn (PEFT's form, what QLoRA on GPT-2 trains:
+ * a 4-bit c_attn has no Q / V column split), LLaMA's q_proj, k_proj, v_proj.
  */
 export function qlora(opts: LoraStrategyOptions & { quantType?: QuantType } = {}): Strategy {
   const r = opts.r ?? 8;
@@ -187,7 +209,7 @@ export function qlora(opts: LoraStrategyOptions & { quantType?: QuantType } = {}
     opts,
     (model) => {
       quantizeModel(model, { quantType, doubleQuant: true });
-      return loraOn(model, ["c_attn"], opts, false);
+      return loraOn(model, "qkv", opts);
     },
   );
 }

@@ -1,6 +1,7 @@
 import { ready, seed as seedAll, type EngineInfo } from "../engine/index.js";
 import { batchStream } from "../data/index.js";
 import { loadBase, type GPT2LMHeadModel } from "../models/index.js";
+import type { CausalLMBase } from "./strategies.js";
 import { ByteTokenizer } from "../tokenizers/index.js";
 import { train, type TokenBatch, type TrainableModel, type TrainOptions } from "../train/index.js";
 import { forgettingData, type ForgettingData } from "./experiment_data.js";
@@ -12,7 +13,7 @@ import { compareWithMargin, verdict, type VerdictCheck } from "./verdict.js";
  * The notebooks' experiment: one shipped base, fine-tuned several ways on Brown's J ("learned"),
  * each run measured for what it learns of J and forgets of held-out press and fiction.
  */
-export interface ForgettingStudyOptions {
+export interface ForgettingStudyOptions<M extends CausalLMBase = GPT2LMHeadModel> {
   /** Seeds every draw after setup (adapter weights, batch order): the same for every run. */
   seed: number;
   /** Optimizer steps per run. */
@@ -23,8 +24,12 @@ export interface ForgettingStudyOptions {
   evalEvery: number;
   /** New-domain training windows a run uses; default Infinity: all of them, none seen twice. */
   trainWindows?: number;
-  /** The shipped pretrained base (`loadBase`); default "tiny". */
-  base?: string;
+  /**
+   * The base: a shipped pretrained GPT-2 by name (`loadBase`), or a function that returns a fresh
+   * base of any causal family each time (a LLaMA with a byte vocabulary: `() => llama("tiny")`
+   * after `seed(...)`, or `fromPretrained(folder)`). Default "tiny".
+   */
+  base?: string | (() => M | Promise<M>);
   /** Windows per batch, in training and evaluation; default 8. */
   batchSize?: number;
   /** Tokens (bytes) per window; default 64, the tiny model's context. */
@@ -43,8 +48,8 @@ export type StudyModel = TrainableModel & { numParameters(opts?: { trainableOnly
 /** `train` options for one run, and the training windows it uses (default the study's). */
 export type FinetuneOptions = Partial<TrainOptions> & { windows?: readonly Int32Array[] };
 
-export interface ForgettingStudy {
-  readonly options: Required<ForgettingStudyOptions>;
+export interface ForgettingStudy<M extends CausalLMBase = GPT2LMHeadModel> {
+  readonly options: Required<ForgettingStudyOptions<M>>;
   readonly engine: EngineInfo;
   readonly data: ForgettingData;
   /** "domain": the new domain's held-out windows; "retained": held-out press, then fiction. */
@@ -54,7 +59,7 @@ export interface ForgettingStudy {
   /** The base's loss on each eval set, measured once before any run. */
   readonly baseline: StudyBaseline;
   /** A fresh copy of the base: every run starts from one. */
-  loadBase(): Promise<GPT2LMHeadModel>;
+  loadBase(): Promise<M>;
   /** Fine-tunes `model` on the new domain, evaluating both sets as it goes. */
   finetune(name: string, model: StudyModel, opts?: FinetuneOptions): Promise<StudyRun>;
   /** `a` is higher than `b` by more than the margin (a tie is neither higher nor lower). */
@@ -71,7 +76,7 @@ export interface ForgettingStudy {
   printVerdict(claim: string, checks: readonly VerdictCheck[]): void;
 }
 
-function resolve(options: ForgettingStudyOptions): Required<ForgettingStudyOptions> {
+function resolve<M extends CausalLMBase>(options: ForgettingStudyOptions<M>): Required<ForgettingStudyOptions<M>> {
   const o = { ...STUDY_DEFAULTS, ...options };
   for (const key of ["seed", "steps", "lr", "evalEvery", "batchSize", "windowLength", "evalWindows", "margin"] as const) {
     if (!Number.isFinite(o[key])) throw new Error(`forgettingStudy: ${key} must be a finite number; got ${String(o[key])}`);
@@ -85,8 +90,12 @@ function resolve(options: ForgettingStudyOptions): Required<ForgettingStudyOptio
  * reference for "learned" and "forgot"). The order of these steps fixes the random draws, so the
  * same options give the same runs.
  */
-export async function forgettingStudy(options: ForgettingStudyOptions): Promise<ForgettingStudy> {
+export async function forgettingStudy<M extends CausalLMBase = GPT2LMHeadModel>(
+  options: ForgettingStudyOptions<M>,
+): Promise<ForgettingStudy<M>> {
   const o = resolve(options);
+  const { base: source } = o;
+  const freshBase = async (): Promise<M> => (typeof source === "string" ? ((await loadBase(source)) as CausalLMBase as M) : source());
   const engine = await ready();
   seedAll(o.seed);
   // The new domain is Brown's J, never seen in pretraining; what the base should keep is measured
@@ -99,7 +108,7 @@ export async function forgettingStudy(options: ForgettingStudyOptions): Promise<
   });
   const evalSets = { domain: data.domainEval, retained: [...data.retain.press, ...data.retain.fiction] };
   const trainWindows = data.domainTrain.slice(0, o.trainWindows);
-  const base = await loadBase(o.base);
+  const base = await freshBase();
   const baseline = (await measureBaseline(base, evalSets)) as StudyBaseline;
   base.dispose();
 
@@ -131,7 +140,7 @@ export async function forgettingStudy(options: ForgettingStudyOptions): Promise<
     evalSets,
     trainWindows,
     baseline,
-    loadBase: () => loadBase(o.base),
+    loadBase: freshBase,
     finetune,
     above: (a, b) => compareWithMargin(a, b, o.margin) > 0,
     below: (a, b) => compareWithMargin(a, b, o.margin) < 0,
