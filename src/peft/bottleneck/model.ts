@@ -5,9 +5,9 @@ import { BottleneckConfig, DEFAULT_BOTTLENECK_TARGETS, type BottleneckConfigFiel
 import { BottleneckAdapter, BottleneckLayer } from "./layer.js";
 
 function hiddenSizeOf(model: PeftBaseModel, given?: number): number {
-  const cfg = model.config as { nEmbd?: number; dModel?: number } | undefined;
-  const h = given ?? cfg?.nEmbd ?? cfg?.dModel;
-  if (!h) throw new Error("bottleneck adapters: pass hiddenSize; the model config has neither nEmbd nor dModel");
+  const cfg = model.config as { nEmbd?: number; dModel?: number; hiddenSize?: number } | undefined;
+  const h = given ?? cfg?.nEmbd ?? cfg?.dModel ?? cfg?.hiddenSize;
+  if (!h) throw new Error("bottleneck adapters: pass hiddenSize; the model config has none of nEmbd, dModel, hiddenSize");
   return h;
 }
 
