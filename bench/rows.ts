@@ -5,18 +5,25 @@
  *   blocksize 64 with double quantization; the tied embedding / LM head stays float32);
  * - the tiny T5 (T5_PRESETS.tiny, source and target 64 tokens): full, and LoRA r8 on q and v of
  *   every attention (encoder, decoder, cross), PEFT's default T5 targets.
+ * And the real-scale rows of issue 18 (REAL_SCALE_ROWS, `--real-scale`): the same three GPT-2
+ * modes on the 124M shape (`GPT2Config.preset("gpt2")`, dropout off as in the toy rows) at
+ * batch 4 x 128, full fine-tuning with gradient checkpointing per block (without it the step does
+ * not fit the wasm heap: src/train/memory_plan.ts), LoRA / QLoRA in the article's configuration
+ * (r8 on c_attn of blocks 6..11).
  * bench/torch_step.py builds the same models and steps for the PyTorch reference.
  */
 import * as tf from "@tensorflow/tfjs";
 import { seed } from "../src/engine/index.js";
 import { GPT2Config, T5Config, gpt2, t5 } from "../src/models/index.js";
-import type { Module } from "../src/nn/index.js";
+import { setGradientCheckpointing, type Module } from "../src/nn/index.js";
 import { AdamW } from "../src/optim/index.js";
 import { getPeftModel } from "../src/peft/index.js";
 import { quantizeModel } from "../src/quant/index.js";
+import { MemoryPlanError, memoryPlan, planAlternatives, type MemoryPlan } from "../src/train/index.js";
 
 export type Arch = "gpt2" | "t5";
-export type ModelSize = "tiny" | "small";
+/** A GPT-2 preset (its shape in SHAPES). */
+export type ModelSize = "tiny" | "small" | "gpt2";
 export type Mode = "full" | "lora" | "qlora";
 
 export interface Row {
@@ -25,6 +32,11 @@ export interface Row {
   arch: Arch;
   size: ModelSize;
   mode: Mode;
+  /** Batch and sequence length, when the row fixes them (the real-scale rows); else the bench's BATCH and the model's nPositions. */
+  batch?: number;
+  seq?: number;
+  /** Gradient checkpointing per block, on both sides (lab.setGradientCheckpointing; torch.utils.checkpoint). */
+  checkpointing?: boolean;
 }
 
 export const ROWS: Row[] = [
@@ -38,11 +50,52 @@ export const ROWS: Row[] = [
   { id: "t5-tiny-lora", label: "tiny T5, LoRA r8 q,v", arch: "t5", size: "tiny", mode: "lora" },
 ];
 
-/** GPT-2 shapes, as in the issue (the presets, with the small model's vocabulary at 2048). */
+/** Issue 18's rows: GPT-2 124M at batch 4 x 128 (`--real-scale`; one model at a time, they are large). */
+export const REAL_SCALE_ROWS: Row[] = [
+  {
+    id: "gpt2-124m-full",
+    label: "gpt2-124m full, gradient checkpointing",
+    arch: "gpt2",
+    size: "gpt2",
+    mode: "full",
+    batch: 4,
+    seq: 128,
+    checkpointing: true,
+  },
+  {
+    id: "gpt2-124m-lora",
+    label: "gpt2-124m LoRA (article config: r8 c_attn, blocks 6-11)",
+    arch: "gpt2",
+    size: "gpt2",
+    mode: "lora",
+    batch: 4,
+    seq: 128,
+  },
+  {
+    id: "gpt2-124m-qlora",
+    label: "gpt2-124m QLoRA (NF4 + double quant base, r8 c_attn, blocks 6-11)",
+    arch: "gpt2",
+    size: "gpt2",
+    mode: "qlora",
+    batch: 4,
+    seq: 128,
+  },
+];
+
+/** Batch and sequence length of a row's step (T5: the target length). */
+export function rowShape(row: Row, defaultBatch: number): { batch: number; seq: number } {
+  return { batch: row.batch ?? defaultBatch, seq: row.arch === "t5" ? T5_LENGTHS.target : (row.seq ?? SHAPES[row.size].nPositions) };
+}
+
+/** GPT-2 shapes, as in the issues (the presets, with the small model's vocabulary at 2048; "gpt2" is the preset as it stands). */
 export const SHAPES: Record<ModelSize, { vocabSize: number; nPositions: number; nEmbd: number; nLayer: number; nHead: number }> = {
   tiny: { vocabSize: 256, nPositions: 64, nEmbd: 128, nLayer: 4, nHead: 4 },
   small: { vocabSize: 2048, nPositions: 128, nEmbd: 256, nLayer: 6, nHead: 8 },
+  gpt2: { vocabSize: 50257, nPositions: 1024, nEmbd: 768, nLayer: 12, nHead: 12 },
 };
+
+/** Dropout off on every row, as in the PyTorch reference (the byte presets have none; "gpt2" has 0.1). */
+const NO_DROPOUT = { residPdrop: 0, embdPdrop: 0, attnPdrop: 0 };
 
 /** T5: source and target lengths per row (the tiny preset's relative-position range is 64). */
 export const T5_LENGTHS = { source: 64, target: 64 };
@@ -55,6 +108,8 @@ export interface StepRunner {
   /** One full training step; resolves when its loss has been read back. */
   step(): Promise<number>;
   tokens: number;
+  /** Its memory plan (src/train/memory_plan.ts), made before the first step. */
+  plan: MemoryPlan;
   /** Forward + backward + update FLOPs of one step (matmuls only, the usual 6N/2N accounting). */
   flops: number;
   /** Parameters of the model (the 4-bit weights counted as their number of values) and the trained ones. */
@@ -68,15 +123,17 @@ export interface StepRunner {
  * grad) otherwise, 2x for attention's two activation products. QLoRA does the matmuls of LoRA (the
  * dequantization of the 4-bit weights is elementwise work, not counted).
  */
-export function stepFlops(row: Pick<Row, "arch" | "size" | "mode">, B: number): number {
-  const { fwd, attn } = row.arch === "t5" ? t5ForwardFlops(B) : gptForwardFlops(row.size, B);
+export function stepFlops(row: Pick<Row, "arch" | "size" | "mode" | "seq">, B: number): number {
+  const { fwd, attn } = row.arch === "t5" ? t5ForwardFlops(B) : gptForwardFlops(row.size, B, row.seq);
+  // Gradient checkpointing's second forward is not counted: these are the model's FLOPs, not the hardware's.
   if (row.mode === "full") return 3 * fwd;
   // LoRA: weight gradients only for the adapters (negligible); input gradients everywhere, the head's included.
   return 2 * fwd + attn;
 }
 
-function gptForwardFlops(size: ModelSize, B: number): { fwd: number; attn: number } {
-  const { vocabSize: V, nPositions: T, nEmbd: d, nLayer: L, nHead: H } = SHAPES[size];
+function gptForwardFlops(size: ModelSize, B: number, seq?: number): { fwd: number; attn: number } {
+  const { vocabSize: V, nPositions, nEmbd: d, nLayer: L, nHead: H } = SHAPES[size];
+  const T = seq ?? nPositions;
   const N = B * T;
   const lin = 2 * N * d * (3 * d + d + 4 * d + 4 * d); // c_attn, c_proj, c_fc, mlp.c_proj
   const attn = 2 * 2 * B * H * T * T * (d / H); // q k^T and att v
@@ -114,8 +171,9 @@ function build(row: Row, B: number): { net: Module & { loss: (...a: tf.Tensor[])
     return { net: net as never, inputs: [ids(B, S, 256, 0, 2), ids(B, T, 256, 1, 2)], tokens: B * T };
   }
   const shape = SHAPES[row.size];
-  const base = gpt2(GPT2Config.preset(row.size, shape));
+  const base = gpt2(GPT2Config.preset(row.size, { ...shape, ...NO_DROPOUT }));
   if (row.mode === "qlora") quantizeModel(base, QLORA_QUANT);
+  if (row.checkpointing) setGradientCheckpointing(base);
   const net =
     row.mode === "full"
       ? base
@@ -127,14 +185,28 @@ function build(row: Row, B: number): { net: Module & { loss: (...a: tf.Tensor[])
           fanInFanOut: row.mode === "lora",
           layersToTransform: Array.from({ length: shape.nLayer / 2 }, (_, i) => shape.nLayer / 2 + i),
         });
-  const T = shape.nPositions;
+  const T = rowShape(row, B).seq;
   // Targets: the sequence shifted by one, so a model could learn it.
   return { net: net as never, inputs: [ids(B, T, shape.vocabSize, 0), ids(B, T, shape.vocabSize, 1)], tokens: B * T };
 }
 
-export function makeRow(row: Row, B = 8): StepRunner {
+/**
+ * The row's model, data and AdamW, ready to step. Before the first step its memory plan is made as
+ * train() makes it, and a step that will not fit is refused with MemoryPlanError (never the wasm
+ * backend's `Aborted()`).
+ */
+export function makeRow(row: Row, defaultBatch = 8): StepRunner {
   seed(0);
+  const { batch: B, seq } = rowShape(row, defaultBatch);
   const { net, inputs, tokens } = build(row, B);
+  const planOptions = { batchSize: B, seqLen: seq, optimizer: "adamw" } as const;
+  const plan = memoryPlan(net, planOptions);
+  if (!plan.fits) {
+    const error = new MemoryPlanError(plan, planAlternatives(net, planOptions));
+    (net as unknown as { dispose?: () => void }).dispose?.();
+    tf.dispose(inputs);
+    throw error;
+  }
   const named = net.namedParameters();
   const optimizer = new AdamW(named, { lr: 1e-4, weightDecay: 0.01 });
   const trainable = [...named.entries()].filter(([, p]) => p.requiresGrad);
@@ -151,6 +223,7 @@ export function makeRow(row: Row, B = 8): StepRunner {
   return {
     row,
     tokens,
+    plan,
     flops: stepFlops(row, B),
     parameters,
     trainable: count(new Set(trainable.map(([, p]) => p))),

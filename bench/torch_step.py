@@ -1,9 +1,14 @@
 """PyTorch reference for bench/train-step.ts: the same models, steps and AdamW as bench/rows.ts.
 
 Run by the TypeScript bench as a long-lived child (Debian python3-torch, OMP_WAIT_POLICY=PASSIVE):
-it reads lines "ROW STEPS" on stdin and answers one JSON line {"row", "ms": [per-step ms], "loss",
-"params", "trainable"} each, so the two engines can be timed interleaved in one run and their
-parameter counts compared. Rows: {tiny,small}-{full,lora,qlora}, t5-tiny-{full,lora}.
+it reads lines "ROW STEPS BATCH [SEQ]" on stdin and answers one JSON line {"row", "ms": [per-step
+ms], "loss", "firstLoss", "params", "trainable"} each, so the two engines can be timed interleaved
+in one run and their parameter counts compared; the first request for a row builds it and takes
+one untimed warm-up step (its loss is firstLoss). "free ROW" drops a row's model (answer
+{"freed": ROW}). Rows: {tiny,small}-{full,lora,qlora}, t5-tiny-{full,lora}, and the real-scale
+gpt2-124m-{full,lora,qlora}: the full row with torch.utils.checkpoint per block (as lora-lab's
+setGradientCheckpointing), and gpt2-124m-full-nockpt, the same model and optimizer stepped
+without checkpointing (PyTorch's usual way, for the ratio against it).
 
 QLoRA here is what bitsandbytes does on a CPU: the frozen weights are kept as packed NF4 codes
 (two per byte, first in the high nibble), one absmax per block of 64 stored double-quantized (8-bit
@@ -19,11 +24,14 @@ import time
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+import torch.utils.checkpoint
 
 SHAPES = {
     "tiny": dict(V=256, T=64, d=128, L=4, H=4),
     "small": dict(V=2048, T=128, d=256, L=6, H=8),
+    "gpt2-124m": dict(V=50257, T=1024, d=768, L=12, H=12),  # GPT2Config.preset("gpt2")
 }
+CHECKPOINTED = {"gpt2-124m-full"}  # bench/rows.ts's rows with checkpointing: true
 # lora-lab's T5_PRESETS.tiny (src/models/t5_config.ts) and bench/rows.ts's T5_LENGTHS.
 T5_TINY = dict(V=256, d=64, dkv=16, ff=128, L=2, Ld=2, H=4, buckets=16, max_distance=64, eps=1e-6,
                act="relu", tied=True, S=64, T=64)
@@ -153,12 +161,17 @@ class GPT(nn.Module):
         self.h = nn.ModuleList(Block(d, H) for _ in range(L))
         self.ln_f = nn.LayerNorm(d)
         self.register_buffer("mask", torch.triu(torch.full((T, T), -1e9), 1))
+        self.checkpointing = False
 
     def forward(self, ids, targets):
         T = ids.shape[1]
         x = self.wte[ids] + self.wpe[:T]
         for b in self.h:
-            x = b(x, self.mask[:T, :T])
+            if self.checkpointing and self.training:
+                # Reentrant, transformers' default: the block runs again in the backward pass.
+                x = torch.utils.checkpoint.checkpoint(b, x, self.mask[:T, :T], use_reentrant=True)
+            else:
+                x = b(x, self.mask[:T, :T])
         logits = self.ln_f(x) @ self.wte.t()  # tied LM head
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
 
@@ -318,7 +331,7 @@ def lora_pair(n_in, n_out, r=8):
     return nn.Parameter(torch.randn(r, n_in) * 0.01), nn.Parameter(torch.zeros(n_out, r))
 
 
-def make_gpt(size, mode, B):
+def make_gpt(size, mode, B, seq):
     s = SHAPES[size]
     model = GPT(**s)
     if mode == "qlora":
@@ -332,9 +345,9 @@ def make_gpt(size, mode, B):
             a, b = lora_pair(s["d"], 3 * s["d"])
             blk.c_attn.lora = (a, b, 16 / 8)
             params += [a, b]
-    n = B * s["T"]
-    ids = torch.tensor([(i * 7 + 3) % s["V"] for i in range(n)]).view(B, s["T"])
-    targets = torch.tensor([((i + 1) * 7 + 3) % s["V"] for i in range(n)]).view(B, s["T"])
+    T = seq or s["T"]
+    ids = torch.tensor([(i * 7 + 3) % s["V"] for i in range(B * T)]).view(B, T)
+    targets = torch.tensor([((i + 1) * 7 + 3) % s["V"] for i in range(B * T)]).view(B, T)
     return model, params, (ids, targets)
 
 
@@ -362,16 +375,18 @@ def count(model, params):
     return n, sum(p.numel() for p in params)
 
 
-def make(row, B=8):
+def make(row, B=8, seq=None):
+    """A step function of the row (taking whether to checkpoint) and its parameter counts."""
     torch.manual_seed(0)
     if row.startswith("t5-"):
         model, params, inputs = make_t5(row.split("-")[2], B)
     else:
-        size, mode = row.split("-")
-        model, params, inputs = make_gpt(size, mode, B)
+        size, _, mode = row.rpartition("-")
+        model, params, inputs = make_gpt(size, mode, B, seq)
     opt = torch.optim.AdamW(params, lr=1e-4, weight_decay=0.01)
 
-    def step():
+    def step(checkpointing):
+        model.checkpointing = checkpointing
         loss = model(*inputs)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -384,22 +399,35 @@ def make(row, B=8):
 def main():
     torch.set_num_threads(int(os.environ.get("TORCH_THREADS", "2")))
     steps = {}
+    warm = set()
     print(json.dumps({"ready": True, "torch": torch.__version__, "threads": torch.get_num_threads()}), flush=True)
     for line in sys.stdin:
         parts = line.split()
         if not parts:
             continue
+        if parts[0] == "free":
+            base = parts[1]
+            steps.pop(base, None)
+            warm -= {base, base + "-nockpt"}
+            print(json.dumps({"freed": base}), flush=True)
+            continue
         row, n = parts[0], int(parts[1])
+        B = int(parts[2]) if len(parts) > 2 else 8
+        seq = int(parts[3]) if len(parts) > 3 else None
+        base = row.removesuffix("-nockpt")
+        checkpointing = base in CHECKPOINTED and base == row
+        if base not in steps:
+            steps[base] = make(base, B, seq)
+        step, (params, trainable) = steps[base]
         first = None
-        if row not in steps:
-            steps[row] = make(row)
-            first = steps[row][0]()
-        step, (params, trainable) = steps[row]
+        if row not in warm:  # the first step of each way of stepping is untimed
+            first = step(checkpointing)
+            warm.add(row)
         times = []
         loss = first
         for _ in range(n):
             t0 = time.perf_counter()
-            loss = step()
+            loss = step(checkpointing)
             times.append((time.perf_counter() - t0) * 1000)
         print(json.dumps({"row": row, "ms": times, "loss": loss, "firstLoss": first, "params": params, "trainable": trainable}), flush=True)
 
