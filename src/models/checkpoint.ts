@@ -35,8 +35,30 @@ function shards(tensors: Record<string, SafeTensor>, max: number): Array<Record<
   return out;
 }
 
+/** The token ids of transformers' GenerationConfig that it takes over from a model's config (GenerationConfig.from_model_config). */
+const GENERATION_TOKEN_KEYS = [
+  "bos_token_id",
+  "eos_token_id",
+  "pad_token_id",
+  "decoder_start_token_id",
+  "forced_bos_token_id",
+  "forced_eos_token_id",
+];
+
 /**
- * Writes a Hugging Face model folder: config.json and model.safetensors (metadata
+ * generation_config.json as transformers' save_pretrained writes it for a model whose generation
+ * settings come from its config: GenerationConfig.from_model_config keeps the config's non-null
+ * generation keys (here the token ids), and the file holds only what differs from GenerationConfig's
+ * defaults (every id defaults to null), keys sorted, marked `_from_model_config`.
+ */
+export function generationConfigJSON(config: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { _from_model_config: true };
+  for (const key of GENERATION_TOKEN_KEYS) if (config[key] !== undefined && config[key] !== null) out[key] = config[key];
+  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : 1)));
+}
+
+/**
+ * Writes a Hugging Face model folder: config.json, generation_config.json and model.safetensors (metadata
  * {"format": "pt"}, as transformers writes), or shards and their index. All of them are replaced
  * together (writeFilesAtomic): a failure before the last file is written leaves the folder's old
  * model whole; config.json goes in last, and a stale file of the other layout is removed after.
@@ -70,6 +92,7 @@ export async function saveModelFolder(model: Saveable, dir: string, opts: SavePr
           JSON.stringify({ metadata: { total_size: totalSize }, weight_map: weightMap }, null, 2) + "\n",
         );
       }
+      await put("generation_config.json", JSON.stringify(generationConfigJSON(config), null, 2) + "\n");
       await put("config.json", JSON.stringify(config, null, 2) + "\n");
     },
     { remove: [stale] },

@@ -178,7 +178,7 @@ describe("savePretrained under injected failures", () => {
       inject.write = target;
       await expect(next.savePretrained(dir)).rejects.toThrow(/cannot write .*(config\.json|model\.safetensors) atomically: ENOSPC/);
       expect(await logits(dir)).toEqual(want);
-      expect(readdirSync(dir).sort()).toEqual(["config.json", "model.safetensors"]); // the torn temp file is gone
+      expect(readdirSync(dir).sort()).toEqual(["config.json", "generation_config.json", "model.safetensors"]); // the torn temp file is gone
       old.dispose();
       next.dispose();
     }
@@ -197,7 +197,7 @@ describe("savePretrained under injected failures", () => {
     const out = next.forward(ids);
     expect(await logits(dir)).toEqual(out.dataSync());
     out.dispose();
-    expect(readdirSync(dir).sort()).toEqual(["config.json", "model.safetensors"]);
+    expect(readdirSync(dir).sort()).toEqual(["config.json", "generation_config.json", "model.safetensors"]);
     old.dispose();
     next.dispose();
   });

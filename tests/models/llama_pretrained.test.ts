@@ -106,7 +106,9 @@ describe("LLaMA fromPretrained errors", () => {
     ).find((f) => f.startsWith("model-00002-"))!;
     rmSync(join(dir, second));
     await expect(fromPretrained(dir)).rejects.toThrow(
-      new RegExp(`names the shard ${second.replaceAll(".", "\\.")}, which is missing \\(files: config\\.json, model-00001-of-`),
+      new RegExp(
+        `names the shard ${second.replaceAll(".", "\\.")}, which is missing \\(files: config\\.json, generation_config\\.json, model-00001-of-`,
+      ),
     );
     model.dispose();
   });
