@@ -76,7 +76,7 @@ function chunkedLoss(hidden: tf.Tensor2D, weight: tf.Variable, targets: Int32Arr
         });
         dh.push(tf.matMul(dLogits, ws));
         if (dw) {
-          const next = dw.add(tf.matMul(dLogits, hc, true, false));
+          const next = tf.tidy(() => dw!.add(tf.matMul(dLogits, hc, true, false))); // frees this chunk's product at once
           dw.dispose();
           dw = next;
         }

@@ -28,10 +28,12 @@ import { Linear4bit, adamw8bitStateBytes, fourBitStorageBytes } from "../quant/i
  *   probabilities; LLaMA's attention kernel keeps none of T x T);
  * - outside the blocks: `trunk * h` (embeddings, final norm) and the LM head's logits, softmax
  *   and their gradients, `vocab * V`; when lmHeadLoss takes the head in row chunks (a large
- *   vocabulary), five chunks' logits and three weight-sized gradient sums instead, whatever the
+ *   vocabulary), five and a half chunks' logits and one weight-sized gradient sum instead, whatever the
  *   batch;
- * - with gradient checkpointing, one block's full set plus `checkpointed * h` per block (its
- *   saved input, its output and the output's gradient);
+ * - with gradient checkpointing, `checkpointed * h` per block (its saved input, its output and
+ *   the output's gradient) plus one block's full set, recomputed;
+ * - the optimizer's update comes after the backward pass has freed the activations, so the total
+ *   takes the larger of the two, not their sum;
  * - per LoRA-wrapped Linear, `lora * inFeatures` (the dropout's copy of its input and the
  *   adapter's products); per 4-bit Linear, its dequantized float32 weight, kept for the backward.
  * T5 and BART use GPT-2's coefficients, their encoder and decoder blocks counted together: an
@@ -88,6 +90,7 @@ export interface MemoryPlan {
   optimizerStates: number;
   updateTemporaries: number;
   activations: number;
+  /** weights + gradients + optimizerStates + the larger of activations and updateTemporaries (never alive together). */
   total: number;
   /** Bytes in host memory: 4-bit weights (Linear4bit keeps them in typed arrays) and paged moments. */
   host: number;
@@ -213,7 +216,8 @@ export function memoryPlan(model: Module, opts: MemoryPlanOptions): MemoryPlan {
   const gradients = 4 * trainableElements * (options.gradientAccumulationSteps > 1 ? 2 : 1);
   const { optimizerStates, updateTemporaries, hostStates } = optimizerBytes(options.optimizer, c.trainable, largest);
   const activations = activationBytes(shape, options, c.loraInputs, c.dequantized, headOf(model));
-  const total = c.weights + gradients + optimizerStates + updateTemporaries + activations;
+  // The update runs after the backward pass has freed the activations: the peak is one or the other.
+  const total = c.weights + gradients + optimizerStates + Math.max(activations, updateTemporaries);
   return {
     backend: limit.backend,
     limitBytes: limit.limitBytes,
@@ -264,13 +268,15 @@ function activationBytes(
   const k = ACTIVATION_COEFFICIENTS[s.family];
   const tokens = o.batchSize * o.seqLen;
   const block = k.hidden * s.hidden + k.ffn * s.ffn + k.scores * s.heads * o.seqLen + (k.lora * loraInputs) / s.layers;
-  const blocks = o.gradientCheckpointing ? block + s.layers * k.checkpointed * s.hidden : s.layers * block;
-  const weightsKept = o.gradientCheckpointing ? dequantized / s.layers : dequantized;
-  // lmHeadLoss in row chunks: a few chunks' logits and, for a trainable head, weight-sized
-  // gradient sums (measured: 5 chunks and 3 weights); otherwise the logits and their kin per token.
+  // lmHeadLoss in row chunks: a few chunks' logits and, for a trainable head, one weight-sized
+  // gradient sum (measured: 5.5 chunks and 1 weight); otherwise the logits and their kin per token.
   const rows = head.chunkable ? lmLossChunkRows(tokens, s.vocab) : tokens;
-  const vocab = rows < tokens ? 5 * 4 * rows * s.vocab + (head.trainable ? 3 * 4 * s.vocab * s.hidden : 0) : tokens * k.vocab * s.vocab;
-  return tokens * (blocks + k.trunk * s.hidden) + vocab + weightsKept;
+  const vocab = rows < tokens ? 5.5 * 4 * rows * s.vocab + (head.trainable ? 4 * s.vocab * s.hidden : 0) : tokens * k.vocab * s.vocab;
+  const kept = tokens * k.trunk * s.hidden;
+  if (!o.gradientCheckpointing) return kept + tokens * s.layers * block + vocab + dequantized;
+  // Checkpointed: what the head's backward pass leaves (its weight's gradient, the hidden states'
+  // gradient) is still alive while the blocks are recomputed, so its share adds to one block's.
+  return kept + tokens * s.layers * k.checkpointed * s.hidden + tokens * block + dequantized / s.layers + vocab;
 }
 
 interface HeadInfo {
@@ -369,7 +375,7 @@ function adapterPlan(model: Module, base: MemoryPlan, quantized: boolean): Memor
   const gradients = 4 * adapters * (options.gradientAccumulationSteps > 1 ? 2 : 1);
   const opt = optimizerBytes("adamw", [adapters], adapters);
   const activations = activationBytes(shape, options, inputs, quantized ? dequantized : 0, { ...headOf(model), trainable: false });
-  const total = weights + gradients + opt.optimizerStates + opt.updateTemporaries + activations;
+  const total = weights + gradients + opt.optimizerStates + Math.max(activations, opt.updateTemporaries);
   return {
     ...base,
     method: quantized ? "qlora" : "lora",
