@@ -46,6 +46,22 @@ const inLayers = (g: PlanLayerGroup, key: string): boolean =>
 const adapts = (g: PlanLayerGroup, key: string): boolean =>
   g.role === "lora" && inLayers(g, key) && isTargeted({ targetModules: g.targetModules ?? [], layersToTransform: g.layers }, key);
 
+/** The module a target name ends in ("self_attn.q_proj" -> "q_proj"): what the view lists and picks. */
+const leafOf = (target: string): string => target.slice(target.lastIndexOf(".") + 1);
+
+/**
+ * A group's targets for the module names the view picked. A group whose plan scopes its targets to
+ * one kind of attention (encoder-decoder plans: BART's "self_attn.q_proj" beside
+ * "encoder_attn.q_proj", T5's "SelfAttention.q") keeps that scope, for the picked modules that
+ * exist under it; a group of bare names (GPT-2's, LLaMA's plans) takes the picked names as they are.
+ */
+function groupTargets(group: PlanLayerGroup, picked: string[], moduleKeys: readonly string[]): string[] {
+  const scopes = new Set((group.targetModules ?? []).map((t) => t.slice(0, t.lastIndexOf(".") + 1)));
+  const scope = scopes.size === 1 ? [...scopes][0] : "";
+  if (scope === "") return [...picked];
+  return picked.map((leaf) => scope + leaf).filter((t) => moduleKeys.some((k) => k.endsWith(`.${t}`)));
+}
+
 /**
  * The parameters applyPlan(model, plan) leaves on a model, by PEFT's names, as sizes and trainable
  * flags: planTable counts these, so the model is not changed, no tensor is made and no random
@@ -92,7 +108,7 @@ export class LoraConfigurator extends LabWidget {
       roles: plan.groups.map((g) => g.role),
       ranks: plan.groups.map((g) => g.r ?? lora?.r ?? 8),
       alphas: plan.groups.map((g) => g.loraAlpha ?? g.r ?? lora?.loraAlpha ?? 16),
-      target_modules: lora?.targetModules ?? available.slice(0, 1),
+      target_modules: lora?.targetModules ? [...new Set(lora.targetModules.map(leafOf))] : available.slice(0, 1),
       available_modules: available,
       embeddings: plan.embeddings,
       head: plan.head,
@@ -115,6 +131,7 @@ export class LoraConfigurator extends LabWidget {
     const ranks = this.get<number[]>("ranks");
     const alphas = this.get<number[]>("alphas");
     const targets = this.get<string[]>("target_modules");
+    const moduleKeys = [...this.model.namedModules().keys()];
     for (const r of roles)
       if (!PLAN_ROLES.includes(r)) throw new Error(`LoraConfigurator: unknown role "${r}"; expected one of ${PLAN_ROLES.join(", ")}`);
     return {
@@ -125,7 +142,7 @@ export class LoraConfigurator extends LabWidget {
       groups: this.base.groups.map((g, i) => {
         const { r: _r, loraAlpha: _a, targetModules: _t, ...rest } = g;
         return roles[i] === "lora"
-          ? { ...rest, role: "lora" as const, r: ranks[i], loraAlpha: alphas[i], targetModules: [...targets] }
+          ? { ...rest, role: "lora" as const, r: ranks[i], loraAlpha: alphas[i], targetModules: groupTargets(g, targets, moduleKeys) }
           : { ...rest, role: roles[i] };
       }),
     };
