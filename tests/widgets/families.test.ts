@@ -105,3 +105,41 @@ describe("RankInspector on LLaMA and BART LoRA models", () => {
     }
   });
 });
+
+describe("TrainingDashboard on a LLaMA LoRA model", () => {
+  it("draws one gradient-norm row per adapted projection, by its LLaMA name", async () => {
+    lab.seed(0);
+    const config = new lab.LlamaConfig({
+      vocabSize: 32,
+      hiddenSize: 16,
+      intermediateSize: 32,
+      numHiddenLayers: 2,
+      numAttentionHeads: 2,
+      numKeyValueHeads: 1,
+      bosTokenId: null,
+      eosTokenId: null,
+    });
+    const peft = lab.getPeftModel(lab.llama(config), new lab.LoraConfig({ r: 2, targetModules: ["q_proj", "v_proj"] }));
+    const inputIds = Int32Array.from({ length: 16 }, (_, i) => (i * 7) % 32);
+    const targets = Int32Array.from({ length: 16 }, (_, i) => (i * 7 + 1) % 32);
+    const d = new W.TrainingDashboard({ throttleMs: 0 });
+    const seen: string[][] = [];
+    await d.train(peft as never, {
+      data: [{ inputIds, targets, shape: [2, 8] }],
+      steps: 2,
+      lr: 1e-2,
+      onEvent: (e) => {
+        if (e.type === "step") seen.push(Object.keys(e.gradNorms));
+      },
+    });
+    // Each step's norms are per LoRA module of q_proj / v_proj, in both layers; the heatmap has a row for each.
+    const modules = seen.at(-1)!;
+    expect(modules.length).toBeGreaterThan(0);
+    for (const layer of [0, 1])
+      for (const proj of ["q_proj", "v_proj"]) expect(modules.some((m) => m.includes(`layers.${layer}.self_attn.${proj}`))).toBe(true);
+    expect(modules.every((m) => /self_attn\.(q|v)_proj/.test(m))).toBe(true);
+    const grad = d.get<{ data: { type: string; y: unknown }[] }>("figure_grad");
+    expect(grad.data[0].type).toBe("heatmap");
+    peft.dispose();
+  });
+});
