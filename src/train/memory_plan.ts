@@ -22,7 +22,7 @@ import { Linear4bit, adamw8bitStateBytes, fourBitStorageBytes } from "../quant/i
  * Activations are measured, not derived from a paper: TensorFlow.js keeps every op's saved
  * inputs and, unlike PyTorch, every intermediate gradient until the backward pass ends, so its
  * peak is several times Korthikanti et al.'s count. Bytes per token, fitted with `tf.profile` on
- * lora-lab's own kernels (bench/memory-plan.ts re-measures them; tests/train/memory_plan.test.ts
+ * lora-lab's own kernels (`npx vite-node bench/memory-plan.ts` re-measures them; tests/train/memory_plan.test.ts
  * checks the estimate against measured peaks within 15%):
  * - one block: `hidden * h + ffn * f + scores * heads * T` (the T term: GPT-2's attention
  *   probabilities; LLaMA's attention kernel keeps none of T x T);
@@ -162,17 +162,19 @@ function census(model: Module) {
   let host = 0;
   let dequantized = 0;
   let loraInputs = 0;
+  let quantizedElements = 0; // 4-bit weights are not Parameters, but they are the model's parameters
   for (const [name, m] of model.namedModules()) {
     if (m instanceof Linear4bit) {
       host += fourBitStorageBytes(m.weight4bit.numel);
       dequantized += 4 * m.weight4bit.numel;
+      quantizedElements += m.weight4bit.numel;
     }
     if (name.endsWith(".lora_A.default") || name.endsWith(".lora_A"))
       loraInputs += (m as unknown as { inFeatures: number }).inFeatures ?? 0;
   }
   return {
     weights,
-    parameters: params.reduce((a, [, p]) => a + p.size, 0),
+    parameters: params.reduce((a, [, p]) => a + p.size, 0) + quantizedElements,
     trainable: trainable.map(([, p]) => p.size),
     host,
     dequantized,

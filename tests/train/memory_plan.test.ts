@@ -60,6 +60,20 @@ describe("memoryPlan: exact byte counts of the tensors it describes", () => {
     expect(plan.host).toBe(8 * adapters);
     free(model);
   });
+
+  it("QLoRA: 4-bit weights count as parameters and sit in host memory at bitsandbytes' packed size", () => {
+    lab.seed(0);
+    const base = smallGpt2(2);
+    const full = base.numParameters();
+    lab.quantizeModel(base, { quantType: "nf4", doubleQuant: true });
+    const model = lab.getPeftModel(base, new lab.LoraConfig({ r: 8, targetModules: ["c_attn"] }));
+    const plan = lab.memoryPlan(model, { batchSize: 2, seqLen: 16 });
+    expect(plan.method).toBe("qlora");
+    expect(plan.parameters).toBe(full + 2 * 8 * (128 + 384));
+    const linears = [128 * 384, 128 * 128, 128 * 512, 512 * 128].map((n) => lab.fourBitStorageBytes(n));
+    expect(plan.host).toBe(2 * linears.reduce((a, b) => a + b, 0));
+    free(model);
+  });
 });
 
 describe("memoryPlan against the measured peak of training", () => {
