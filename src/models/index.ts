@@ -1,7 +1,9 @@
 export { GPT2Config, GPT2_PRESETS } from "./gpt2_config.js";
 export type { GPT2ConfigFields } from "./gpt2_config.js";
 export { GPT2LMHeadModel, GPT2Model, GPT2Block, GPT2Attention, GPT2MLP, gpt2 } from "./gpt2.js";
-export type { GenerateOptions } from "./generation.js";
+export type { GenerateOptions, Streamer } from "./generation.js";
+export { DynamicCache, EncoderDecoderCache } from "./kv_cache.js";
+export type { PastKeyValue } from "./kv_cache.js";
 export type { TokenInput } from "./inputs.js";
 export { fromPretrained, pretrainedFolder, ARCHITECTURES } from "./pretrained.js";
 export type { Architecture, FromPretrainedOptions } from "./pretrained.js";
@@ -28,6 +30,7 @@ export type { LlamaForwardOptions } from "./llama.js";
 export { LlamaAttention, slidingWindowBias } from "./llama_attention.js";
 export { ropeInverseFrequencies, applyRotary, RopeTables } from "./rope.js";
 export { generateCausal } from "./causal_generate.js";
+export type { CausalForwardOptions, CausalGenerateOptions } from "./causal_generate.js";
 export { BartConfig, BART_PRESETS } from "./bart_config.js";
 export type { BartConfigFields } from "./bart_config.js";
 export { BartForConditionalGeneration, BartModel, bart } from "./bart.js";
