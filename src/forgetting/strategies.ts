@@ -164,7 +164,11 @@ export function freezeLower(opts: StrategyOptions & { frozenLayers?: number } = 
 export function loraQV(opts: LoraStrategyOptions = {}): Strategy {
   const r = opts.r ?? 8;
   return make(
-    { name: `LoRA Q,V r${r}`, description: `LoRA r ${r} on Q and V of c_attn, warmup + cosine`, scheduler: "cosine" },
+    {
+      name: `LoRA Q,V r${r}`,
+      description: `LoRA r ${r} on Q and V (c_attn's Q, V blocks or q_proj, v_proj), warmup + cosine`,
+      scheduler: "cosine",
+    },
     opts,
     (m) => loraOn(m, "qv", opts),
   );
@@ -203,7 +207,7 @@ export function qlora(opts: LoraStrategyOptions & { quantType?: QuantType } = {}
   return make(
     {
       name: `QLoRA c_attn r${r}`,
-      description: `${quantType.toUpperCase()} 4-bit base + LoRA r ${r} on c_attn (Q,K,V), warmup + cosine`,
+      description: `${quantType.toUpperCase()} 4-bit base + LoRA r ${r} on Q,K,V (c_attn or q/k/v_proj), warmup + cosine`,
       scheduler: "cosine",
     },
     opts,

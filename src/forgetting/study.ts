@@ -26,8 +26,9 @@ export interface ForgettingStudyOptions<M extends CausalLMBase = GPT2LMHeadModel
   trainWindows?: number;
   /**
    * The base: a shipped pretrained GPT-2 by name (`loadBase`), or a function that returns a fresh
-   * base of any causal family each time (a LLaMA with a byte vocabulary: `() => llama("tiny")`
-   * after `seed(...)`, or `fromPretrained(folder)`). Default "tiny".
+   * copy of the same base of any causal family each call (the baseline is measured on one, runs
+   * start from others): `() => fromPretrained(folder)`, or a seeded LLaMA with a byte vocabulary,
+   * `() => { seed(1); return llama("tiny"); }`. Default "tiny".
    */
   base?: string | (() => M | Promise<M>);
   /** Windows per batch, in training and evaluation; default 8. */
@@ -42,7 +43,7 @@ export interface ForgettingStudyOptions<M extends CausalLMBase = GPT2LMHeadModel
 
 const STUDY_DEFAULTS = { trainWindows: Infinity, base: "tiny", batchSize: 8, windowLength: 64, evalWindows: 24, margin: 0.005 };
 
-/** A model a study can fine-tune: trainable, with a parameter count (GPT-2, PEFT-wrapped models). */
+/** A model a study can fine-tune: trainable, with a parameter count (a lab base of any family, PEFT-wrapped models). */
 export type StudyModel = TrainableModel & { numParameters(opts?: { trainableOnly?: boolean }): number };
 
 /** `train` options for one run, and the training windows it uses (default the study's). */
