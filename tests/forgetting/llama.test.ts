@@ -152,5 +152,12 @@ describe("forgettingStudy on a LLaMA", () => {
     );
     expect(run.domainLoss).not.toBe(study.baseline.domain);
     model.dispose();
+    // The article's plan: LoRA r 8 / r 16 on q_proj, v_proj of layers 2 / 3, and the head's trainable copy.
+    const plan = strategies.articlePlan().prepare(await study.loadBase());
+    const planned = await study.finetune("article plan", plan.model as never, { paramGroups: plan.paramGroups });
+    const H = tinyCfg.hiddenSize;
+    expect(planned.trainable).toBe(lora(8, H, H) + lora(8, H, kv) + lora(16, H, H) + lora(16, H, kv) + tinyCfg.vocabSize * H);
+    expect(planned.domainLoss).not.toBe(study.baseline.domain);
+    plan.model.dispose();
   });
 });
