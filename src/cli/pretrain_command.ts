@@ -4,11 +4,11 @@ import { GPT2Config } from "../models/index.js";
 import { defaultPretrainTokenizer, PRETRAIN_SIZES, runPretrain, type PretrainSize, type PretrainTokenizer } from "./pretrain.js";
 
 const PRETRAIN_OPTIONS = options({
-  size: { kind: "string", placeholder: PRETRAIN_SIZES.join("|"), help: "preset", default: "tiny" },
+  size: { kind: "string", placeholder: "name", help: `preset: ${PRETRAIN_SIZES.join(" | ")}`, default: "tiny" },
   tokenizer: {
     kind: "string",
-    placeholder: "byte|bpe|dir",
-    help: "byte: UTF-8 bytes; bpe: train a byte-level BPE on the training\ndocuments first; dir: load the tokenizer saved there\n",
+    placeholder: "kind",
+    help: "byte (UTF-8 bytes) | bpe (train a byte-level BPE on the training documents\nfirst) | a folder (load the tokenizer saved there)\n",
     defaultText: "bpe for teach-12l, byte for tiny and small",
   },
   "vocab-size": { kind: "positiveInt", placeholder: "n", help: "BPE vocabulary, <|endoftext|> included", defaultText: "the preset's" },
