@@ -228,8 +228,8 @@ function pretrainMarkdown(
   history: { step: number; validation_loss: number }[],
 ): string {
   const rows = history.map((h) => `| ${h.step} | ${h.validation_loss.toFixed(4)} |`).join("\n");
-  const vocab = unit === "byte" ? "UTF-8 bytes" : `a byte-level BPE of ${config.vocabSize} tokens (tokenizer.json)`;
-  return `# ${opts.size} GPT-2 (${config.nLayer} layers, ${vocab}), pretrained on the Brown corpus's general genres
+  const vocab = unit === "byte" ? "UTF-8 bytes" : `a byte-level BPE of ${config.vocabSize} tokens trained on the same documents`;
+  return `# ${opts.size} GPT-2: ${config.nLayer} layers over ${vocab}, pretrained on the Brown corpus's general genres
 
 Reproduce (from the package root): \`${opts.command}\`
 
