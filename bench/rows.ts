@@ -9,28 +9,31 @@
  * modes on the 124M shape (`GPT2Config.preset("gpt2")`, dropout off as in the toy rows) at
  * batch 4 x 128, full fine-tuning with gradient checkpointing per block (without it the step does
  * not fit the wasm heap: src/train/memory_plan.ts), LoRA / QLoRA in the article's configuration
- * (r8 on c_attn of blocks 6..11).
+ * (r8 on c_attn of blocks 6..11); and issue 20's LLaMA row: the SmolLM2-135M shape
+ * (`LlamaConfig.preset("smollm2-135m")`, random weights) with LoRA r8 on q_proj, v_proj of every layer.
  * bench/torch_step.py builds the same models and steps for the PyTorch reference.
  */
 import * as tf from "@tensorflow/tfjs";
 import { seed } from "../src/engine/index.js";
-import { GPT2Config, T5Config, gpt2, t5 } from "../src/models/index.js";
+import { GPT2Config, LlamaConfig, T5Config, gpt2, llama, t5 } from "../src/models/index.js";
 import { setGradientCheckpointing, type Module } from "../src/nn/index.js";
 import { AdamW } from "../src/optim/index.js";
 import { getPeftModel } from "../src/peft/index.js";
 import { quantizeModel } from "../src/quant/index.js";
 import { MemoryPlanError, memoryPlan, planAlternatives, type MemoryPlan } from "../src/train/index.js";
 
-export type Arch = "gpt2" | "t5";
+export type Arch = "gpt2" | "t5" | "llama";
 /** A GPT-2 preset (its shape in SHAPES). */
 export type ModelSize = "tiny" | "small" | "gpt2";
+/** A LLaMA preset (LlamaConfig.preset) of a row of arch "llama". */
+export type LlamaSize = "smollm2-135m";
 export type Mode = "full" | "lora" | "qlora";
 
 export interface Row {
   id: string;
   label: string;
   arch: Arch;
-  size: ModelSize;
+  size: ModelSize | LlamaSize;
   mode: Mode;
   /** Batch and sequence length, when the row fixes them (the real-scale rows); else the bench's BATCH and the model's nPositions. */
   batch?: number;
@@ -50,7 +53,7 @@ export const ROWS: Row[] = [
   { id: "t5-tiny-lora", label: "tiny T5, LoRA r8 q,v", arch: "t5", size: "tiny", mode: "lora" },
 ];
 
-/** Issue 18's rows: GPT-2 124M at batch 4 x 128 (`--real-scale`; one model at a time, they are large). */
+/** Issue 18's rows: GPT-2 124M at batch 4 x 128, and issue 20's SmolLM2-135M LoRA row (`--real-scale`; one model at a time, they are large). */
 export const REAL_SCALE_ROWS: Row[] = [
   {
     id: "gpt2-124m-full",
@@ -80,11 +83,21 @@ export const REAL_SCALE_ROWS: Row[] = [
     batch: 4,
     seq: 128,
   },
+  {
+    id: "smollm2-135m-lora",
+    label: "smollm2-135m LoRA (r8 q_proj, v_proj, every layer)",
+    arch: "llama",
+    size: "smollm2-135m",
+    mode: "lora",
+    batch: 4,
+    seq: 128,
+  },
 ];
 
 /** Batch and sequence length of a row's step (T5: the target length). */
 export function rowShape(row: Row, defaultBatch: number): { batch: number; seq: number } {
-  return { batch: row.batch ?? defaultBatch, seq: row.arch === "t5" ? T5_LENGTHS.target : (row.seq ?? SHAPES[row.size].nPositions) };
+  if (row.arch === "t5") return { batch: row.batch ?? defaultBatch, seq: T5_LENGTHS.target };
+  return { batch: row.batch ?? defaultBatch, seq: row.seq ?? SHAPES[row.size as ModelSize].nPositions };
 }
 
 /** GPT-2 shapes, as in the issues (the presets, with the small model's vocabulary at 2048; "gpt2" is the preset as it stands). */
@@ -124,7 +137,12 @@ export interface StepRunner {
  * dequantization of the 4-bit weights is elementwise work, not counted).
  */
 export function stepFlops(row: Pick<Row, "arch" | "size" | "mode" | "seq">, B: number): number {
-  const { fwd, attn } = row.arch === "t5" ? t5ForwardFlops(B) : gptForwardFlops(row.size, B, row.seq);
+  const { fwd, attn } =
+    row.arch === "t5"
+      ? t5ForwardFlops(B)
+      : row.arch === "llama"
+        ? llamaForwardFlops(row.size as LlamaSize, B, row.seq!)
+        : gptForwardFlops(row.size as ModelSize, B, row.seq);
   // Gradient checkpointing's second forward is not counted: these are the model's FLOPs, not the hardware's.
   if (row.mode === "full") return 3 * fwd;
   // LoRA: weight gradients only for the adapters (negligible); input gradients everywhere, the head's included.
@@ -139,6 +157,22 @@ function gptForwardFlops(size: ModelSize, B: number, seq?: number): { fwd: numbe
   const attn = 2 * 2 * B * H * T * T * (d / H); // q k^T and att v
   const head = 2 * N * d * V;
   return { fwd: L * (lin + attn) + head, attn: L * attn };
+}
+
+function llamaForwardFlops(size: LlamaSize, B: number, T: number): { fwd: number; attn: number } {
+  const {
+    vocabSize: V,
+    hiddenSize: d,
+    intermediateSize: ff,
+    numHiddenLayers: L,
+    numAttentionHeads: H,
+    numKeyValueHeads: Hkv,
+    headDim: hd,
+  } = LlamaConfig.preset(size);
+  const N = B * T;
+  const lin = 2 * N * d * (2 * H * hd + 2 * Hkv * hd + 3 * ff); // q and o, k and v, gate / up / down
+  const attn = 2 * 2 * B * H * T * T * hd;
+  return { fwd: L * (lin + attn) + 2 * N * d * V, attn: L * attn };
 }
 
 function t5ForwardFlops(B: number): { fwd: number; attn: number } {
@@ -170,8 +204,14 @@ function build(row: Row, B: number): { net: Module & { loss: (...a: tf.Tensor[])
     const { source: S, target: T } = T5_LENGTHS;
     return { net: net as never, inputs: [ids(B, S, 256, 0, 2), ids(B, T, 256, 1, 2)], tokens: B * T };
   }
-  const shape = SHAPES[row.size];
-  const base = gpt2(GPT2Config.preset(row.size, { ...shape, ...NO_DROPOUT }));
+  if (row.arch === "llama") {
+    const config = LlamaConfig.preset(row.size as LlamaSize);
+    const net = getPeftModel(llama(config), { r: 8, loraAlpha: 16, loraDropout: 0, targetModules: ["q_proj", "v_proj"] });
+    const T = rowShape(row, B).seq;
+    return { net: net as never, inputs: [ids(B, T, config.vocabSize, 0), ids(B, T, config.vocabSize, 1)], tokens: B * T };
+  }
+  const shape = SHAPES[row.size as ModelSize];
+  const base = gpt2(GPT2Config.preset(row.size as ModelSize, { ...shape, ...NO_DROPOUT }));
   if (row.mode === "qlora") quantizeModel(base, QLORA_QUANT);
   if (row.checkpointing) setGradientCheckpointing(base);
   const net =

@@ -8,7 +8,10 @@ one untimed warm-up step (its loss is firstLoss). "free ROW" drops a row's model
 {"freed": ROW}). Rows: {tiny,small}-{full,lora,qlora}, t5-tiny-{full,lora}, and the real-scale
 gpt2-124m-{full,lora,qlora}: the full row with torch.utils.checkpoint per block (as lora-lab's
 setGradientCheckpointing), and gpt2-124m-full-nockpt, the same model and optimizer stepped
-without checkpointing (PyTorch's usual way, for the ratio against it).
+without checkpointing (PyTorch's usual way, for the ratio against it); and smollm2-135m-lora, the
+SmolLM2-135M shape with LoRA r8 on q_proj, v_proj of every layer, run by the LLaMA reference of
+tests/fixtures/make_llama_golden.py (RMSNorm, RoPE, SwiGLU, grouped-query attention, causal mask,
+tied head) in float32.
 
 QLoRA here is what bitsandbytes does on a CPU: the frozen weights are kept as packed NF4 codes
 (two per byte, first in the high nibble), one absmax per block of 64 stored double-quantized (8-bit
@@ -26,11 +29,18 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torch.utils.checkpoint
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures"))
+from make_llama_golden import forward as llama_forward, make_weights as llama_weights  # noqa: E402
+
 SHAPES = {
     "tiny": dict(V=256, T=64, d=128, L=4, H=4),
     "small": dict(V=2048, T=128, d=256, L=6, H=8),
     "gpt2-124m": dict(V=50257, T=1024, d=768, L=12, H=12),  # GPT2Config.preset("gpt2")
 }
+# HuggingFaceTB/SmolLM2-135M's config.json (lora-lab's LlamaConfig.preset("smollm2-135m")).
+SMOLLM2_135M = dict(model_type="llama", vocab_size=49152, hidden_size=576, intermediate_size=1536, num_hidden_layers=30,
+                    num_attention_heads=9, num_key_value_heads=3, rms_norm_eps=1e-5, rope_theta=100000.0,
+                    tie_word_embeddings=True, initializer_range=0.041666666666666664)
 CHECKPOINTED = {"gpt2-124m-full"}  # bench/rows.ts's rows with checkpointing: true
 # lora-lab's T5_PRESETS.tiny (src/models/t5_config.ts) and bench/rows.ts's T5_LENGTHS.
 T5_TINY = dict(V=256, d=64, dkv=16, ff=128, L=2, Ld=2, H=4, buckets=16, max_distance=64, eps=1e-6,
@@ -331,6 +341,12 @@ def lora_pair(n_in, n_out, r=8):
     return nn.Parameter(torch.randn(r, n_in) * 0.01), nn.Parameter(torch.zeros(n_out, r))
 
 
+def shifted_ids(B, T, V):
+    """bench/rows.ts's ids: (i * 7 + 3) mod V, and as targets the same sequence shifted by one."""
+    ids = lambda off: torch.tensor([((i + off) * 7 + 3) % V for i in range(B * T)]).view(B, T)
+    return ids(0), ids(1)
+
+
 def make_gpt(size, mode, B, seq):
     s = SHAPES[size]
     model = GPT(**s)
@@ -345,10 +361,7 @@ def make_gpt(size, mode, B, seq):
             a, b = lora_pair(s["d"], 3 * s["d"])
             blk.c_attn.lora = (a, b, 16 / 8)
             params += [a, b]
-    T = seq or s["T"]
-    ids = torch.tensor([(i * 7 + 3) % s["V"] for i in range(B * T)]).view(B, T)
-    targets = torch.tensor([((i + 1) * 7 + 3) % s["V"] for i in range(B * T)]).view(B, T)
-    return model, params, (ids, targets)
+    return model, params, shifted_ids(B, seq or s["T"], s["V"])
 
 
 def make_t5(mode, B):
@@ -368,6 +381,39 @@ def make_t5(mode, B):
     return model, params, (ids(c["S"], 0), ids(c["T"], 1))
 
 
+class Llama(nn.Module):
+    """LlamaForCausalLM's loss by make_llama_golden's forward in float32: frozen base, LoRA on q_proj / v_proj."""
+
+    def __init__(self, cfg, r=8, alpha=16):
+        super().__init__()
+        self.cfg, self.checkpointing = cfg, False
+        # transformers' _init_weights: normal(0, initializer_range) for linears and the embedding, norms at 1.
+        W = llama_weights(cfg)
+        for name, t in W.items():
+            if name.endswith("norm.weight"):
+                t.fill_(1.0)
+            else:
+                t.normal_(0.0, cfg["initializer_range"])
+        self.names = sorted(W)
+        self.base = nn.ParameterList(nn.Parameter(W[n], requires_grad=False) for n in self.names)
+        C, hd = cfg["hidden_size"], cfg["hidden_size"] // cfg["num_attention_heads"]
+        self.lora = {}
+        for i in range(cfg["num_hidden_layers"]):
+            for proj, out in (("q_proj", cfg["num_attention_heads"] * hd), ("v_proj", cfg["num_key_value_heads"] * hd)):
+                self.lora[f"model.layers.{i}.self_attn.{proj}"] = (*lora_pair(C, out, r), alpha / r)
+        self.adapters = nn.ParameterList(p for a, b, _ in self.lora.values() for p in (a, b))
+
+    def forward(self, ids, targets):
+        logits = llama_forward(self.cfg, dict(zip(self.names, self.base)), ids, dtype=torch.float32, lora=self.lora)
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+
+
+def make_llama(B, seq):
+    cfg = SMOLLM2_135M
+    model = Llama(cfg)
+    return model, list(model.adapters), shifted_ids(B, seq, cfg["vocab_size"])
+
+
 def count(model, params):
     tensors = {id(p): p for p in list(model.parameters()) + params}
     n = sum(p.numel() for p in tensors.values())
@@ -380,6 +426,8 @@ def make(row, B=8, seq=None):
     torch.manual_seed(0)
     if row.startswith("t5-"):
         model, params, inputs = make_t5(row.split("-")[2], B)
+    elif row == "smollm2-135m-lora":
+        model, params, inputs = make_llama(B, seq)
     else:
         size, _, mode = row.rpartition("-")
         model, params, inputs = make_gpt(size, mode, B, seq)

@@ -9,9 +9,10 @@
  * With --real-scale, instead, issue 18's rows (bench/rows.ts REAL_SCALE_ROWS: GPT-2 124M at batch
  * 4 x 128, full with gradient checkpointing on both sides, LoRA and QLoRA in the article's
  * configuration; one model at a time, lora-lab's kernels only, the PyTorch full row also timed
- * without checkpointing) and the generation row (bench/generation-row.ts runs bench/generate.ts).
+ * without checkpointing), issue 20's SmolLM2-135M LoRA row (r8 q_proj, v_proj) and the generation
+ * row (bench/generation-row.ts runs bench/generate.ts).
  * Run: npm run bench [-- --vs-torch] [--rows tiny-full,small-lora,t5-tiny-lora] [--no-stock] [--extras]
- *      npm run bench -- --vs-torch --real-scale   (--rows picks among these too: gpt2-124m-{full,lora,qlora,generate})
+ *      npm run bench -- --vs-torch --real-scale   (--rows picks among these too: gpt2-124m-{full,lora,qlora,generate}, smollm2-135m-lora)
  * Env: ROUNDS (5; real scale 3), STEPS per round (3; real scale 1), BATCH (8, the toy rows).
  * Writes bench/results/train-step-<date>.{json,md} (real-scale rows only: real-scale-<date>).
  */
@@ -292,7 +293,7 @@ const header =
   (torch ? `; PyTorch ${torch.info.torch}, ${torch.info.threads} threads` : "");
 const x = (r: number | undefined) => (r === undefined ? "-" : f(r, 2) + "x");
 const realHeader =
-  `Real scale: GPT-2 124M (GPT2Config.preset("gpt2"), random weights, dropout 0), AdamW (lr 1e-4, weight decay 0.01), ` +
+  `Real scale: GPT-2 124M (GPT2Config.preset("gpt2"), dropout 0) and SmolLM2-135M (LlamaConfig.preset("smollm2-135m")), random weights, AdamW (lr 1e-4, weight decay 0.01), ` +
   `1 warm-up step then the median of ${realRounds} interleaved rounds x ${realSteps} steps (${date}); ` +
   `tfjs ${info.version} wasm, matmul ${info.nativeBlas?.loaded ? `native OpenBLAS (${info.nativeBlas.threads} threads)` : "wasm/XNNPACK"}` +
   (torch ? `; PyTorch ${torch.info.torch}, ${torch.info.threads} threads` : "");
