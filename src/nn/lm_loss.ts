@@ -1,5 +1,4 @@
 import * as tf from "@tensorflow/tfjs";
-import { nestedGradients } from "./checkpoint.js";
 import { crossEntropy } from "./functional.js";
 import { Linear } from "./layers.js";
 import type { Module } from "./module.js";
@@ -19,10 +18,11 @@ export function lmLossChunkRows(N: number, V: number): number {
 /**
  * Mean next-token cross-entropy of `head(hidden)` against `targets` (negative ones ignored), as
  * `crossEntropy(head.forward(hidden), targets)`. For a bias-free Linear head (GPT-2's and LLaMA's
- * lm_head) over a large vocabulary it goes through the rows in chunks instead: the forward pass
- * keeps only each row's loss, and the backward pass recomputes one chunk's logits at a time, so
- * no [B, T, V] logits, softmax or gradient is ever held (GPT-2 124M at batch 8 x 256: 412 MB each).
- * The price is the head's matrix product once more in the backward pass.
+ * lm_head) over a large vocabulary it goes through the rows in chunks instead, so no [B, T, V]
+ * logits, softmax or gradient is ever held (GPT-2 124M at batch 8 x 256: 412 MB each). Under a
+ * gradient tape each chunk's gradients (hidden states and, for a trainable head, its weight) are
+ * taken while its logits exist and kept for the backward pass, which only scales them: the same
+ * three matrix products as without chunks, none recomputed.
  */
 export function lmHeadLoss(hidden: tf.Tensor, head: Module, targets: tf.Tensor, chunkRows?: number): tf.Scalar {
   const plain = head instanceof Linear && head.constructor === Linear && !head.bias;
@@ -34,57 +34,62 @@ export function lmHeadLoss(hidden: tf.Tensor, head: Module, targets: tf.Tensor, 
 }
 
 function chunkedLoss(hidden: tf.Tensor2D, weight: tf.Variable, targets: Int32Array, rows: number): tf.Scalar {
-  const N = hidden.shape[0];
-  const kept = targets.reduce((a, t) => a + (t >= 0 ? 1 : 0), 0);
-  const chunks: { start: number; size: number; kept: number }[] = [];
-  for (let start = 0; start < N; start += rows) {
-    const size = Math.min(rows, N - start);
-    const k = targets.subarray(start, start + size).reduce((a, t) => a + (t >= 0 ? 1 : 0), 0);
-    if (k > 0) chunks.push({ start, size, kept: k });
-  }
-  // Each chunk's loss summed over its kept rows: crossEntropy's mean times their count.
-  const chunkSum = (h: tf.Tensor2D, w: tf.Tensor, c: (typeof chunks)[number]) => {
-    const t = tf.tensor1d(targets.subarray(c.start, c.start + c.size), "int32");
-    return crossEntropy(tf.matMul(h.slice([c.start, 0], [c.size, -1]), w, false, true), t).mul(c.kept);
-  };
+  const [N, C] = hidden.shape;
+  const V = weight.shape[0];
+  const kept = Math.max(
+    targets.reduce((a, t) => a + (t >= 0 ? 1 : 0), 0),
+    1,
+  );
   const withWeight = weight.trainable;
+  // Under a gradient tape the backward pass will come: take each chunk's gradients while its
+  // logits are at hand (as a fused linear cross-entropy does), so they are never recomputed.
+  const taping = (tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth > 0;
   const run = tf.customGrad((...args: unknown[]) => {
     const save = args[args.length - 1] as tf.GradSaveFunc;
     const h = args[0] as tf.Tensor2D;
-    const w = withWeight ? (args[1] as tf.Tensor) : weight;
-    save(withWeight ? [h, w] : [h]);
-    const value = tf.tidy(() => chunks.reduce((acc, c) => tf.tidy(() => acc.add(chunkSum(h, w, c))), tf.scalar(0)).div(Math.max(kept, 1)));
-    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const [hs, ws] = [saved[0] as tf.Tensor2D, withWeight ? saved[1] : weight];
-      const scale = dy.div(Math.max(kept, 1));
-      const dh: tf.Tensor[] = [];
-      let dw: tf.Tensor | undefined = withWeight ? tf.zerosLike(ws) : undefined;
-      for (let start = 0, i = 0; start < N; start += rows) {
-        const size = Math.min(rows, N - start);
-        const c = chunks[i];
-        if (!c || c.start !== start) {
-          dh.push(tf.zeros([size, hs.shape[1]])); // every target of this chunk is ignored
-          continue;
-        }
-        i++;
-        const hc = hs.slice([start, 0], [size, -1]) as tf.Tensor2D;
-        // d(chunk sum)/d(logits), recomputed from the chunk's logits alone, times dy / kept.
-        const dLogits = tf.tidy(() => {
-          const logits = tf.matMul(hc, ws, false, true);
-          const t = tf.tensor1d(targets.subarray(start, start + size), "int32");
-          return nestedGradients(() => crossEntropy(logits, t).mul(c.kept), [logits])[0]!.mul(scale);
-        });
-        dh.push(tf.matMul(dLogits, ws));
+    let loss: tf.Tensor = tf.scalar(0);
+    let dw: tf.Tensor | undefined = taping && withWeight ? tf.zeros([V, C]) : undefined;
+    const dh: tf.Tensor[] = [];
+    for (let start = 0; start < N; start += rows) {
+      const size = Math.min(rows, N - start);
+      const chunkTargets = targets.subarray(start, start + size);
+      const chunkKept = chunkTargets.reduce((a, t) => a + (t >= 0 ? 1 : 0), 0);
+      const [sum, dLogits, hc] = tf.tidy(() => {
+        const hc = h.slice([start, 0], [size, -1]) as tf.Tensor2D;
+        const t = tf.tensor1d(chunkTargets, "int32");
+        const logits = tf.matMul(hc, weight, false, true); // [size, V]: the only one alive
+        const sum = chunkKept > 0 ? crossEntropy(logits, t).mul(chunkKept) : tf.scalar(0);
+        if (!taping) return [sum];
+        // d(mean loss)/d(logits): (softmax - onehot) / kept on the kept rows, 0 on the ignored ones.
+        const keep = tf.tensor2d(
+          Float32Array.from(chunkTargets, (x) => (x >= 0 ? 1 / kept : 0)),
+          [size, 1],
+        );
+        const dLogits = tf.softmax(logits).sub(tf.oneHot(t, V)).mul(keep);
+        return [sum, dLogits, hc];
+      });
+      const next = loss.add(sum);
+      tf.dispose([loss, sum]);
+      loss = next;
+      if (dLogits) {
+        dh.push(tf.matMul(dLogits, weight));
         if (dw) {
-          const next = tf.tidy(() => dw!.add(tf.matMul(dLogits, hc, true, false))); // frees this chunk's product at once
+          const updated = tf.tidy(() => dw!.add(tf.matMul(dLogits, hc!, true, false)));
           dw.dispose();
-          dw = next;
+          dw = updated;
         }
-        tf.dispose([dLogits, hc]);
+        tf.dispose([dLogits, hc!]);
       }
-      const dhAll = tf.concat(dh, 0);
-      tf.dispose([...dh, scale]);
-      return dw ? [dhAll, dw] : [dhAll];
+    }
+    const value = loss.div(kept);
+    loss.dispose();
+    const grads = taping ? [tf.concat(dh, 0), ...(dw ? [dw] : [])] : [];
+    tf.dispose(dh);
+    save(grads);
+    tf.dispose(grads); // save() keeps its own copies
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      if (saved.length === 0) throw new Error("lmHeadLoss: a gradient was asked of a loss computed outside a gradient tape");
+      return saved.map((g) => g.mul(dy));
     };
     return { value: value as tf.Scalar, gradFunc };
   });

@@ -63,6 +63,18 @@ describe("lmHeadLoss: the LM head's cross-entropy in row chunks", () => {
     tf.dispose([ids, t, ...Object.values(model.stateDict())]);
   });
 
+  it("outside a gradient tape it computes the loss alone, equal to the direct one", () => {
+    lab.seed(2);
+    const head = new Linear(8, 11, { bias: false });
+    const hidden = tf.randomNormal([3, 4, 8], 0, 1, "float32", 5);
+    const targets = tf.tensor2d([1, 2, 3, -100, 5, 6, 7, 8, 9, 10, 0, 1], [3, 4], "int32");
+    const direct = tf.tidy(() => crossEntropy(head.forward(hidden) as tf.Tensor, targets).dataSync()[0]);
+    const chunked = tf.tidy(() => lmHeadLoss(hidden, head, targets, 5).dataSync()[0]);
+    expect(chunked).toBeCloseTo(direct, 6);
+    tf.dispose([hidden, targets]);
+    head.weight.dispose();
+  });
+
   it("chunks only when the logits would pass two chunks (32 MiB each)", () => {
     expect(lmLossChunkRows(512, 256)).toBe(512);
     expect(lmLossChunkRows(512, 50257)).toBe(Math.floor((32 * 2 ** 20) / (4 * 50257)));
