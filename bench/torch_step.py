@@ -9,7 +9,8 @@ one untimed warm-up step (its loss is firstLoss). "free ROW" drops a row's model
 gpt2-124m-{full,lora,qlora}: the full row with torch.utils.checkpoint per block (as lora-lab's
 setGradientCheckpointing), and gpt2-124m-full-nockpt, the same model and optimizer stepped
 without checkpointing (PyTorch's usual way, for the ratio against it); and smollm2-135m-lora, the
-SmolLM2-135M shape with LoRA r8 on q_proj, v_proj of every layer, run by the LLaMA reference of
+SmolLM2-135M shape with LoRA r8 on q_proj, v_proj of every layer, checkpointed per layer (and
+smollm2-135m-lora-nockpt without), run by the LLaMA reference of
 tests/fixtures/make_llama_golden.py (RMSNorm, RoPE, SwiGLU, grouped-query attention, causal mask,
 tied head) in float32.
 
@@ -41,7 +42,7 @@ SHAPES = {
 SMOLLM2_135M = dict(model_type="llama", vocab_size=49152, hidden_size=576, intermediate_size=1536, num_hidden_layers=30,
                     num_attention_heads=9, num_key_value_heads=3, rms_norm_eps=1e-5, rope_theta=100000.0,
                     tie_word_embeddings=True, initializer_range=0.041666666666666664)
-CHECKPOINTED = {"gpt2-124m-full"}  # bench/rows.ts's rows with checkpointing: true
+CHECKPOINTED = {"gpt2-124m-full", "smollm2-135m-lora"}  # bench/rows.ts's rows with checkpointing: true
 # lora-lab's T5_PRESETS.tiny (src/models/t5_config.ts) and bench/rows.ts's T5_LENGTHS.
 T5_TINY = dict(V=256, d=64, dkv=16, ff=128, L=2, Ld=2, H=4, buckets=16, max_distance=64, eps=1e-6,
                act="relu", tied=True, S=64, T=64)
@@ -404,7 +405,11 @@ class Llama(nn.Module):
         self.adapters = nn.ParameterList(p for a, b, _ in self.lora.values() for p in (a, b))
 
     def forward(self, ids, targets):
-        logits = llama_forward(self.cfg, dict(zip(self.names, self.base)), ids, dtype=torch.float32, lora=self.lora)
+        # Non-reentrant: the layers' inputs do not require grad (frozen embedding), the adapters inside do.
+        ckpt = None
+        if self.checkpointing and self.training:
+            ckpt = lambda layer, x, i: torch.utils.checkpoint.checkpoint(layer, x, i, use_reentrant=False)  # noqa: E731
+        logits = llama_forward(self.cfg, dict(zip(self.names, self.base)), ids, dtype=torch.float32, lora=self.lora, checkpoint=ckpt)
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
 
 
