@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
-import type { Module } from "../nn/index.js";
+import { lmHeadLoss, type Module } from "../nn/index.js";
 import { checkGenerateOptions, decodeLoop, stopTokens, type GenerateOptions } from "./generation.js";
 import { toIdTensor, type TokenInput } from "./inputs.js";
 import { DynamicCache } from "./kv_cache.js";
@@ -24,6 +24,21 @@ export function lastPositions(h: tf.Tensor, n = 0): tf.Tensor {
 }
 
 /** generate's options for a decoder-only model. */
+/**
+ * Mean next-token cross-entropy of a decoder-only model from its final hidden states [B, T, C]
+ * and its LM head; `targets` are aligned with the inputs (targets[t] is the token after ids[t]),
+ * negative ones ignored. One place for GPT-2's and LLaMA's `loss`.
+ */
+export function causalLmLoss(hidden: tf.Tensor, head: Module, targets: TokenInput, vocabSize: number): tf.Scalar {
+  return tf.tidy(() => {
+    const t = toIdTensor(targets, vocabSize, "targets", true);
+    if (!tf.util.arraysEqual(hidden.shape.slice(0, 2), t.shape)) {
+      throw new Error(`targets shape [${t.shape}] does not match input ids shape [${hidden.shape.slice(0, 2)}]`);
+    }
+    return lmHeadLoss(hidden, head, t);
+  });
+}
+
 export interface CausalGenerateOptions extends GenerateOptions {
   /** 1 for tokens, 0 for padding, [B, T]: prompts of different lengths, left-padded (padding first). */
   attentionMask?: TokenInput;

@@ -1,23 +1,10 @@
 import * as tf from "@tensorflow/tfjs";
-import {
-  Conv1D,
-  Dropout,
-  Embedding,
-  LayerNorm,
-  Linear,
-  Module,
-  ModuleList,
-  activation,
-  crossEntropy,
-  lmHead,
-  lmHeadLoss,
-  runBlock,
-} from "../nn/index.js";
+import { Conv1D, Dropout, Embedding, LayerNorm, Linear, Module, ModuleList, activation, lmHead, runBlock } from "../nn/index.js";
 import { GPT2Config } from "./gpt2_config.js";
 import { fusedCausalAttention } from "../engine/index.js";
 import { toIdTensor, type TokenInput } from "./inputs.js";
 import { saveModelFolder, type SavePretrainedOptions } from "./checkpoint.js";
-import { generateCausal, lastPositions, type CausalForwardOptions, type CausalGenerateOptions } from "./causal_generate.js";
+import { causalLmLoss, generateCausal, lastPositions, type CausalForwardOptions, type CausalGenerateOptions } from "./causal_generate.js";
 import { causalBiasAfter, maskOverKeys, paddingBias, positionIdsTensor, type DynamicCache, type PastKeyValue } from "./kv_cache.js";
 
 export type { PastKeyValue } from "./kv_cache.js";
@@ -226,14 +213,7 @@ export class GPT2LMHeadModel extends Module {
    * inputs (targets[t] is the token after ids[t]); negative targets are ignored.
    */
   loss(ids: TokenInput, targets: TokenInput): tf.Scalar {
-    return tf.tidy(() => {
-      const t = toIdTensor(targets, this.config.vocabSize, "targets", true);
-      const hidden = this.hiddenStates(ids);
-      if (!tf.util.arraysEqual(hidden.shape.slice(0, 2), t.shape)) {
-        throw new Error(`targets shape [${t.shape}] does not match input ids shape [${hidden.shape.slice(0, 2)}]`);
-      }
-      return lmHeadLoss(hidden, this.lm_head, t);
-    });
+    return tf.tidy(() => causalLmLoss(this.hiddenStates(ids), this.lm_head, targets, this.config.vocabSize));
   }
 
   /**

@@ -1,11 +1,11 @@
 import * as tf from "@tensorflow/tfjs";
-import { Embedding, Linear, Module, ModuleList, RMSNorm, activation, crossEntropy, lmHead, lmHeadLoss, runBlock } from "../nn/index.js";
+import { Embedding, Linear, Module, ModuleList, RMSNorm, activation, lmHead, runBlock } from "../nn/index.js";
 import { LlamaConfig } from "./llama_config.js";
 import { LlamaAttention, type AttentionContext } from "./llama_attention.js";
 import { RopeTables, ropeInverseFrequencies } from "./rope.js";
 import { toIdTensor, type TokenInput } from "./inputs.js";
 import { saveModelFolder, type SavePretrainedOptions } from "./checkpoint.js";
-import { generateCausal, lastPositions, type CausalForwardOptions, type CausalGenerateOptions } from "./causal_generate.js";
+import { causalLmLoss, generateCausal, lastPositions, type CausalForwardOptions, type CausalGenerateOptions } from "./causal_generate.js";
 import { maskOverKeys, paddingBias, positionIdsTensor, type DynamicCache } from "./kv_cache.js";
 
 /**
@@ -160,14 +160,7 @@ export class LlamaForCausalLM extends Module {
    * with the inputs (targets[t] is the token after ids[t]); negative targets (-100) are ignored.
    */
   loss(ids: TokenInput, targets: TokenInput, opts: LlamaForwardOptions = {}): tf.Scalar {
-    return tf.tidy(() => {
-      const t = toIdTensor(targets, this.config.vocabSize, "targets", true);
-      const hidden = this.hiddenStates(ids, opts);
-      if (!tf.util.arraysEqual(hidden.shape.slice(0, 2), t.shape)) {
-        throw new Error(`targets shape [${t.shape}] does not match input ids shape [${hidden.shape.slice(0, 2)}]`);
-      }
-      return lmHeadLoss(hidden, this.lm_head, t);
-    });
+    return tf.tidy(() => causalLmLoss(this.hiddenStates(ids, opts), this.lm_head, targets, this.config.vocabSize));
   }
 
   /**

@@ -214,9 +214,10 @@ export class PagedAdamW extends AdamWBase {
     const [m, v, sq] = tf.tidy(() => {
       // One pass where the backend has lora-lab's fused kernel (as AdamW): 12 bytes of temporaries
       // per element instead of the op-by-op update's PAGE_TEMP_BYTES_PER_ELEMENT.
-      const u =
-        fusedAdamWStep(variable, grad, state.m, state.v, scalars) ?? adamwUpdate(variable, grad, state.m, state.v, scalars, weightDecay);
-      const sq = opts.updateNorms ? [updateSquare(variable, u.param)] : [];
+      const fused = fusedAdamWStep(variable, grad, state.m, state.v, scalars);
+      const u = fused ?? adamwUpdate(variable, grad, state.m, state.v, scalars, weightDecay);
+      // The fused kernel measures the change as it goes; the op-by-op update needs a pass for it.
+      const sq = opts.updateNorms ? [fused?.updateSquare ?? updateSquare(variable, u.param)] : [];
       // Every temporary is alive here: the step's peak.
       this.stats.peakBytes = Math.max(this.stats.peakBytes, tf.memory().numBytes - base);
       variable.assign(u.param);
