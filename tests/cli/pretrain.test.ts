@@ -7,7 +7,7 @@ import { pretrainEvalSet, runPretrain } from "../../src/cli/pretrain.js";
 import { pretrainTokenizerOption } from "../../src/cli/pretrain_command.js";
 import { BROWN_GENRES, brownDocuments } from "../../src/data/index.js";
 import { FICTION_GENRES, generalSplit, PRESS_GENRES } from "../../src/forgetting/index.js";
-import { fromPretrained, GPT2Config, loadBase, shippedCheckpointDir } from "../../src/models/index.js";
+import { fromPretrained, gpt2, GPT2Config, loadBase, shippedCheckpointDir } from "../../src/models/index.js";
 import { HFTokenizer, loadTokenizer } from "../../src/tokenizers/index.js";
 import { evaluateLoss } from "../../src/train/index.js";
 
@@ -158,20 +158,24 @@ describe("runPretrain with the 12-layer BPE teaching base", () => {
     rmSync(out, { recursive: true, force: true });
   }, 300_000);
 
-  it("the teach-12l preset is 12 GPT-2 blocks of width 256 over an 8192-token vocabulary: 11,607,552 parameters", () => {
+  it("the teach-12l preset is 12 GPT-2 blocks of width 192 over a 4096-token vocabulary: 6,149,760 parameters", () => {
     const c = GPT2Config.preset("teach-12l");
     const d = c.nEmbd;
-    expect(c).toMatchObject({ nLayer: 12, nEmbd: 256, nHead: 4, nPositions: 128, vocabSize: 8192, eosTokenId: 8191 });
-    expect(12 * (12 * d * d + 13 * d) + c.vocabSize * d + c.nPositions * d + 2 * d).toBe(11_607_552);
+    expect(c).toMatchObject({ nLayer: 12, nEmbd: 192, nHead: 3, nPositions: 128, vocabSize: 4096, eosTokenId: 4095 });
+    // GPT-2's count by hand (blocks, token and position embeddings, ln_f; tied head) and the built model's own count.
+    expect(12 * (12 * d * d + 13 * d) + c.vocabSize * d + c.nPositions * d + 2 * d).toBe(6_149_760);
+    const model = gpt2(c);
+    expect(model.numParameters()).toBe(6_149_760);
+    model.dispose();
   });
 });
 
 describe("pretrain's --tokenizer and --vocab-size", () => {
   it.each([
     ["tiny", undefined, undefined, { kind: "byte" }],
-    ["teach-12l", undefined, undefined, { kind: "bpe", vocabSize: 8192, minFrequency: 2 }],
-    ["teach-12l", "bpe", 4096, { kind: "bpe", vocabSize: 4096, minFrequency: 2 }],
-    ["tiny", "bpe", undefined, { kind: "bpe", vocabSize: 8192, minFrequency: 2 }],
+    ["teach-12l", undefined, undefined, { kind: "bpe", vocabSize: 4096, minFrequency: 2 }],
+    ["teach-12l", "bpe", 8192, { kind: "bpe", vocabSize: 8192, minFrequency: 2 }],
+    ["tiny", "bpe", undefined, { kind: "bpe", vocabSize: 4096, minFrequency: 2 }],
     ["teach-12l", "checkpoints/x", undefined, { kind: "load", dir: "checkpoints/x" }],
     ["teach-12l", "byte", undefined, { kind: "byte" }],
   ] as const)("--size %s --tokenizer %s --vocab-size %s", (size, tokenizer, vocab, expected) => {
