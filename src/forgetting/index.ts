@@ -12,8 +12,12 @@ export type { ExperimentEvent, ForgettingExperimentOptions, ForgettingExperiment
 export { summarizeRun, summaryTable } from "./experiment_summary.js";
 export type { SummaryRow } from "./experiment_summary.js";
 export { formatCount, formatTable } from "./text_table.js";
-export { compareWithMargin, maxAbsDiff, verdict, verdictWord } from "./verdict.js";
-export type { VerdictCheck, Verdict, VerdictWord } from "./verdict.js";
+export { compareWithMargin, maxAbsDiff, seedVerdict, seedVerdictWord, verdict, verdictWord } from "./verdict.js";
+export type { SeedVerdict, SeedVerdictWord, VerdictCheck, Verdict, VerdictWord } from "./verdict.js";
+export { MIN_SEEDS, compareOverSeeds, seedCheck, seedSpread } from "./seeds.js";
+export type { SeedCheck, SeedComparison, SeedOutcome, SeedQuantity, SeedRelation, SeedSpread } from "./seeds.js";
+export { runOutcome } from "./run_outcome.js";
+export type { RunCurves, RunOutcome, RunOutcomeKind, RunOutcomeOptions } from "./run_outcome.js";
 export { forgettingStudy } from "./study.js";
 export type { FinetuneOptions, ForgettingStudy, ForgettingStudyOptions, StudyModel } from "./study.js";
 export { medianStepMs, studyCurves, studyRun, studyTable, studyTradeoff } from "./study_runs.js";

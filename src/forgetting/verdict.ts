@@ -1,6 +1,10 @@
+import type { SeedCheck } from "./seeds.js";
+
 /**
  * The verdict on one of the article's claims, computed from measured numbers: each check is one
  * prediction of the claim with the numbers behind it; the verdict word only counts what held.
+ * `verdict` judges one seed's run; `seedVerdict` judges checks measured over several seeds
+ * (seeds.ts), where a check holds, fails or is inconclusive against the seed spread.
  */
 
 /** One prediction of a claim, tested on the measurements. */
@@ -41,6 +45,61 @@ export function verdict(claim: string, checks: readonly VerdictCheck[], opts: { 
   const head = `Verdict on ${claim}: ${word} at this scale (${held} of ${checks.length} checks hold; seed ${opts.seed})`;
   const lines = checks.map((c) => `  [${c.ok ? "holds" : "fails"}] ${c.what}: ${c.numbers}`);
   return { claim, word, held, checks: [...checks], text: [head, ...lines].join("\n") };
+}
+
+/**
+ * The verdict words of a claim measured over seeds (seedVerdict). A claim is the conjunction of
+ * its checks, so one check the seeds contradict refutes it as stated; "partly" has no place: a
+ * check that neither holds nor fails beyond the seed spread is reported as inconclusive, not
+ * counted for or against.
+ */
+export type SeedVerdictWord = "SUPPORTED" | "REFUTED" | "INCONCLUSIVE";
+
+/** Any check fails -> REFUTED; else any inconclusive -> INCONCLUSIVE; all hold -> SUPPORTED. */
+export function seedVerdictWord(checks: readonly Pick<SeedCheck, "outcome">[]): SeedVerdictWord {
+  if (checks.length === 0) throw new Error("seedVerdictWord: no checks given; a verdict needs at least one measured check");
+  if (checks.some((c) => c.outcome === "fails")) return "REFUTED";
+  return checks.some((c) => c.outcome === "inconclusive") ? "INCONCLUSIVE" : "SUPPORTED";
+}
+
+export interface SeedVerdict {
+  claim: string;
+  word: SeedVerdictWord;
+  seeds: number[];
+  /** The checks that hold, fail and are inconclusive, by `what`. */
+  held: string[];
+  failed: string[];
+  inconclusive: string[];
+  checks: SeedCheck[];
+  /** The verdict line (naming any failing check and the seeds), then one line per check. */
+  text: string;
+}
+
+/**
+ * The verdict on `claim` from checks over the same seeds (seedCheck). The line names the checks
+ * that refute it, or how many the spread left open, so the word is never read without its reason.
+ */
+export function seedVerdict(claim: string, checks: readonly SeedCheck[]): SeedVerdict {
+  const word = seedVerdictWord(checks);
+  const seeds = checks[0].seeds;
+  for (const c of checks)
+    if (c.seeds.join(",") !== seeds.join(","))
+      throw new Error(
+        `seedVerdict on ${claim}: check "${c.what}" is over seeds ${c.seeds.join(", ")} but "${checks[0].what}" over ${seeds.join(", ")}; ` +
+          "every check of a claim must be measured on the same seeds",
+      );
+  const by = (outcome: SeedCheck["outcome"]) => checks.filter((c) => c.outcome === outcome).map((c) => c.what);
+  const [held, failed, inconclusive] = [by("holds"), by("fails"), by("inconclusive")];
+  const counts = `${held.length} of ${checks.length} checks hold, ${failed.length} fail, ${inconclusive.length} inconclusive`;
+  const why =
+    word === "REFUTED"
+      ? `; refuted by: ${failed.join("; ")}`
+      : word === "INCONCLUSIVE"
+        ? `; none fails; undecided within the seed spread: ${inconclusive.join("; ")}`
+        : "";
+  const head = `Verdict on ${claim}: ${word} at this scale over seeds ${seeds.join(", ")} (${counts}${why})`;
+  const lines = checks.map((c) => `  [${c.outcome}] ${c.what}: ${c.numbers}`);
+  return { claim, word, seeds: [...seeds], held, failed, inconclusive, checks: [...checks], text: [head, ...lines].join("\n") };
 }
 
 /**
