@@ -1,6 +1,8 @@
-/** data: the Brown corpus, the user's own files (loadDataset), splits, token windows, causal-LM / instruction / seq2seq batches, synthetic tasks. */
+/** data: the Brown corpus, the State of the Union addresses, the user's own files (loadDataset), splits, token windows, causal-LM / instruction / seq2seq batches, synthetic tasks. */
 export { BROWN_GENRES, brownDocuments, resolveBrownGenres } from "./brown.js";
 export type { BrownDocument, BrownGenre, BrownGenreLetter } from "./brown.js";
+export { SOTU_HELD_OUT_FRACTION, SOTU_SPLIT_SEED, sotuDocuments, sotuInstructions, sotuPassages, sotuSplit } from "./sotu.js";
+export type { SotuDocument, SotuFilter, SotuInstructionKind, SotuInstructionOptions, SotuInstructionRecord, SotuSplit } from "./sotu.js";
 export { splitDocuments } from "./split.js";
 export type { Split, SplitOptions } from "./split.js";
 export { tokenWindows } from "./windows.js";

@@ -8,14 +8,16 @@ import {
   documentSeparator,
   instructData,
   resolveBrownGenres,
+  sotuSplit,
   splitDocuments,
   tokenWindows,
   type BrownDocument,
+  type SotuFilter,
   type Dataset,
   type LmData,
   type PrepareReport,
 } from "../data/index.js";
-import type { ChatTemplate, Tokenizer } from "../tokenizers/index.js";
+import { ByteTokenizer, type ChatTemplate, type Tokenizer } from "../tokenizers/index.js";
 import type { TokenBatch } from "../train/index.js";
 
 /**
@@ -54,7 +56,7 @@ export function generalSplit(genres: readonly string[] = GENERAL_GENRES): Genera
 
 /** Documents joined into one stream (a blank line between them, as makeLmDataset) and cut into windows of T + 1 tokens. */
 export function documentWindows(
-  docs: readonly BrownDocument[],
+  docs: readonly { text: string }[],
   tokenizer: Tokenizer,
   windowLength: number,
   stride = windowLength,
@@ -79,14 +81,23 @@ export function evalBatches(windows: readonly Int32Array[], batchSize: number): 
   return [...batches(windows, { batchSize, shuffle: false, dropLast: true })];
 }
 
+/**
+ * The forgetting demo's new domains: Brown's genre J ("learned", academic prose; the default, as
+ * every notebook) or the State of the Union addresses (political speeches of 1790-2021: a register
+ * and a vocabulary of their own, further from the pretraining text than J). Both are never seen in
+ * pretraining, and both are split by whole document, 10% held out, seed 0.
+ */
+export const FORGETTING_DOMAINS = ["brown-j", "sotu"] as const;
+export type ForgettingDomain = (typeof FORGETTING_DOMAINS)[number];
+
 export interface ForgettingData {
-  /** New-domain (J) training windows. */
+  /** New-domain training windows. */
   domainTrain: Int32Array[];
   /** Eval batches: the new domain's held-out documents, then the retained sets. */
   domainEval: TokenBatch[];
   retain: { press: TokenBatch[]; fiction: TokenBatch[] };
-  /** General training windows (the pretraining side), for replay and EWC's Fisher. */
-  general: Int32Array[];
+  /** General training windows (the pretraining side), for replay and EWC's Fisher; tokenized on first read. */
+  readonly general: Int32Array[];
 }
 
 export interface ForgettingDataOptions {
@@ -95,21 +106,45 @@ export interface ForgettingDataOptions {
   /** Windows per eval set (spread over its documents). */
   evalWindows: number;
   evalBatchSize: number;
+  /** The new domain; default "brown-j". */
+  domain?: ForgettingDomain;
+  /** For domain "sotu": which speeches (both sides of the fixed split narrowed; default all). */
+  sotu?: SotuFilter;
 }
 
-/** The forgetting demo's data: J for the new domain, held-out press and fiction for what must be retained. */
+/** The new domain's documents, train / held out. */
+function domainSplit(domain: ForgettingDomain, sotu: SotuFilter | undefined): { train: { text: string }[]; heldOut: { text: string }[] } {
+  if (domain === "sotu") return sotuSplit(sotu);
+  if (domain !== "brown-j")
+    throw new Error(`forgettingData: unknown domain ${JSON.stringify(domain)}; expected ${FORGETTING_DOMAINS.join(" or ")}`);
+  if (sotu !== undefined) throw new Error('forgettingData: the sotu filter applies to domain "sotu" only; got domain "brown-j"');
+  const split = splitDocuments(brownDocuments(DOMAIN_GENRE), { validationFraction: HELD_OUT_FRACTION, seed: SPLIT_SEED });
+  return { train: split.train, heldOut: split.validation };
+}
+
+/** The forgetting demo's data: the new domain (J or SOTU), held-out press and fiction for what must be retained. */
 export function forgettingData(options: ForgettingDataOptions): ForgettingData {
-  const { tokenizer, windowLength: T, evalWindows, evalBatchSize } = options;
-  const domain = splitDocuments(brownDocuments(DOMAIN_GENRE), { validationFraction: HELD_OUT_FRACTION, seed: SPLIT_SEED });
+  const { tokenizer, windowLength: T, evalWindows, evalBatchSize, domain: name = "brown-j" } = options;
+  const domain = domainSplit(name, options.sotu);
   const press = generalSplit(PRESS_GENRES).heldOut;
   const fiction = generalSplit(FICTION_GENRES).heldOut;
-  const evalSet = (docs: BrownDocument[]) => evalBatches(spreadWindows(documentWindows(docs, tokenizer, T), evalWindows), evalBatchSize);
+  const evalSet = (docs: { text: string }[]) => evalBatches(spreadWindows(documentWindows(docs, tokenizer, T), evalWindows), evalBatchSize);
+  // General text is the pretraining side, the largest set: only replay and EWC read it, and a BPE
+  // takes seconds a megabyte, so it is tokenized when first read.
+  let general: Int32Array[] | undefined;
   return {
     domainTrain: documentWindows(domain.train, tokenizer, T),
-    domainEval: evalSet(domain.validation),
+    domainEval: evalSet(domain.heldOut),
     retain: { press: evalSet(press), fiction: evalSet(fiction) },
-    general: documentWindows(generalSplit().train, tokenizer, T),
+    get general() {
+      return (general ??= documentWindows(generalSplit().train, tokenizer, T));
+    },
   };
+}
+
+/** What one position of a window is, for printed units ("nats/byte", "nats/token"). */
+export function tokenUnit(tokenizer: Tokenizer): "byte" | "token" {
+  return tokenizer instanceof ByteTokenizer ? "byte" : "token";
 }
 
 /** The experiment's training data: token windows (batched with the run's seed), or prepared batches such as `LmData.batches()`. */

@@ -25,6 +25,7 @@ export type { StudyBaseline, StudyRun } from "./study_runs.js";
 export {
   DOMAIN_GENRE,
   FICTION_GENRES,
+  FORGETTING_DOMAINS,
   GENERAL_GENRES,
   PRESS_GENRES,
   documentWindows,
@@ -33,12 +34,14 @@ export {
   forgettingData,
   generalSplit,
   spreadWindows,
+  tokenUnit,
   userForgettingData,
 } from "./experiment_data.js";
 export type {
   DomainTrainData,
   ForgettingData,
   ForgettingDataOptions,
+  ForgettingDomain,
   GeneralSplit,
   UserForgettingData,
   UserForgettingDataOptions,

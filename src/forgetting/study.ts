@@ -1,17 +1,20 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { ready, seed as seedAll, type EngineInfo } from "../engine/index.js";
-import { batchStream } from "../data/index.js";
-import { loadBase, type GPT2LMHeadModel } from "../models/index.js";
+import { batchStream, type SotuFilter } from "../data/index.js";
+import { fromPretrained, shippedCheckpointDir, type GPT2LMHeadModel } from "../models/index.js";
 import type { CausalLMBase } from "./strategies.js";
-import { ByteTokenizer } from "../tokenizers/index.js";
+import { ByteTokenizer, loadTokenizer, type Tokenizer } from "../tokenizers/index.js";
 import { train, type TokenBatch, type TrainableModel, type TrainOptions } from "../train/index.js";
-import { forgettingData, type ForgettingData } from "./experiment_data.js";
+import { forgettingData, tokenUnit, type ForgettingData, type ForgettingDomain } from "./experiment_data.js";
 import { measureBaseline, trackRetention } from "./retention.js";
 import { studyCurves, studyRun, studyTable, studyTradeoff, type StudyBaseline, type StudyRun } from "./study_runs.js";
 import { compareWithMargin, verdict, type VerdictCheck } from "./verdict.js";
 
 /**
- * The notebooks' experiment: one shipped base, fine-tuned several ways on Brown's J ("learned"),
- * each run measured for what it learns of J and forgets of held-out press and fiction.
+ * The notebooks' experiment: one base, fine-tuned several ways on a new domain (Brown's J,
+ * "learned", or the State of the Union addresses), each run measured for what it learns of the
+ * domain and forgets of held-out press and fiction.
  */
 export interface ForgettingStudyOptions<M extends CausalLMBase = GPT2LMHeadModel> {
   /** Seeds every draw after setup (adapter weights, batch order): the same for every run. */
@@ -25,23 +28,46 @@ export interface ForgettingStudyOptions<M extends CausalLMBase = GPT2LMHeadModel
   /** New-domain training windows a run uses; default Infinity: all of them, none seen twice. */
   trainWindows?: number;
   /**
-   * The base: a shipped pretrained GPT-2 by name (`loadBase`), or a function that returns a fresh
-   * copy of the same base of any causal family each call (the baseline is measured on one, runs
-   * start from others): `() => fromPretrained(folder)`, or a seeded LLaMA with a byte vocabulary,
-   * `() => { seed(1); return llama("tiny"); }`. Default "tiny".
+   * The base: a shipped pretrained base by name ("tiny", "teach-12l") or a checkpoint folder, or
+   * a function that returns a fresh copy of the same base of any causal family each call (the
+   * baseline is measured on one, runs start from others): `() => fromPretrained(folder)`, or a
+   * seeded LLaMA with a byte vocabulary, `() => { seed(1); return llama("tiny"); }`. Default "tiny".
    */
   base?: string | (() => M | Promise<M>);
+  /**
+   * The tokenizer of the data. Default: a base by name or folder that has a tokenizer.json uses
+   * it (`loadTokenizer`: teach-12l's BPE), any other base the byte tokenizer. A function base
+   * with a vocabulary of its own needs its tokenizer here.
+   */
+  tokenizer?: Tokenizer;
+  /** The new domain: "brown-j" (default) or "sotu", the State of the Union addresses. */
+  domain?: ForgettingDomain;
+  /** For domain "sotu": which speeches (default all 233; the split stays the same, see sotuSplit). */
+  sotu?: SotuFilter;
   /** Windows per batch, in training and evaluation; default 8. */
   batchSize?: number;
-  /** Tokens (bytes) per window; default 64, the tiny model's context. */
+  /** Tokens per window (bytes for the byte tokenizer); default the base's context, at most 64 (the tiny model's). */
   windowLength?: number;
   /** Windows per evaluation set, spread over held-out documents; default 24. */
   evalWindows?: number;
-  /** Differences under this many nats/byte count as a tie in `above` / `below`; default 0.005. */
+  /** Differences under this many nats (per byte or token) count as a tie in `above` / `below`; default 0.005. */
   margin?: number;
 }
 
-const STUDY_DEFAULTS = { trainWindows: Infinity, base: "tiny", batchSize: 8, windowLength: 64, evalWindows: 24, margin: 0.005 };
+/** A study's options with every default filled in (the tokenizer and window length from the base). */
+export type ResolvedStudyOptions<M extends CausalLMBase = GPT2LMHeadModel> = Required<Omit<ForgettingStudyOptions<M>, "sotu">> &
+  Pick<ForgettingStudyOptions<M>, "sotu">;
+
+const STUDY_DEFAULTS = { trainWindows: Infinity, base: "tiny", domain: "brown-j" as const, batchSize: 8, evalWindows: 24, margin: 0.005 };
+
+/** The longest window a study uses by default: the tiny base's context (a larger base gets windows as the tiny one). */
+const MAX_DEFAULT_WINDOW = 64;
+
+/** The new domains as printSetup names them. */
+const DOMAIN_NAMES: Record<ForgettingDomain, string> = {
+  "brown-j": 'Brown J ("learned")',
+  sotu: "State of the Union addresses",
+};
 
 /** A model a study can fine-tune: trainable, with a parameter count (a lab base of any family, PEFT-wrapped models). */
 export type StudyModel = TrainableModel & { numParameters(opts?: { trainableOnly?: boolean }): number };
@@ -50,11 +76,13 @@ export type StudyModel = TrainableModel & { numParameters(opts?: { trainableOnly
 export type FinetuneOptions = Partial<TrainOptions> & { windows?: readonly Int32Array[] };
 
 export interface ForgettingStudy<M extends CausalLMBase = GPT2LMHeadModel> {
-  readonly options: Required<ForgettingStudyOptions<M>>;
+  readonly options: ResolvedStudyOptions<M>;
   readonly engine: EngineInfo;
   readonly data: ForgettingData;
   /** "domain": the new domain's held-out windows; "retained": held-out press, then fiction. */
   readonly evalSets: { domain: TokenBatch[]; retained: TokenBatch[] };
+  /** What a loss is per: "byte" for the byte tokenizer, "token" for a BPE (losses are nats/unit). */
+  readonly unit: "byte" | "token";
   /** The new-domain training windows runs use by default. */
   readonly trainWindows: Int32Array[];
   /** The base's loss on each eval set, measured once before any run. */
@@ -77,13 +105,30 @@ export interface ForgettingStudy<M extends CausalLMBase = GPT2LMHeadModel> {
   printVerdict(claim: string, checks: readonly VerdictCheck[]): void;
 }
 
-function resolve<M extends CausalLMBase>(options: ForgettingStudyOptions<M>): Required<ForgettingStudyOptions<M>> {
+function resolve<M extends CausalLMBase>(options: ForgettingStudyOptions<M>) {
   const o = { ...STUDY_DEFAULTS, ...options };
-  for (const key of ["seed", "steps", "lr", "evalEvery", "batchSize", "windowLength", "evalWindows", "margin"] as const) {
+  for (const key of ["seed", "steps", "lr", "evalEvery", "batchSize", "evalWindows", "margin"] as const) {
     if (!Number.isFinite(o[key])) throw new Error(`forgettingStudy: ${key} must be a finite number; got ${String(o[key])}`);
   }
+  if (o.windowLength !== undefined && !(Number.isInteger(o.windowLength) && o.windowLength >= 1))
+    throw new Error(`forgettingStudy: windowLength must be a positive integer; got ${String(o.windowLength)}`);
   if (!(o.trainWindows >= 1)) throw new Error(`forgettingStudy: trainWindows must be at least 1 (Infinity: all); got ${o.trainWindows}`);
   return o;
+}
+
+/** A base given by name or folder: a folder with a config.json is a checkpoint, anything else a shipped name. */
+function checkpointDir(base: string): string {
+  return existsSync(join(base, "config.json")) ? base : shippedCheckpointDir(base);
+}
+
+/** The tokenizer a base by name or folder was trained with: its tokenizer.json, else bytes (the tiny base's). */
+async function baseTokenizer(dir: string): Promise<Tokenizer> {
+  return existsSync(join(dir, "tokenizer.json")) ? loadTokenizer(dir) : new ByteTokenizer();
+}
+
+/** How many positions the model attends over: GPT-2's n_positions, LLaMA's max_position_embeddings. */
+function contextLength(model: CausalLMBase): number {
+  return "nPositions" in model.config ? model.config.nPositions : model.config.maxPositionEmbeddings;
 }
 
 /**
@@ -94,24 +139,45 @@ function resolve<M extends CausalLMBase>(options: ForgettingStudyOptions<M>): Re
 export async function forgettingStudy<M extends CausalLMBase = GPT2LMHeadModel>(
   options: ForgettingStudyOptions<M>,
 ): Promise<ForgettingStudy<M>> {
-  const o = resolve(options);
-  const { base: source } = o;
-  const freshBase = async (): Promise<M> => (typeof source === "string" ? ((await loadBase(source)) as CausalLMBase as M) : source());
+  const resolved = resolve(options);
+  const { base: source } = resolved;
+  const dir = typeof source === "string" ? checkpointDir(source) : undefined;
+  const freshBase = async (): Promise<M> =>
+    dir !== undefined ? ((await fromPretrained(dir)) as CausalLMBase as M) : (source as () => M | Promise<M>)();
+  const tokenizer = resolved.tokenizer ?? (dir !== undefined ? await baseTokenizer(dir) : new ByteTokenizer());
+  const unit = tokenUnit(tokenizer);
   const engine = await ready();
-  seedAll(o.seed);
-  // The new domain is Brown's J, never seen in pretraining; what the base should keep is measured
-  // on held-out press (A-C) and fiction (K-P) documents, also never seen in pretraining.
-  const data = forgettingData({
-    tokenizer: new ByteTokenizer(),
-    windowLength: o.windowLength,
-    evalWindows: o.evalWindows,
-    evalBatchSize: o.batchSize,
-  });
-  const evalSets = { domain: data.domainEval, retained: [...data.retain.press, ...data.retain.fiction] };
-  const trainWindows = data.domainTrain.slice(0, o.trainWindows);
+  seedAll(resolved.seed);
+  // The base comes first (its context sets the default window); building the data draws nothing
+  // from the engine's generator, so the draws after the seed are those of a base made before it.
   const base = await freshBase();
-  const baseline = (await measureBaseline(base, evalSets)) as StudyBaseline;
-  base.dispose();
+  let o: ResolvedStudyOptions<M>;
+  let data: ForgettingData;
+  let evalSets: ForgettingStudy["evalSets"];
+  let baseline: StudyBaseline;
+  try {
+    if (tokenizer.vocabSize > base.config.vocabSize)
+      throw new Error(
+        `forgettingStudy: the tokenizer has ${tokenizer.vocabSize} tokens but the base's vocabulary ${base.config.vocabSize}; ` +
+          "pass the base's own tokenizer (option tokenizer)",
+      );
+    o = { ...resolved, tokenizer, windowLength: resolved.windowLength ?? Math.min(MAX_DEFAULT_WINDOW, contextLength(base)) };
+    // The new domain (J or SOTU) is never seen in pretraining; what the base should keep is measured
+    // on held-out press (A-C) and fiction (K-P) documents, also never seen in pretraining.
+    data = forgettingData({
+      tokenizer,
+      windowLength: o.windowLength,
+      evalWindows: o.evalWindows,
+      evalBatchSize: o.batchSize,
+      domain: o.domain,
+      sotu: o.sotu,
+    });
+    evalSets = { domain: data.domainEval, retained: [...data.retain.press, ...data.retain.fiction] };
+    baseline = (await measureBaseline(base, evalSets)) as StudyBaseline;
+  } finally {
+    base.dispose();
+  }
+  const trainWindows = data.domainTrain.slice(0, o.trainWindows);
 
   async function finetune(name: string, model: StudyModel, opts: FinetuneOptions = {}): Promise<StudyRun> {
     const { windows = trainWindows, ...trainOpts } = opts;
@@ -139,6 +205,7 @@ export async function forgettingStudy<M extends CausalLMBase = GPT2LMHeadModel>(
     engine,
     data,
     evalSets,
+    unit,
     trainWindows,
     baseline,
     loadBase: freshBase,
@@ -148,12 +215,12 @@ export async function forgettingStudy<M extends CausalLMBase = GPT2LMHeadModel>(
     curves: (runs) => studyCurves(runs, baseline),
     tradeoff: studyTradeoff,
     printSetup() {
-      const windows = `${trainWindows.length} training windows of ${o.windowLength} bytes`;
-      console.log(`backend ${engine.backend}; seed ${o.seed}; ${windows}`);
+      const windows = `${trainWindows.length} training windows of ${o.windowLength} ${unit}s`;
+      console.log(`backend ${engine.backend}; seed ${o.seed}; new domain ${DOMAIN_NAMES[o.domain]}; ${windows}`);
       const losses = `new-domain loss ${baseline.domain.toFixed(3)}, retained loss ${baseline.retained.toFixed(3)}`;
-      console.log(`the base before fine-tuning: ${losses} nats/byte`);
+      console.log(`the base before fine-tuning: ${losses} nats/${unit}`);
     },
-    printSummary: (runs) => console.log(studyTable(runs)),
+    printSummary: (runs) => console.log(studyTable(runs, unit)),
     printVerdict: (claim, checks) => console.log(verdict(claim, checks, { seed: o.seed }).text),
   };
 }

@@ -12,7 +12,7 @@ export interface StudyRun {
   events: TrainEvent[];
   /** One record per evaluation (the trainer's eval events). */
   history: RetentionRecord[];
-  /** Losses at the last evaluation (nats/token). */
+  /** Losses at the last evaluation (nats per token: per byte for the byte tokenizer). */
   domainLoss: number;
   retainedLoss: number;
   /** How much the new domain's loss fell from the base's: what was learned. */
@@ -62,8 +62,8 @@ export function studyRun(
   };
 }
 
-/** One row per run: what each trains, learned, forgot and cost per step. */
-export function studyTable(runs: readonly StudyRun[]): string {
+/** One row per run: what each trains, learned, forgot and cost per step; `unit` is what a loss is per ("byte" for the byte tokenizer, "token" for a BPE). */
+export function studyTable(runs: readonly StudyRun[], unit: "byte" | "token" = "byte"): string {
   const head = ["run", "trainable", "domain loss", "learned", "retained loss", "forgot", "ms/step"];
   const rows = runs.map((r) => [
     r.name,
@@ -74,7 +74,7 @@ export function studyTable(runs: readonly StudyRun[]): string {
     r.forgetting.toFixed(3),
     r.msPerStep.toFixed(0),
   ]);
-  const note = "losses in nats/byte; learned = fall of the new-domain loss, forgot = rise of the retained loss, both vs the base";
+  const note = `losses in nats/${unit}; learned = fall of the new-domain loss, forgot = rise of the retained loss, both vs the base`;
   return `${formatTable(head, rows)}\n${note}`;
 }
 
