@@ -15,8 +15,9 @@ import type { RunOutcome } from "./run_outcome.js";
  *   the standard error sd / sqrt(n). This is a rule on the size of the effect against the
  *   seed-to-seed scatter, not a significance test: at 3 seeds it asks for mean / (sd / sqrt(3)) >
  *   3.46, between the one-sided (2.92) and two-sided (4.30) 95% points of Student's t with 2
- *   degrees of freedom; with more seeds it grows stricter than a t-test (2 sqrt(n) standard
- *   errors), never looser. More seeds make the spread better known, not the bar lower.
+ *   degrees of freedom. From 4 seeds on it is stricter than both (at 4: 4.00 against 3.18
+ *   two-sided), as the bar, 2 sqrt(n) standard errors, grows with n: more seeds make the spread
+ *   better known, not the bar lower.
  * - A floor: with sd near 0 (a quantity every seed measures alike, such as a parameter count) any
  *   difference would exceed 2 sd, so a check also needs |mean| above `margin`, the tie band of
  *   single-seed comparisons (compareWithMargin).
