@@ -1,7 +1,7 @@
 /**
  * Re-measures the activation coefficients of src/train/memory_plan.ts: the peak tensor bytes
  * (tf.profile) of one forward and backward pass on small GPT-2 / LLaMA shapes, per token, next to
- * what the plan predicts for the same pass. Shapes that differ in one field at a time separate
+ * what the plan predicts for the same pass, for GPT-2, LLaMA, T5 and BART. Shapes that differ in one field at a time separate
  * the terms (layers, hidden, ffn, heads x T, vocabulary, checkpointing, LoRA).
  *
  *   npx vite-node bench/memory-plan.ts
@@ -11,7 +11,7 @@ import * as lab from "../src/index.js";
 import { microStep, trainedParameters } from "../src/train/micro_step.js";
 
 interface Shape {
-  family: "gpt2" | "llama";
+  family: "gpt2" | "llama" | "t5" | "bart";
   V: number;
   T: number;
   h: number;
@@ -35,28 +35,58 @@ const SHAPES: Shape[] = [
   { family: "llama", V: 256, T: 64, h: 128, L: 4, a: 4, B: 4 },
   { family: "llama", V: 256, T: 64, h: 128, L: 4, a: 4, B: 4, f: 256 },
   { family: "llama", V: 256, T: 64, h: 128, L: 4, a: 4, B: 4, lora: true },
+  // Encoder-decoder: L encoder and L decoder blocks; the plan uses GPT-2's coefficients for them.
+  { family: "t5", V: 256, T: 64, h: 128, L: 2, a: 4, B: 4 },
+  { family: "t5", V: 256, T: 64, h: 128, L: 4, a: 4, B: 4 },
+  { family: "t5", V: 256, T: 128, h: 128, L: 2, a: 4, B: 4 },
+  { family: "t5", V: 256, T: 64, h: 128, L: 2, a: 4, B: 4, lora: true },
+  { family: "bart", V: 256, T: 64, h: 128, L: 2, a: 4, B: 4 },
+  { family: "bart", V: 256, T: 64, h: 128, L: 4, a: 4, B: 4 },
+  { family: "bart", V: 256, T: 128, h: 128, L: 2, a: 4, B: 4 },
+  { family: "bart", V: 256, T: 64, h: 128, L: 2, a: 4, B: 4, lora: true },
 ];
+
+const LORA_TARGETS = { gpt2: ["c_attn"], llama: ["q_proj", "v_proj"], t5: ["q", "v"], bart: ["q_proj", "v_proj"] };
+
+function build(s: Shape): lab.Module {
+  const f = s.f ?? 4 * s.h;
+  if (s.family === "llama")
+    return lab.llama(
+      new lab.LlamaConfig({
+        vocabSize: s.V,
+        hiddenSize: s.h,
+        intermediateSize: f,
+        numHiddenLayers: s.L,
+        numAttentionHeads: s.a,
+        maxPositionEmbeddings: s.T,
+      }),
+    );
+  if (s.family === "t5")
+    return lab.t5(new lab.T5Config({ vocabSize: s.V, dModel: s.h, dKv: s.h / s.a, dFf: f, numLayers: s.L, numHeads: s.a, dropoutRate: 0 }));
+  if (s.family === "bart")
+    return lab.bart(
+      new lab.BartConfig({
+        vocabSize: s.V,
+        maxPositionEmbeddings: 2 * s.T,
+        dModel: s.h,
+        encoderLayers: s.L,
+        decoderLayers: s.L,
+        encoderAttentionHeads: s.a,
+        decoderAttentionHeads: s.a,
+        encoderFfnDim: f,
+        decoderFfnDim: f,
+        dropout: 0,
+      }),
+    );
+  return lab.gpt2(new lab.GPT2Config({ vocabSize: s.V, nPositions: s.T, nEmbd: s.h, nLayer: s.L, nHead: s.a }));
+}
 
 await lab.ready();
 console.log("shape | measured MiB | planned activations + gradients MiB | ratio");
 for (const s of SHAPES) {
   lab.seed(0);
-  const base: lab.Module =
-    s.family === "llama"
-      ? lab.llama(
-          new lab.LlamaConfig({
-            vocabSize: s.V,
-            hiddenSize: s.h,
-            intermediateSize: s.f ?? 4 * s.h,
-            numHiddenLayers: s.L,
-            numAttentionHeads: s.a,
-            maxPositionEmbeddings: s.T,
-          }),
-        )
-      : lab.gpt2(new lab.GPT2Config({ vocabSize: s.V, nPositions: s.T, nEmbd: s.h, nLayer: s.L, nHead: s.a }));
-  const model = s.lora
-    ? lab.getPeftModel(base as never, new lab.LoraConfig({ r: 8, targetModules: s.family === "llama" ? ["q_proj", "v_proj"] : ["c_attn"] }))
-    : base;
+  const base = build(s);
+  const model = s.lora ? lab.getPeftModel(base as never, new lab.LoraConfig({ r: 8, targetModules: LORA_TARGETS[s.family] })) : base;
   if (s.checkpointing) lab.setGradientCheckpointing(model);
   model.train(true);
   const named = model.namedParameters();

@@ -36,14 +36,19 @@ import { Linear4bit, adamw8bitStateBytes, fourBitStorageBytes } from "../quant/i
  *   takes the larger of the two, not their sum;
  * - per LoRA-wrapped Linear, `lora * inFeatures` (the dropout's copy of its input and the
  *   adapter's products); per 4-bit Linear, its dequantized float32 weight, kept for the backward.
- * T5 and BART use GPT-2's coefficients, their encoder and decoder blocks counted together: an
- * estimate that has not been fitted to them.
+ * T5 and BART count their encoder and decoder blocks together (`layers` = both stacks; a decoder
+ * block's cross-attention is folded into the per-block average), fitted on 5 shapes each
+ * (2-4 layers a stack, T 64-128, width 128-256, FFN 512-1024; fits within 2.5%). BART's attention
+ * probabilities did not grow measurably with T, so it has no T term; T5's is small (its position
+ * bias is shared, its probabilities kept once).
  */
 
 /** Measured bytes per token (see the file comment). */
 export const ACTIVATION_COEFFICIENTS = {
   gpt2: { hidden: 186, ffn: 78, scores: 49, vocab: 36, trunk: 63, checkpointed: 12, lora: 93 },
   llama: { hidden: 402, ffn: 78, scores: 0, vocab: 34, trunk: 33, checkpointed: 12, lora: 35 },
+  t5: { hidden: 303, ffn: 34, scores: 8, vocab: 36, trunk: 176, checkpointed: 12, lora: 42 },
+  bart: { hidden: 357, ffn: 98, scores: 0, vocab: 36, trunk: 182, checkpointed: 12, lora: 42 },
 } as const;
 
 /** The part of the wasm heap a plan may fill: the rest is left to the allocator's fragmentation. */
@@ -125,7 +130,7 @@ function shapeOf(model: Module): PlanShape {
     };
   if (typeof c.dModel === "number" && typeof c.dFf === "number")
     return {
-      family: "gpt2",
+      family: "t5",
       layers: c.numLayers + (c.numDecoderLayers ?? c.numLayers),
       hidden: c.dModel,
       ffn: c.dFf,
@@ -135,7 +140,7 @@ function shapeOf(model: Module): PlanShape {
     };
   if (typeof c.dModel === "number" && typeof c.encoderLayers === "number")
     return {
-      family: "gpt2",
+      family: "bart",
       layers: c.encoderLayers + c.decoderLayers,
       hidden: c.dModel,
       ffn: c.encoderFfnDim,

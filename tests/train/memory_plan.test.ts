@@ -121,6 +121,38 @@ describe("memoryPlan against the measured peak of training", () => {
     });
     expect(Math.abs(ratio - 1)).toBeLessThan(0.15);
   });
+
+  // Shapes outside the ones bench/memory-plan.ts fitted T5's and BART's coefficients on (3 layers a
+  // stack, width 192, FFN 768, T 96).
+  it("T5 (3 + 3 layers, relative position bias), full fine-tuning: within 15%", async () => {
+    lab.seed(0);
+    const model = lab.t5(new lab.T5Config({ vocabSize: 512, dModel: 192, dKv: 48, dFf: 768, numLayers: 3, numHeads: 4, dropoutRate: 0 }));
+    const ratio = await planAndPeak(model, { B: 4, T: 96 });
+    expect(Math.abs(ratio - 1)).toBeLessThan(0.15);
+  });
+
+  it("BART (3 + 3 layers, learned positions) with LoRA on q_proj, v_proj: within 15%", async () => {
+    lab.seed(0);
+    const base = lab.bart(
+      new lab.BartConfig({
+        vocabSize: 512,
+        maxPositionEmbeddings: 128,
+        dModel: 192,
+        encoderLayers: 3,
+        decoderLayers: 3,
+        encoderAttentionHeads: 4,
+        decoderAttentionHeads: 4,
+        encoderFfnDim: 768,
+        decoderFfnDim: 768,
+        dropout: 0,
+      }),
+    );
+    const ratio = await planAndPeak(lab.getPeftModel(base, new lab.LoraConfig({ r: 8, targetModules: ["q_proj", "v_proj"] })), {
+      B: 4,
+      T: 96,
+    });
+    expect(Math.abs(ratio - 1)).toBeLessThan(0.15);
+  });
 });
 
 describe("train() refuses a run that will not fit, before the first step", () => {
