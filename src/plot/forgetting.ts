@@ -1,4 +1,5 @@
 import type { Annotations, Data } from "plotly.js";
+import { legendBelow, lineHeight, markerBox, NOMINAL_WIDTH, placeLabels, textWidth, type LabelLayout } from "./fit.js";
 import { axis, baseLayout, paletteColor } from "./theme.js";
 import type { PlotFigure, PlotForgettingCurve, PlotLearnForgetPoint } from "./types.js";
 
@@ -152,11 +153,25 @@ export function forgettingFigure(input: ForgettingFigureInput, opts: ForgettingF
 export interface LearnForgetFigureOptions {
   title?: string;
   height?: number;
+  /** A fixed width in pixels; default the page's, labels placed to fit from NOMINAL_WIDTH up. */
+  width?: number;
 }
+
+const LF_MARGIN = { l: 80, r: 24, t: 84 };
+/** x tick labels and the x axis title under the plotting area. */
+const LF_AXIS_BELOW = 64;
+/** Tall enough for the y axis title to fit along it. */
+const LF_PLOT_HEIGHT = 310;
+const LF_MARKER = { end: 13, checkpoint: 8 };
+const BASE_LABEL = { text: "base model", size: 11, ax: 30, ay: -18 };
 
 /**
  * The trade-off in one picture: what each strategy learned (new-domain gain) against what it
  * forgot, one point per strategy or a path through its checkpoints. Up and left is better.
+ * Strategies of a notebook's study often land close together, so each label takes a position
+ * around its marker that covers no other label or marker (fit.ts placeLabels); one with no room
+ * becomes the strategy's number, its legend entry numbered too, and if even that has no room it
+ * is left to the hover text and the legend's colour.
  */
 export function learnForgetFigure(points: readonly PlotLearnForgetPoint[], opts: LearnForgetFigureOptions = {}): PlotFigure {
   if (points.length === 0) throw new Error("learnForgetFigure: no points given");
@@ -169,27 +184,75 @@ export function learnForgetFigure(points: readonly PlotLearnForgetPoint[], opts:
   const yMin = Math.min(0, ...ys);
   const yMax = Math.max(0, ...ys);
   const ySpan = yMax - yMin || 1;
-  const data: Data[] = strategies.map((s, i) => {
+  const xRange = [xMin - 0.06 * span, xMax + 0.06 * span];
+  const yRange = [yMin - 0.06 * ySpan, yMax + 0.12 * ySpan];
+
+  const series = strategies.map((s) => {
     const pts = points.filter((p) => p.strategy === s).sort((a, b) => (a.step ?? 0) - (b.step ?? 0));
     const path = pts.length > 1;
     const labels = pts.map((p) => p.label ?? (path && p.step !== undefined ? `${s}, step ${p.step}` : s));
     // Label a path at its end only; every point's label would pile up.
     const text = labels.map((l, k) => (path && k !== pts.length - 1 && pts[k].label === undefined ? "" : l));
-    // Labels near the right edge go to the left of their point, so they are not cut off; a path's
-    // label goes below its end, off the other strategies' labels that sit above their points.
-    const side = (p: PlotLearnForgetPoint) => (p.forgetting > xMax - 0.35 * span ? "left" : "right");
-    const textposition = pts.map((p) => `${path ? "bottom" : "top"} ${side(p)}`);
+    const sizes = pts.map((_, k) => (k === pts.length - 1 ? LF_MARKER.end : LF_MARKER.checkpoint));
+    return { s, pts, path, labels, text, sizes };
+  });
+
+  const legend = legendBelow(
+    strategies.map((s, i) => `${i + 1} ${s}`),
+    opts.width ?? NOMINAL_WIDTH,
+  );
+  const margin = { ...LF_MARGIN, b: LF_AXIS_BELOW + legend.height };
+  const height = opts.height ?? LF_MARGIN.t + LF_PLOT_HEIGHT + margin.b;
+  const widths = opts.width !== undefined ? [opts.width] : [NOMINAL_WIDTH, 1.4 * NOMINAL_WIDTH, 1.8 * NOMINAL_WIDTH];
+  const placed = series.flatMap((t, i) => t.text.map((text, k) => ({ i, k, text }))).filter((l) => l.text !== "");
+  const layoutAt = (width: number, texts: readonly string[]): LabelLayout => {
+    const frame = { x0: margin.l, y0: margin.t, x1: width - margin.r, y1: height - margin.b };
+    const px = (x: number) => frame.x0 + ((x - xRange[0]) / (xRange[1] - xRange[0])) * (frame.x1 - frame.x0);
+    const py = (y: number) => frame.y1 - ((y - yRange[0]) / (yRange[1] - yRange[0])) * (frame.y1 - frame.y0);
+    const markers = series.flatMap((t) => t.pts.map((p, k) => markerBox(px(p.forgetting), py(p.gain), t.sizes[k])));
+    // The "base model" note at the origin: its arrow and its text, centred on the arrow's tail.
+    const ox = px(0);
+    const oy = py(0);
+    const tw = textWidth(BASE_LABEL.text, BASE_LABEL.size) / 2;
+    const th = lineHeight(BASE_LABEL.size) / 2;
+    const obstacles = [
+      { x0: ox, y0: oy + BASE_LABEL.ay, x1: ox + BASE_LABEL.ax, y1: oy },
+      { x0: ox + BASE_LABEL.ax - tw, y0: oy + BASE_LABEL.ay - th, x1: ox + BASE_LABEL.ax + tw, y1: oy + BASE_LABEL.ay + th },
+    ];
+    const labels = placed.map((l, n) => {
+      const p = series[l.i].pts[l.k];
+      return { x: px(p.forgetting), y: py(p.gain), markerSize: series[l.i].sizes[l.k], text: texts[n] };
+    });
+    return { labels, markers, obstacles, frame };
+  };
+  const place = (texts: readonly string[]) => placeLabels(widths.map((w) => layoutAt(w, texts)));
+  let texts = placed.map((l) => l.text);
+  let positions = place(texts);
+  if (positions.includes(undefined)) {
+    texts = texts.map((t, n) => (positions[n] === undefined ? String(placed[n].i + 1) : t));
+    positions = place(texts);
+  }
+  const numbered = new Set(placed.filter((l, n) => positions[n] !== undefined && texts[n] !== l.text).map((l) => l.i));
+
+  const data: Data[] = series.map((t, i) => {
+    const text = [...t.text];
+    const textposition: string[] = t.pts.map(() => "top right");
+    placed.forEach((l, n) => {
+      if (l.i !== i) return;
+      text[l.k] = positions[n] === undefined ? "" : texts[n];
+      textposition[l.k] = positions[n] ?? "top right";
+    });
     const trace: Data = {
       type: "scatter",
-      mode: path ? "text+lines+markers" : "text+markers",
-      name: s,
-      x: pts.map((p) => p.forgetting),
-      y: pts.map((p) => p.gain),
+      mode: t.path ? "text+lines+markers" : "text+markers",
+      name: numbered.has(i) ? `${i + 1} ${t.s}` : t.s,
+      x: t.pts.map((p) => p.forgetting),
+      y: t.pts.map((p) => p.gain),
       text,
       textposition: textposition as unknown as "top right",
-      customdata: labels,
+      customdata: t.labels,
       line: { color: paletteColor(i), width: 1.5 },
-      marker: { color: paletteColor(i), size: pts.map((_, k) => (k === pts.length - 1 ? 13 : 8)), line: { color: "#FFFFFF", width: 1 } },
+      marker: { color: paletteColor(i), size: t.sizes, line: { color: "#FFFFFF", width: 1 } },
       cliponaxis: false,
       hovertemplate: `%{customdata}<br>forgetting %{x:.4f} ${NATS}<br>gain %{y:.4f} ${NATS}<extra></extra>`,
     };
@@ -201,19 +264,20 @@ export function learnForgetFigure(points: readonly PlotLearnForgetPoint[], opts:
       {
         title: opts.title ?? "Learning vs. forgetting",
         subtitle: "up = learned more of the new domain, left = forgot less of the old one",
-        height: opts.height ?? 460,
+        height,
+        ...(opts.width !== undefined ? { width: opts.width } : {}),
       },
       {
         // Zero in view on both axes: the base model sits at the origin.
         xaxis: axis(`forgetting: Δ retained-set loss (${NATS})`, {
           zeroline: true,
           zerolinewidth: 2,
-          range: [xMin - 0.06 * span, xMax + 0.06 * span],
+          range: xRange,
         }),
         yaxis: axis(`gain: new-domain loss decrease (${NATS})`, {
           zeroline: true,
           zerolinewidth: 2,
-          range: [yMin - 0.06 * ySpan, yMax + 0.12 * ySpan],
+          range: yRange,
         }),
         annotations: [
           {
@@ -232,15 +296,17 @@ export function learnForgetFigure(points: readonly PlotLearnForgetPoint[], opts:
             xref: "x",
             y: 0,
             yref: "y",
-            text: "base model",
+            text: BASE_LABEL.text,
             showarrow: true,
             arrowhead: 0,
-            ax: 30,
-            ay: -18,
-            font: { color: "#57606a", size: 11 },
+            ax: BASE_LABEL.ax,
+            ay: BASE_LABEL.ay,
+            font: { color: "#57606a", size: BASE_LABEL.size },
           },
         ],
         showlegend: true,
+        legend: legend.legend,
+        margin,
       },
     ),
   };

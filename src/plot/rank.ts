@@ -1,6 +1,7 @@
 import type { Annotations, Data, Shape } from "plotly.js";
 import { effectiveRank, stableRank } from "../spectrum/index.js";
 import { shortNames } from "./gradnorm.js";
+import { legendBelow, lineHeight, NOMINAL_WIDTH, textWidth, wrapInto, wrapText } from "./fit.js";
 import { axis, baseLayout, paletteColor } from "./theme.js";
 import type { PlotFigure, PlotSpectrum } from "./types.js";
 
@@ -11,7 +12,18 @@ export interface RankSpectrumFigureOptions {
   /** How many leading singular values to draw. Default all. */
   maxIndex?: number;
   height?: number;
+  /** A fixed width in pixels; default the page's, laid out to fit from NOMINAL_WIDTH up. */
+  width?: number;
 }
+
+const X1_DOMAIN: [number, number] = [0, 0.5];
+/** The gap between the panels holds the right panel's "r = 8" labels. */
+const X2_DOMAIN: [number, number] = [0.62, 1];
+const PLOT_HEIGHT = 300;
+/** An upright layer name breaks into two lines at most: more read as a list of words. */
+const UPRIGHT_LINES = 2;
+/** An x axis title and its standoff. */
+const AXIS_TITLE = 32;
 
 /**
  * Left: singular values of each layer's weight update (log scale), the LoRA rank r marked.
@@ -57,7 +69,7 @@ export function rankSpectrumFigure(spectra: readonly PlotSpectrum[], opts: RankS
     },
   );
   const shapes: Partial<Shape>[] = [];
-  const ranks = [...new Set(spectra.map((s) => s.loraRank).filter((r): r is number => r !== undefined))];
+  const ranks = [...new Set(spectra.map((s) => s.loraRank).filter((r): r is number => r !== undefined))].sort((a, b) => a - b);
   for (const r of ranks) {
     shapes.push({
       type: "line",
@@ -80,36 +92,88 @@ export function rankSpectrumFigure(spectra: readonly PlotSpectrum[], opts: RankS
       line: { color: "#E69F00", width: 2, dash: "dash" },
     });
   }
-  const annotations: Partial<Annotations>[] = ranks.flatMap((r) => [
-    { x: r, xref: "x", y: 1, yref: "paper", yanchor: "bottom", text: `LoRA r = ${r}`, showarrow: false, font: { color: "#9A6700" } },
-    {
-      x: 1,
-      xref: "x2 domain",
-      xanchor: "right",
+
+  // Laid out for a narrow page (fit.ts); a wider one only has more room. The layer names under
+  // the right panel lie flat, wrapped, when they fit their column, else stand upright (never
+  // slanted: a slanted name reaches under the left panel), wrapped into as many lines as the
+  // column is wide (two at most), every k-th name only when even one line is wider than a column.
+  const width = opts.width ?? NOMINAL_WIDTH;
+  const margin = { l: 64, r: 64, t: 72 };
+  const column = ((width - margin.l - margin.r) * (X2_DOMAIN[1] - X2_DOMAIN[0])) / labels.length;
+  const widest = (lines: string[][]) => Math.max(...lines.flat().map((l) => textWidth(l)));
+  const flatLines = labels.map((l) => wrapText(l, column - 8));
+  const flat = widest(flatLines) + 8 <= column && flatLines.every((l) => l.length <= 3);
+  const uprightLines = labels.map((l) => wrapInto(l, Math.min(UPRIGHT_LINES, Math.max(1, Math.floor((column - 4) / lineHeight())))));
+  const tickLines = flat ? flatLines : uprightLines;
+  const tickHeight = flat ? Math.max(...flatLines.map((l) => l.length)) * lineHeight() : widest(uprightLines) + 8;
+  const every = Math.max(1, Math.ceil((lineHeight() + 2) / column));
+  const ticks = labels.map((l, i) => ({ l, text: tickLines[i].join("<br>") })).filter((_, i) => i % every === 0);
+  const legend = legendBelow([...labels, "stable rank", "effective rank"], width);
+  const b = tickHeight + AXIS_TITLE + legend.height;
+  const height = opts.height ?? margin.t + PLOT_HEIGHT + b;
+
+  // Rank labels sit in the gap left of the right panel, where no marker can be; one whose line is
+  // too close to the previous one's is left out (its line still shows).
+  const yMax2 = 1.08 * Math.max(1, ...stable, ...eff, ...ranks);
+  const pxPerRank = (height - margin.t - b) / yMax2;
+  const labelled: number[] = [];
+  for (const r of ranks) if (labelled.length === 0 || (r - labelled[labelled.length - 1]) * pxPerRank >= lineHeight()) labelled.push(r);
+  const annotations: Partial<Annotations>[] = [
+    ...(ranks.length > 0
+      ? [
+          {
+            x: ranks[0],
+            xref: "x" as const,
+            xanchor: "left" as const,
+            y: 1,
+            yref: "paper" as const,
+            yanchor: "bottom" as const,
+            text: `LoRA r = ${ranks.join(", ")}`,
+            showarrow: false,
+            font: { color: "#9A6700" },
+          },
+        ]
+      : []),
+    ...labelled.map((r) => ({
+      x: 0,
+      xref: "x2 domain" as const,
+      xanchor: "right" as const,
+      xshift: -4,
       y: r,
-      yref: "y2",
-      yanchor: "bottom",
+      yref: "y2" as const,
+      yanchor: "middle" as const,
       text: `r = ${r}`,
       showarrow: false,
       font: { color: "#9A6700" },
-    },
-  ]);
-  const longLabels = labels.some((l) => l.length > 8);
+    })),
+  ];
   return {
     data,
     layout: baseLayout(
-      { title: opts.title ?? "Singular values of the weight updates", height: opts.height ?? 440 },
       {
-        xaxis: axis("index i (largest first)", { domain: [0, 0.56] }),
+        title: opts.title ?? "Singular values of the weight updates",
+        height,
+        ...(opts.width !== undefined ? { width: opts.width } : {}),
+      },
+      {
+        xaxis: axis("index i (largest first)", { domain: X1_DOMAIN }),
         yaxis: axis(opts.normalize ? "σᵢ / σ₁" : "singular value σᵢ", { type: "log", exponentformat: "power" }),
-        xaxis2: axis("layer", { domain: [0.66, 1], anchor: "y2", type: "category", tickangle: longLabels && labels.length > 1 ? -30 : 0 }),
-        yaxis2: axis("rank (number of directions)", { anchor: "x2", rangemode: "tozero" }),
+        xaxis2: axis("layer", {
+          domain: X2_DOMAIN,
+          anchor: "y2",
+          type: "category",
+          tickangle: flat ? 0 : -90,
+          tickmode: "array",
+          tickvals: ticks.map((t) => t.l),
+          ticktext: ticks.map((t) => t.text),
+        }),
+        // Ticks and title on the right, so nothing of the right panel sits between the two.
+        yaxis2: axis("rank (number of directions)", { anchor: "x2", side: "right", range: [0, yMax2] }),
         shapes,
         annotations,
         showlegend: true,
-        // On the right: below the plot it would collide with the slanted layer names.
-        legend: { orientation: "v", x: 1.02, xanchor: "left", y: 1, yanchor: "top" },
-        margin: { l: 64, r: 24, t: 72, b: 56 },
+        legend: legend.legend,
+        margin: { ...margin, b },
       },
     ),
   };
