@@ -112,8 +112,11 @@ export interface ForgettingDataOptions {
   sotu?: SotuFilter;
 }
 
-/** The new domain's documents, train / held out. */
-function domainSplit(domain: ForgettingDomain, sotu: SotuFilter | undefined): { train: { text: string }[]; heldOut: { text: string }[] } {
+/** A new domain's documents, train / held out (the forgetting demo's split of J or of the speeches). */
+export function domainSplit(
+  domain: ForgettingDomain,
+  sotu: SotuFilter | undefined,
+): { train: { text: string }[]; heldOut: { text: string }[] } {
   if (domain === "sotu") return sotuSplit(sotu);
   if (domain !== "brown-j")
     throw new Error(`forgettingData: unknown domain ${JSON.stringify(domain)}; expected ${FORGETTING_DOMAINS.join(" or ")}`);

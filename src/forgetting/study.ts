@@ -121,8 +121,8 @@ function checkpointDir(base: string): string {
   return existsSync(join(base, "config.json")) ? base : shippedCheckpointDir(base);
 }
 
-/** The tokenizer a base by name or folder was trained with: its tokenizer.json, else bytes (the tiny base's). */
-async function baseTokenizer(dir: string): Promise<Tokenizer> {
+/** The tokenizer a checkpoint folder was trained with: its tokenizer.json, else bytes (the tiny base's). */
+export async function checkpointTokenizer(dir: string): Promise<Tokenizer> {
   return existsSync(join(dir, "tokenizer.json")) ? loadTokenizer(dir) : new ByteTokenizer();
 }
 
@@ -144,7 +144,7 @@ export async function forgettingStudy<M extends CausalLMBase = GPT2LMHeadModel>(
   const dir = typeof source === "string" ? checkpointDir(source) : undefined;
   const freshBase = async (): Promise<M> =>
     dir !== undefined ? ((await fromPretrained(dir)) as CausalLMBase as M) : (source as () => M | Promise<M>)();
-  const tokenizer = resolved.tokenizer ?? (dir !== undefined ? await baseTokenizer(dir) : new ByteTokenizer());
+  const tokenizer = resolved.tokenizer ?? (dir !== undefined ? await checkpointTokenizer(dir) : new ByteTokenizer());
   const unit = tokenUnit(tokenizer);
   const engine = await ready();
   seedAll(resolved.seed);
