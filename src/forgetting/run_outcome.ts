@@ -33,8 +33,9 @@ export interface RunOutcome {
   name: string;
   kind: RunOutcomeKind;
   /**
-   * A diverged run's turning point: the step where its smoothed training loss was lowest before it
-   * rose, and that loss; for a non-finite loss, the step that gave it and the value.
+   * A diverged run's turning point: the last step at its lowest training loss before it rose, and
+   * that loss (the smoothed loss for a slow climb, a step's own for one past `factor`); for a
+   * non-finite loss, the step that gave it and the value.
    */
   turn?: { step: number; loss: number };
   /** The kind and the numbers behind it, in words. */
@@ -106,22 +107,27 @@ export function runOutcome(run: RunCurves, baseline: { domain: number; retained:
     sum += s.loss - (i >= window ? steps[i - window].loss : 0);
     if (i >= window - 1) smooth.push({ step: s.step, loss: sum / window });
   });
-  const lowest = (upTo: number) => smooth.slice(0, upTo + 1).reduce((m, p) => (p.loss < m.loss ? p : m));
+  // The last point at the lowest loss up to index `upTo`: where the curve turned upward.
+  const lowest = (points: typeof steps, upTo: number) => points.slice(0, upTo + 1).reduce((m, p) => (p.loss <= m.loss ? p : m));
   const start = smooth[0];
   const end = smooth[smooth.length - 1];
   const mean = window === 1 ? "" : ` (mean of ${window} steps)`;
   const ceiling = factor * baseline.domain;
   const high = smooth.findIndex((p) => p.loss > ceiling);
   if (high >= 0) {
-    const turn = lowest(high);
+    // A climb this steep can happen inside one window, so the turn is located on the step losses:
+    // the first above the ceiling (at or before the mean crossed it) and the lowest before that.
+    const first = steps.findIndex((s) => s.loss > ceiling);
+    const turn = lowest(steps, first);
     return diverged(
       turn,
-      `the training loss${mean} turned at step ${turn.step} (${f3(turn.loss)}) and rose to ${f3(smooth[high].loss)} at step ` +
-        `${smooth[high].step}, above ${factor} x the base's new-domain loss ${f3(baseline.domain)}`,
+      `the training loss turned at step ${turn.step} (${f3(turn.loss)}) and rose to ${f3(steps[first].loss)} at step ` +
+        `${steps[first].step}, above ${factor} x the base's new-domain loss ${f3(baseline.domain)}` +
+        `${window === 1 ? "" : `; its mean over ${window} steps reached ${f3(smooth[high].loss)} at step ${smooth[high].step}`}`,
     );
   }
   if (end.loss > start.loss + rise) {
-    const turn = lowest(smooth.length - 1);
+    const turn = lowest(smooth, smooth.length - 1);
     return diverged(
       turn,
       `the training loss${mean} turned at step ${turn.step} (${f3(turn.loss)}) and ended at ${f3(end.loss)} (step ${end.step}), ` +

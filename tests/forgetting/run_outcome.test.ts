@@ -64,20 +64,21 @@ describe("runOutcome(run, baseline)", () => {
 
   it("diverged: a climb above 1.5 x the base's domain loss counts even when the loss comes back down", () => {
     // 2.0 for steps 1-10, 4.0 for 11-20, then 1.9. Window 5: the mean ending at step 13 is
-    // (2 + 2 + 4 + 4 + 4) / 5 = 3.2 > 3.0, the first above; before it the mean is 2.0 from step 5.
+    // (2 + 2 + 4 + 4 + 4) / 5 = 3.2 > 3.0, the first above. The turn is read on the step losses:
+    // the first above 3.0 is step 11, and the last at the lowest before it is step 10 (2.0).
     const losses = range(40, (s) => (s <= 10 ? 2.0 : s <= 20 ? 4.0 : 1.9));
     const o = runOutcome(curves(losses, { domain: 1.99, retained: 2.2 }), BASE, { window: 5 });
     expect(o.kind).toBe("diverged");
-    expect(o.turn).toEqual({ step: 5, loss: 2.0 });
+    expect(o.turn).toEqual({ step: 10, loss: 2.0 });
     expect(o.text).toBe(
-      "diverged: the training loss (mean of 5 steps) turned at step 5 (2.000) and rose to 3.200 at step 13, " +
-        "above 1.5 x the base's new-domain loss 2.000",
+      "diverged: the training loss turned at step 10 (2.000) and rose to 4.000 at step 11, " +
+        "above 1.5 x the base's new-domain loss 2.000; its mean over 5 steps reached 3.200 at step 13",
     );
     // Without the spike the same run learned and forgot.
     expect(runOutcome(curves(losses, { domain: 1.99, retained: 2.2 }), BASE, { window: 5, factor: 3 }).kind).toBe("learned and forgot");
   });
 
-  it("diverged: a run already above 1.5 x the base's loss in its first window turns where it began", () => {
+  it("diverged: a run above 1.5 x the base's loss from its first step turns where it began", () => {
     const o = runOutcome(
       curves(
         range(20, () => 3.5),
@@ -87,7 +88,7 @@ describe("runOutcome(run, baseline)", () => {
       { window: 5 },
     );
     expect(o.kind).toBe("diverged");
-    expect(o.turn).toEqual({ step: 5, loss: 3.5 });
+    expect(o.turn).toEqual({ step: 1, loss: 3.5 });
   });
 
   it("diverged: a NaN training loss, named with its step and the last finite loss", () => {
