@@ -6,7 +6,7 @@ import type { RunOutcome } from "./run_outcome.js";
  * a check compares the two quantities seed by seed:
  *
  * - Paired by seed. The two runs of one seed share their random draws (the batch order, the
- *   adapter's initial weights, the evaluation windows), so whatever a seed does to both cancels in
+ *   adapter's initial weights, any seeded data draw), so whatever a seed does to both cancels in
  *   their difference. The spread that decides a check is therefore that of the per-seed
  *   differences d_i = a_i - b_i, not that of a or b: an unpaired spread would count the seeds'
  *   common swing as noise and call real differences inconclusive.
