@@ -30,18 +30,18 @@ export function lineHeight(fontSize = PLOT_FONT.size): number {
 }
 
 /**
- * Lines of at most `maxWidth` pixels, broken after spaces (a name like "full, constant LR ·
- * h.3.attn.c_attn" breaks at the "·"); a word wider than that keeps a line of its own.
+ * Lines of at most `maxWidth` pixels, broken after a space or a dot (a module path breaks between
+ * its parts; "full, constant LR · h.3.attn.c_attn" at the "·", which ends the line before it); a
+ * part wider than that keeps a line of its own.
  */
 export function wrapText(text: string, maxWidth: number, fontSize = PLOT_FONT.size): string[] {
   const lines: string[] = [];
-  // A separator ("·") stays at the end of the line before it.
-  for (const word of text.split(/ (?!·)/)) {
+  for (const part of text.split(/(?<=[ .])(?!·)/)) {
     const last = lines.length - 1;
-    if (last >= 0 && textWidth(`${lines[last]} ${word}`, fontSize) <= maxWidth) lines[last] += ` ${word}`;
-    else lines.push(word);
+    if (last >= 0 && textWidth((lines[last] + part).trim(), fontSize) <= maxWidth) lines[last] += part;
+    else lines.push(part);
   }
-  return lines;
+  return lines.map((l) => l.trim());
 }
 
 /** The narrowest wrapping of `text` into at most `maxLines` lines. */

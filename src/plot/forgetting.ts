@@ -152,6 +152,7 @@ export function forgettingFigure(input: ForgettingFigureInput, opts: ForgettingF
 
 export interface LearnForgetFigureOptions {
   title?: string;
+  /** Total height in pixels; default 310 for the plot plus the titles and the legend's rows. */
   height?: number;
   /** A fixed width in pixels; default the page's, labels placed to fit from NOMINAL_WIDTH up. */
   width?: number;
@@ -162,6 +163,7 @@ const LF_MARGIN = { l: 80, r: 24, t: 84 };
 const LF_AXIS_BELOW = 64;
 /** Tall enough for the y axis title to fit along it. */
 const LF_PLOT_HEIGHT = 310;
+const LF_MIN_PLOT_HEIGHT = 200;
 const LF_MARKER = { end: 13, checkpoint: 8 };
 const BASE_LABEL = { text: "base model", size: 11, ax: 30, ay: -18 };
 
@@ -202,7 +204,8 @@ export function learnForgetFigure(points: readonly PlotLearnForgetPoint[], opts:
     opts.width ?? NOMINAL_WIDTH,
   );
   const margin = { ...LF_MARGIN, b: LF_AXIS_BELOW + legend.height };
-  const height = opts.height ?? LF_MARGIN.t + LF_PLOT_HEIGHT + margin.b;
+  // A given height too short for the legend still leaves the plot LF_MIN_PLOT_HEIGHT.
+  const height = Math.max(opts.height ?? LF_MARGIN.t + LF_PLOT_HEIGHT + margin.b, LF_MARGIN.t + LF_MIN_PLOT_HEIGHT + margin.b);
   const widths = opts.width !== undefined ? [opts.width] : [NOMINAL_WIDTH, 1.4 * NOMINAL_WIDTH, 1.8 * NOMINAL_WIDTH];
   const placed = series.flatMap((t, i) => t.text.map((text, k) => ({ i, k, text }))).filter((l) => l.text !== "");
   const layoutAt = (width: number, texts: readonly string[]): LabelLayout => {

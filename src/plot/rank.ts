@@ -11,6 +11,7 @@ export interface RankSpectrumFigureOptions {
   normalize?: boolean;
   /** How many leading singular values to draw. Default all. */
   maxIndex?: number;
+  /** Total height in pixels; default 300 for the panels plus what the names and legend take. */
   height?: number;
   /** A fixed width in pixels; default the page's, laid out to fit from NOMINAL_WIDTH up. */
   width?: number;
@@ -20,8 +21,10 @@ const X1_DOMAIN: [number, number] = [0, 0.5];
 /** The gap between the panels holds the right panel's "r = 8" labels. */
 const X2_DOMAIN: [number, number] = [0.62, 1];
 const PLOT_HEIGHT = 300;
-/** An upright layer name breaks into two lines at most: more read as a list of words. */
-const UPRIGHT_LINES = 2;
+/** A layer name breaks into two lines at most: more read as a list of words. */
+const MAX_LINES = 2;
+/** The least height left to the panels when a given `height` is short of what the names and legend take. */
+const MIN_PLOT_HEIGHT = 160;
 /** An x axis title and its standoff. */
 const AXIS_TITLE = 32;
 
@@ -97,20 +100,21 @@ export function rankSpectrumFigure(spectra: readonly PlotSpectrum[], opts: RankS
   // the right panel lie flat, wrapped, when they fit their column, else stand upright (never
   // slanted: a slanted name reaches under the left panel), wrapped into as many lines as the
   // column is wide (two at most), every k-th name only when even one line is wider than a column.
+  // A given height too short for all that is raised: the panels keep MIN_PLOT_HEIGHT.
   const width = opts.width ?? NOMINAL_WIDTH;
   const margin = { l: 64, r: 64, t: 72 };
   const column = ((width - margin.l - margin.r) * (X2_DOMAIN[1] - X2_DOMAIN[0])) / labels.length;
   const widest = (lines: string[][]) => Math.max(...lines.flat().map((l) => textWidth(l)));
   const flatLines = labels.map((l) => wrapText(l, column - 8));
-  const flat = widest(flatLines) + 8 <= column && flatLines.every((l) => l.length <= 3);
-  const uprightLines = labels.map((l) => wrapInto(l, Math.min(UPRIGHT_LINES, Math.max(1, Math.floor((column - 4) / lineHeight())))));
+  const flat = widest(flatLines) + 8 <= column && flatLines.every((l) => l.length <= MAX_LINES);
+  const uprightLines = labels.map((l) => wrapInto(l, Math.min(MAX_LINES, Math.max(1, Math.floor((column - 4) / lineHeight())))));
   const tickLines = flat ? flatLines : uprightLines;
   const tickHeight = flat ? Math.max(...flatLines.map((l) => l.length)) * lineHeight() : widest(uprightLines) + 8;
   const every = Math.max(1, Math.ceil((lineHeight() + 2) / column));
   const ticks = labels.map((l, i) => ({ l, text: tickLines[i].join("<br>") })).filter((_, i) => i % every === 0);
   const legend = legendBelow([...labels, "stable rank", "effective rank"], width);
   const b = tickHeight + AXIS_TITLE + legend.height;
-  const height = opts.height ?? margin.t + PLOT_HEIGHT + b;
+  const height = Math.max(opts.height ?? margin.t + PLOT_HEIGHT + b, margin.t + MIN_PLOT_HEIGHT + b);
 
   // Rank labels sit in the gap left of the right panel, where no marker can be; one whose line is
   // too close to the previous one's is left out (its line still shows).
@@ -168,7 +172,7 @@ export function rankSpectrumFigure(spectra: readonly PlotSpectrum[], opts: RankS
           ticktext: ticks.map((t) => t.text),
         }),
         // Ticks and title on the right, so nothing of the right panel sits between the two.
-        yaxis2: axis("rank (number of directions)", { anchor: "x2", side: "right", range: [0, yMax2] }),
+        yaxis2: axis("rank (directions)", { anchor: "x2", side: "right", range: [0, yMax2] }),
         shapes,
         annotations,
         showlegend: true,

@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { figureJson } from "../../src/plot/bundle.js";
+import { labelBox, placeLabels, TEXT_POSITIONS, type LabelLayout } from "../../src/plot/fit.js";
 import { plotlyJsSource } from "../../src/plot/plotlyjs.js";
 import {
   learnForgetFigure,
@@ -65,14 +66,22 @@ const paths: PlotLearnForgetPoint[] = ["full", "lora", "replay", "ewc"].flatMap(
   })),
 );
 
+// Strategies that land on almost the same point: not every name can sit next to its marker.
+const pile: PlotLearnForgetPoint[] = ["full", "lora", "lora-all", "article plan", "freeze lower", "replay", "ewc", "prefix"].map(
+  (strategy, i) => ({ strategy, forgetting: 0.05 + 0.002 * (i % 3), gain: 0.35 + 0.002 * Math.floor(i / 3) }),
+);
+
 const FIGURES: Record<string, PlotFigure> = {
   "rank-gpt2-12": rankSpectrumFigure(gpt2),
   "rank-llama-qv": rankSpectrumFigure(llamaQV),
   "rank-demo": rankSpectrumFigure(demo, { normalize: true }),
   "rank-fixture": rankSpectrumFigure(fx.spectra),
+  // The rank inspector widget's figure: one layer, its full name, a short given height.
+  "rank-widget": rankSpectrumFigure([{ ...gpt2[3], layer: "transformer.h.3.attn.c_attn" }], { height: 320 }),
   "learn-forget-study": learnForgetFigure(study),
   "learn-forget-paths": learnForgetFigure(paths),
   "learn-forget-fixture": learnForgetFigure(fx.learnForgetPoints),
+  "learn-forget-pile": learnForgetFigure(pile),
 };
 const WIDTHS = [720, 1000];
 
@@ -149,6 +158,41 @@ function collisions(all: Piece[]): string[] {
     }
   return bad;
 }
+
+describe("placeLabels", () => {
+  const req = { x: 200, y: 200, markerSize: 10, text: "lora-all" };
+  const frame = { x0: 0, y0: 0, x1: 400, y1: 400 };
+  const at = (layout: Partial<LabelLayout>): LabelLayout => ({ labels: [req], markers: [], obstacles: [], frame, ...layout });
+  it("takes the first free position, and none when every one is covered or outside the frame", () => {
+    expect(placeLabels([at({})])).toEqual(["top right"]);
+    expect(placeLabels([at({ obstacles: [labelBox(req, "top right")] })])).toEqual(["top left"]);
+    // A frame ending at the marker leaves only the positions to its left.
+    expect(placeLabels([at({ frame: { ...frame, x1: 201 } })])).toEqual(["top left"]);
+    expect(placeLabels([at({ obstacles: TEXT_POSITIONS.map((p) => labelBox(req, p)) })])).toEqual([undefined]);
+    // Free at one width but not at another is not free.
+    const wide = at({ labels: [{ ...req, x: 300 }], obstacles: [labelBox({ ...req, x: 300 }, "top right")] });
+    expect(placeLabels([at({}), wide])).toEqual(["top left"]);
+  });
+  it("a label placed earlier is an obstacle to the next, whose box then clears it", () => {
+    const a = { ...req, text: "a" };
+    const b = { ...req, x: 204, text: "bbbb" };
+    const placed = placeLabels([at({ labels: [a, b] })]);
+    expect(placed[0]).toBe("top right");
+    expect(placed[1]).not.toBe("top right");
+    const [boxA, boxB] = [labelBox(a, placed[0]!), labelBox(b, placed[1]!)];
+    expect(Math.min(boxA.x1, boxB.x1) <= Math.max(boxA.x0, boxB.x0) || Math.min(boxA.y1, boxB.y1) <= Math.max(boxA.y0, boxB.y0)).toBe(true);
+  });
+  it("learnForgetFigure numbers a strategy whose name has no room, in its legend entry too", () => {
+    const traces = learnForgetFigure(pile).data as { name: string; text: string[] }[];
+    const numbered = traces.filter((t, i) => t.text[0] === String(i + 1));
+    expect(numbered.length).toBeGreaterThan(0);
+    traces.forEach((t, i) => {
+      const s = pile[i].strategy;
+      expect([s, String(i + 1), ""]).toContain(t.text[0]);
+      expect(t.name).toBe(t.text[0] === String(i + 1) ? `${i + 1} ${s}` : s);
+    });
+  });
+});
 
 describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)("legend, tick and point labels clear of each other in Chromium", () => {
   let browser: Browser;
