@@ -10,6 +10,7 @@ import {
   spreadWindows,
   SPLIT_SEED,
   DOMAIN_GENRE,
+  tokenUnit,
 } from "../forgetting/experiment_data.js";
 import { gpt2, GPT2Config } from "../models/index.js";
 import { ByteTokenizer, loadTokenizer, saveTokenizer, trainBpeTokenizer, type Tokenizer } from "../tokenizers/index.js";
@@ -210,11 +211,6 @@ export async function runPretrain(opts: PretrainOptions): Promise<PretrainResult
   model.dispose();
   log(`wrote ${opts.outDir}`);
   return { validationLoss, unigramLoss: unigram, wallSeconds, history };
-}
-
-/** What one position of a window is: a byte for the byte tokenizer, else a token. */
-function tokenUnit(tokenizer: Tokenizer): "byte" | "token" {
-  return tokenizer instanceof ByteTokenizer ? "byte" : "token";
 }
 
 function pretrainMarkdown(
