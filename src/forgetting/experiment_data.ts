@@ -83,9 +83,10 @@ export function evalBatches(windows: readonly Int32Array[], batchSize: number): 
 
 /**
  * The forgetting demo's new domains: Brown's genre J ("learned", academic prose; the default, as
- * every notebook) or the State of the Union addresses (political speeches of 1790-2021: a register
- * and a vocabulary of their own, further from the pretraining text than J). Both are never seen in
- * pretraining, and both are split by whole document, 10% held out, seed 0.
+ * every notebook) or the State of the Union addresses (political speeches of 1790-2021: a topic
+ * and register of their own; bench/domain-gap.ts measures how far either is from a base's
+ * pretraining text). Both are never seen in pretraining, and both are split by whole document,
+ * 10% held out, seed 0.
  */
 export const FORGETTING_DOMAINS = ["brown-j", "sotu"] as const;
 export type ForgettingDomain = (typeof FORGETTING_DOMAINS)[number];
@@ -132,8 +133,8 @@ export function forgettingData(options: ForgettingDataOptions): ForgettingData {
   const press = generalSplit(PRESS_GENRES).heldOut;
   const fiction = generalSplit(FICTION_GENRES).heldOut;
   const evalSet = (docs: { text: string }[]) => evalBatches(spreadWindows(documentWindows(docs, tokenizer, T), evalWindows), evalBatchSize);
-  // General text is the pretraining side, the largest set: only replay and EWC read it, and a BPE
-  // takes seconds a megabyte, so it is tokenized when first read.
+  // General text is the pretraining side, the largest set (4.5 M characters): only replay and EWC
+  // read it, and a BPE takes one to several seconds a megabyte, so it is tokenized when first read.
   let general: Int32Array[] | undefined;
   return {
     domainTrain: documentWindows(domain.train, tokenizer, T),
