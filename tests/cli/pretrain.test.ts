@@ -72,6 +72,30 @@ describe("the shipped tiny checkpoint", () => {
   }, 120_000);
 });
 
+describe("the shipped 12-layer teaching base", () => {
+  it("loadBase('teach-12l'): 12 GPT-2 blocks over its own 4096-token BPE, reproducing its recorded validation loss", async () => {
+    const dir = shippedCheckpointDir("teach-12l");
+    const args = readArgs(dir);
+    expect(args.command).toMatch(/^npm run pretrain -- --size teach-12l /);
+    const tokenizer = await loadTokenizer(dir);
+    expect(tokenizer.vocabSize).toBe(4096);
+    const text = "The committee met on Tuesday to discuss the new budget.";
+    expect(tokenizer.decode(tokenizer.encode(text))).toBe(text);
+    // BPE: fewer tokens than bytes (Brown's text comes to about 3.5 bytes a token).
+    expect(tokenizer.encode(text).length).toBeLessThan(text.length / 2.5);
+    const model = await loadBase("teach-12l");
+    expect(model.config).toMatchObject({ nLayer: 12, nEmbd: 192, vocabSize: 4096, nPositions: 128 });
+    expect(model.numParameters()).toBe(6_149_760);
+    const evalSet = pretrainEvalSet(args.window_length, args.eval.windows, args.eval.batch_size, tokenizer);
+    const loss = await evaluateLoss(model, evalSet);
+    model.dispose();
+    expect(Math.abs(loss - args.validation_loss)).toBeLessThan(1e-4);
+    expect(args.data.held_out_documents).toEqual(generalSplit().heldOut.map((d) => d.id));
+    // Well under the unigram model of its training text (recorded by the run): 4.72 against 6.71.
+    expect(loss).toBeLessThan(args.unigram_validation_loss - 1.5);
+  }, 180_000);
+});
+
 describe("runPretrain", () => {
   it("writes a checkpoint whose recorded validation loss fromPretrained reproduces", async () => {
     const out = mkdtempSync(join(tmpdir(), "lora-lab-pretrain-"));
@@ -141,7 +165,7 @@ describe("runPretrain with the 12-layer BPE teaching base", () => {
     const tokenizer = await loadTokenizer(out);
     // The embedding table and bos/eos follow the trained tokenizer; <|endoftext|> is its last id.
     expect(tokenizer).toBeInstanceOf(HFTokenizer);
-    expect(config).toMatchObject({ model_type: "gpt2", n_layer: 12, n_embd: 256, n_head: 4, n_positions: 128, vocab_size: 1024 });
+    expect(config).toMatchObject({ model_type: "gpt2", n_layer: 12, n_embd: 192, n_head: 3, n_positions: 128, vocab_size: 1024 });
     expect([config.bos_token_id, config.eos_token_id, tokenizer.eosTokenId]).toEqual([1023, 1023, 1023]);
     expect(readArgs(out)).toMatchObject({ tokenizer: { kind: "bpe", vocab_size: 1024, trained_on: "the training documents" } });
 
@@ -150,7 +174,7 @@ describe("runPretrain with the 12-layer BPE teaching base", () => {
     const evalSet = pretrainEvalSet(128, 8, 4, tokenizer);
     expect(Math.abs((await evaluateLoss(model, evalSet)) - result.validationLoss)).toBeLessThan(1e-5);
     // GPT-2's parameter count, by hand: 12 blocks of (4 d^2 + 4 d attention, 8 d^2 + 5 d MLP, 4 d layer norms), embeddings, final norm.
-    const d = 256;
+    const d = 192;
     expect(model.numParameters()).toBe(12 * (12 * d * d + 13 * d) + 1024 * d + 128 * d + 2 * d);
     model.dispose();
     expect(lines.join("\n")).toMatch(/trained a byte-level BPE on the training documents: 767 merges, 1024 tokens/);
