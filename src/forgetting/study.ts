@@ -9,7 +9,9 @@ import { train, type TokenBatch, type TrainableModel, type TrainOptions } from "
 import { forgettingData, tokenUnit, type ForgettingData, type ForgettingDomain } from "./experiment_data.js";
 import { measureBaseline, trackRetention } from "./retention.js";
 import { studyCurves, studyRun, studyTable, studyTradeoff, type StudyBaseline, type StudyRun } from "./study_runs.js";
-import { compareWithMargin, verdict, type VerdictCheck } from "./verdict.js";
+import { runOutcome, type RunOutcome } from "./run_outcome.js";
+import { seedCheck, type SeedCheck, type SeedQuantity, type SeedRelation } from "./seeds.js";
+import { compareWithMargin, seedVerdict, verdict, type VerdictCheck } from "./verdict.js";
 
 /**
  * The notebooks' experiment: one base, fine-tuned several ways on a new domain (Brown's J,
@@ -103,6 +105,15 @@ export interface ForgettingStudy<M extends CausalLMBase = GPT2LMHeadModel> {
   printSummary(runs: readonly StudyRun[]): void;
   /** Prints the verdict on `claim` from its checks (the pure `verdict` returns it instead). */
   printVerdict(claim: string, checks: readonly VerdictCheck[]): void;
+  /** What a run did (runOutcome against this study's base): learned and forgot, kept, diverged or did not learn. */
+  outcome(run: StudyRun): RunOutcome;
+  /**
+   * One check over seeds (seedCheck with this study's margin): `a` is `relation` `b` beyond 2 sd
+   * of the paired per-seed differences. A study fixes its seed, so the values come from one study per seed.
+   */
+  seedCheck(what: string, a: SeedQuantity, relation: SeedRelation, b: SeedQuantity | number, seeds: readonly number[]): SeedCheck;
+  /** Prints the verdict over seeds (seedVerdict): SUPPORTED, REFUTED or INCONCLUSIVE, with mean ± sd. */
+  printSeedVerdict(claim: string, checks: readonly SeedCheck[]): void;
 }
 
 function resolve<M extends CausalLMBase>(options: ForgettingStudyOptions<M>) {
@@ -222,5 +233,8 @@ export async function forgettingStudy<M extends CausalLMBase = GPT2LMHeadModel>(
     },
     printSummary: (runs) => console.log(studyTable(runs, unit)),
     printVerdict: (claim, checks) => console.log(verdict(claim, checks, { seed: o.seed }).text),
+    outcome: (run) => runOutcome(run, baseline, { margin: o.margin }),
+    seedCheck: (what, a, relation, b, seeds) => seedCheck(what, a, relation, b, { seeds, margin: o.margin }),
+    printSeedVerdict: (claim, checks) => console.log(seedVerdict(claim, checks).text),
   };
 }

@@ -28,6 +28,24 @@ describe("forgettingStudy(options)", () => {
     }
   });
 
+  it("outcome and seedCheck: runOutcome against this study's base, seed checks with this study's margin", async () => {
+    const model = await study.loadBase();
+    try {
+      const run = await study.finetune("two steps", model);
+      const outcome = study.outcome(run);
+      // Two steps at lr 1e-3 from a pretrained base neither diverge nor blow up the domain loss.
+      expect(outcome.kind).not.toBe("diverged");
+      // margin 0.005: a steady difference of 0.003 over three seeds is inside it, 0.01 beyond it.
+      const a = { label: "a", values: [1, 1.2, 1.4] };
+      const near = { label: "b", values: [0.997, 1.197, 1.397] };
+      const far = { label: "b", values: [0.99, 1.19, 1.39] };
+      expect(study.seedCheck("a above b", a, "above", near, [0, 1, 2]).outcome).toBe("inconclusive");
+      expect(study.seedCheck("a above b", a, "above", far, [0, 1, 2]).outcome).toBe("holds");
+    } finally {
+      model.dispose();
+    }
+  });
+
   it("finetune: learned and forgot are the trained model's losses, re-evaluated, against the base's", async () => {
     const model = await study.loadBase();
     try {
